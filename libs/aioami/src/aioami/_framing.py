@@ -1,0 +1,151 @@
+"""AMI framing: bytes in, frames out. Pure, no I/O.
+
+AMI (see docs/ami.md) is a banner line followed by frames of ``Key: Value`` lines, each
+frame ended by an empty line. A frame is handed out as its bytes exactly as received,
+*without* the ``CRLF CRLF`` that ends it: the wire form of frame ``f`` is ``f + b"\\r\\n\\r\\n"``.
+
+Quirks handled here, so that nothing above has to know about them:
+
+* several frames in one read and a frame split across reads (any boundary);
+* stray blank lines between frames (dropped; they belong to no frame);
+* the legacy ``Response: Follows`` of Asterisk <= 13, whose raw CLI text may itself contain
+  blank lines: the frame runs to ``--END COMMAND--``;
+* a peer that ends lines with a bare LF (detected once, from the banner);
+* hostile peers: a frame longer than ``max_frame_bytes`` or with more than ``max_headers``
+  lines raises :class:`~aioami.exceptions.FrameError`; the buffer never grows past the bound.
+"""
+
+from __future__ import annotations
+
+from itertools import repeat
+
+from .exceptions import FrameError
+
+__all__ = ["DEFAULT_MAX_FRAME_BYTES", "DEFAULT_MAX_HEADERS", "FrameSplitter", "event_name"]
+
+DEFAULT_MAX_FRAME_BYTES = 256 * 1024
+DEFAULT_MAX_HEADERS = 1024
+
+_FOLLOWS = b"Response: Follows"
+_END_COMMAND = b"--END COMMAND--"
+_MAX_BANNER = 256
+
+
+class FrameSplitter:
+    """Incremental splitter. ``feed()`` returns the frames completed by ``data``, in order."""
+
+    __slots__ = ("_buf", "_eol", "_sep", "banner", "max_frame_bytes", "max_headers")
+
+    def __init__(
+        self,
+        *,
+        expect_banner: bool = True,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        max_headers: int = DEFAULT_MAX_HEADERS,
+    ) -> None:
+        self.max_frame_bytes = max_frame_bytes
+        self.max_headers = max_headers
+        #: The banner line (without its line end) once received; ``None`` before.
+        self.banner: bytes | None = None if expect_banner else b""
+        self._buf = b""
+        self._eol = b"\r\n"
+        self._sep = b"\r\n\r\n"
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held that do not yet make a complete frame."""
+        return len(self._buf)
+
+    def feed(self, data: bytes) -> list[bytes]:
+        buf = self._buf + data if self._buf else data
+        if self.banner is None:
+            buf = self._take_banner(buf)
+            if self.banner is None:
+                return []
+        sep = self._sep
+        if sep not in buf:
+            self._check_partial(buf)
+            self._buf = buf
+            return []
+        frames = buf.split(sep)
+        rest = frames.pop()
+        if frames[0][:1] in (b"\r", b"\n", b"") or (sep + self._eol) in buf:
+            frames = self._drop_blank_lines(frames)
+        if _FOLLOWS in buf:
+            frames, rest = self._join_follows(frames, rest)
+        self._check_partial(rest)
+        self._buf = rest
+        self._check_frames(frames)
+        return frames
+
+    # -- the rare paths -------------------------------------------------------------------
+
+    def _take_banner(self, buf: bytes) -> bytes:
+        end = buf.find(b"\n")
+        if end < 0:
+            if len(buf) > _MAX_BANNER:
+                raise FrameError(f"no banner line within {_MAX_BANNER} bytes")
+            self._buf = buf
+            return buf
+        line = buf[:end]
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        else:
+            self._eol, self._sep = b"\n", b"\n\n"
+        self.banner = line
+        return buf[end + 1 :]
+
+    def _drop_blank_lines(self, frames: list[bytes]) -> list[bytes]:
+        eol = self._eol
+        out = []
+        for frame in frames:
+            while frame.startswith(eol):
+                frame = frame[len(eol) :]
+            if frame:
+                out.append(frame)
+        return out
+
+    def _join_follows(self, frames: list[bytes], rest: bytes) -> tuple[list[bytes], bytes]:
+        """Re-join a legacy ``Response: Follows`` frame that the blank-line split cut apart."""
+        out: list[bytes] = []
+        pending: bytes | None = None
+        for frame in frames:
+            if pending is not None:
+                pending += self._sep + frame
+                if pending.endswith(_END_COMMAND):
+                    out.append(pending)
+                    pending = None
+            elif frame.startswith(_FOLLOWS) and not frame.endswith(_END_COMMAND):
+                pending = frame
+            else:
+                out.append(frame)
+        if pending is not None:
+            rest = pending + self._sep + rest
+        return out, rest
+
+    def _check_partial(self, rest: bytes) -> None:
+        if len(rest) > self.max_frame_bytes:
+            self._buf = b""
+            raise FrameError(f"frame exceeds {self.max_frame_bytes} bytes")
+
+    def _check_frames(self, frames: list[bytes]) -> None:
+        if not frames:
+            return
+        if max(map(len, frames)) > self.max_frame_bytes:
+            raise FrameError(f"frame exceeds {self.max_frame_bytes} bytes")
+        lines = max(map(bytes.count, frames, repeat(self._eol)))
+        if lines >= self.max_headers:
+            raise FrameError(f"frame has more than {self.max_headers} header lines")
+
+
+def event_name(frame: bytes) -> bytes:
+    """The event name of a raw frame (``b"Newchannel"``), or ``b""`` for a non-event frame.
+
+    Only the first line is looked at: this is the ingest hot path.
+    """
+    if not frame.startswith(b"Event: "):
+        return b""
+    end = frame.find(b"\n", 7)
+    if end < 0:
+        return frame[7:]
+    return frame[7 : end - 1] if frame[end - 1] == 13 else frame[7:end]

@@ -1,0 +1,120 @@
+"""Real Redis for tests: ``REDIS_URL`` if set, else a ``redis-server`` this session starts on
+a unix socket, else a testcontainers Redis where a Docker engine answers.
+
+Readiness is PING answering under a deadline, never a log line. Every test gets its own key
+prefix (``redis_prefix``); nothing is ever flushed, so a shared ``REDIS_URL`` is safe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+_PING_DEADLINE_S = 10.0
+
+
+def _wait_for_ping(url: str, deadline_s: float = _PING_DEADLINE_S) -> None:
+    end = time.monotonic() + deadline_s
+    last: Exception | None = None
+    while time.monotonic() < end:
+        try:
+            with redis.Redis.from_url(url, socket_timeout=1) as client:
+                if client.ping():
+                    return
+        except redis.RedisError as exc:
+            last = exc
+        time.sleep(0.02)  # polling a condition under a deadline, not waiting blindly
+    raise RuntimeError(f"Redis at {url} did not answer PING within {deadline_s}s: {last}")
+
+
+@contextlib.contextmanager
+def _local_redis_server() -> Iterator[str]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise FileNotFoundError("redis-server")
+    with tempfile.TemporaryDirectory(prefix="cb-redis-") as tmp:
+        sock = Path(tmp) / "redis.sock"
+        proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            [
+                binary,
+                "--port", "0",
+                "--unixsocket", str(sock),
+                "--unixsocketperm", "700",
+                "--save", "",
+                "--appendonly", "no",
+                "--dir", tmp,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"unix://{sock}"
+        try:
+            _wait_for_ping(url)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@contextlib.contextmanager
+def _container_redis() -> Iterator[str]:
+    from testcontainers.redis import RedisContainer
+
+    with RedisContainer() as container:
+        host = container.get_container_host_ip()
+        port = container.get_exposed_port(6379)
+        url = f"redis://{host}:{port}/0"
+        _wait_for_ping(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """The URL of a Redis that answers PING."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        _wait_for_ping(url)
+        yield url
+        return
+    if shutil.which("redis-server"):
+        with _local_redis_server() as local:
+            yield local
+        return
+    try:
+        with _container_redis() as container:
+            yield container
+    except Exception as exc:  # docker missing or not running
+        pytest.fail(f"no Redis: set REDIS_URL, install redis-server, or run Docker ({exc})")
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    """A fresh key prefix for this test, e.g. ``t3f2a…:``. Use it for every key you create."""
+    return f"t{uuid.uuid4().hex[:12]}:"
+
+
+@pytest.fixture
+async def redis_client(redis_url: str, redis_prefix: str) -> AsyncIterator[aioredis.Redis]:
+    """An asyncio client (bytes responses). Deletes only this test's keys afterwards."""
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        yield client
+    finally:
+        keys = [key async for key in client.scan_iter(match=f"{redis_prefix}*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
