@@ -1,1 +1,1 @@
-"""(being written)"""
+"""The callbridge command-line interface."""
