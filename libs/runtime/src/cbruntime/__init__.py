@@ -1,1 +1,30 @@
-"""(being written)"""
+"""cbruntime: settings, JSON logs, metrics, the health endpoint, signals. No business logic."""
+
+from .exceptions import RuntimeSetupError, SettingsError
+from .http import HealthServer, health_app
+from .logs import JsonFormatter, setup_logging
+from .metrics import CollectorRegistry, counter, gauge, histogram, new_registry, render
+from .settings import ENV_PREFIX, Secret, env_tree, load_settings, merge
+from .signals import run_until_signal, stop_on_signals
+
+__all__ = [
+    "ENV_PREFIX",
+    "CollectorRegistry",
+    "HealthServer",
+    "JsonFormatter",
+    "RuntimeSetupError",
+    "Secret",
+    "SettingsError",
+    "counter",
+    "env_tree",
+    "gauge",
+    "health_app",
+    "histogram",
+    "load_settings",
+    "merge",
+    "new_registry",
+    "render",
+    "run_until_signal",
+    "setup_logging",
+    "stop_on_signals",
+]
