@@ -10,7 +10,7 @@ from .exceptions import (
     FrameError,
     NotConnected,
 )
-from .message import Message, parse_frame
+from .message import Message, parse_frame, parse_frames
 
 __all__ = [
     "DEFAULT_MAX_FRAME_BYTES",
@@ -26,4 +26,5 @@ __all__ = [
     "NotConnected",
     "event_name",
     "parse_frame",
+    "parse_frames",
 ]

@@ -9,91 +9,78 @@ path that keeps every value.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable
 
-__all__ = ["Message", "parse_frame"]
+__all__ = ["Message", "parse_frame", "parse_frames"]
 
 _HEADER = re.compile(r"([^:\r\n]+): ?([^\r\n]*)")
 _FOLLOWS = "Response: Follows"
 _END_COMMAND = "--END COMMAND--"
 
 
-class Message(Mapping[str, str]):
-    """One AMI message. ``msg["Channel"]`` gives the first value of a key (any letter case);
-    ``msg.getall("Variable")`` gives every value of a repeated key, in order."""
+class Message(dict[str, str]):
+    """One AMI message: a dict of the frame's headers in frame order (first value of a
+    repeated key). Lookup by ``msg["channel"]`` falls back to any letter case;
+    ``msg.getall("Variable")`` gives every value of a repeated key, in order.
 
-    __slots__ = ("_first", "_lower", "_pairs")
+    A plain dict subclass so that the full parse builds it in C (see ``parse_frame``).
+    """
 
-    def __init__(self, first: dict[str, str], pairs: list[tuple[str, str]] | None = None) -> None:
-        self._first = first
-        self._pairs = pairs
-        self._lower: dict[str, str] | None = None
+    __slots__ = ("_pairs",)
 
     @classmethod
     def from_pairs(cls, pairs: list[tuple[str, str]]) -> Message:
-        first: dict[str, str] = {}
+        msg = cls()
         for key, value in pairs:
-            first.setdefault(key, value)
-        return cls(first, pairs if len(first) < len(pairs) else None)
+            msg.setdefault(key, value)
+        if len(msg) < len(pairs):
+            msg._pairs = pairs
+        return msg
 
-    # Mapping protocol ---------------------------------------------------------------------
-    def __getitem__(self, key: str) -> str:
+    def __missing__(self, key: str) -> str:
+        low = key.lower()
+        for name, value in self.items():
+            if name.lower() == low:
+                return value
+        raise KeyError(key)
+
+    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
         try:
-            return self._first[key]
+            return self[key]
         except KeyError:
-            return self._folded()[key.lower()]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._first)
-
-    def __len__(self) -> int:
-        return len(self._first)
+            return default
 
     def __contains__(self, key: object) -> bool:
-        return key in self._first or (isinstance(key, str) and key.lower() in self._folded())
+        if dict.__contains__(self, key):
+            return True
+        return isinstance(key, str) and self.get(key) is not None
 
-    def __repr__(self) -> str:
-        return f"Message({self.pairs()!r})"
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Message):
-            return self.pairs() == other.pairs()
-        return super().__eq__(other)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    # AMI helpers ---------------------------------------------------------------------------
     def getall(self, key: str) -> list[str]:
         """Every value of ``key`` in frame order (empty list if absent)."""
-        if self._pairs is None:
-            value = self.get(key)
-            return [] if value is None else [value]
         low = key.lower()
-        return [v for k, v in self._pairs if k.lower() == low]
+        return [v for k, v in self.pairs() if k.lower() == low]
 
     def pairs(self) -> list[tuple[str, str]]:
         """All headers in frame order, repeated keys included."""
-        return list(self._first.items()) if self._pairs is None else list(self._pairs)
+        try:
+            return list(self._pairs)
+        except AttributeError:
+            return list(self.items())
 
     @property
     def event(self) -> str | None:
-        return self._first.get("Event")
+        return dict.get(self, "Event")
 
     @property
     def response(self) -> str | None:
-        return self._first.get("Response")
+        return dict.get(self, "Response")
 
     @property
     def action_id(self) -> str | None:
         return self.get("ActionID")
 
-    def _folded(self) -> dict[str, str]:
-        if self._lower is None:
-            lower: dict[str, str] = {}
-            for key, value in self.pairs():
-                lower.setdefault(key.lower(), value)
-            self._lower = lower
-        return self._lower
+    def __repr__(self) -> str:
+        return f"Message({self.pairs()!r})"
 
 
 def parse_frame(frame: bytes) -> Message:
@@ -101,12 +88,30 @@ def parse_frame(frame: bytes) -> Message:
 
     Bytes that are not UTF-8 are replaced (U+FFFD), never fatal; the raw frame keeps them.
     """
-    text = frame.decode("utf-8", "replace")
-    pairs = _HEADER.findall(text)
-    first = dict(pairs)
-    if len(first) == len(pairs) and text.count("\n") + 1 == len(pairs):
-        return Message(first)
-    return _parse_slow(text)
+    return parse_frames((frame,))[0]
+
+
+def parse_frames(frames: Iterable[bytes]) -> list[Message]:
+    """Parse a batch of raw frames (one socket read) in order.
+
+    Fast path, built in C: split every ``": "`` and CRLF, pair the pieces into a dict. It is
+    right exactly when each line holds one ``": "`` and keys are unique, which the two counts
+    prove (pieces == 2 x keys, keys == lines); any other frame is re-parsed line by line.
+    """
+    out: list[Message] = []
+    append = out.append
+    for frame in frames:
+        try:
+            text = frame.decode()
+        except UnicodeDecodeError:
+            text = frame.decode("utf-8", "replace")
+        parts = text.replace(": ", "\r\n").split("\r\n")
+        it = iter(parts)
+        msg = Message(zip(it, it))
+        if len(parts) != 2 * len(msg) or text.count("\r\n") + 1 != len(msg):
+            msg = _parse_slow(text)
+        append(msg)
+    return out
 
 
 def _parse_slow(text: str) -> Message:
