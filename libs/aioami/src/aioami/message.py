@@ -27,6 +27,7 @@ class Message(dict[str, str]):
     """
 
     __slots__ = ("_pairs",)
+    _pairs: list[tuple[str, str]]  # set only when a key repeats
 
     @classmethod
     def from_pairs(cls, pairs: list[tuple[str, str]]) -> Message:
@@ -107,7 +108,7 @@ def parse_frames(frames: Iterable[bytes]) -> list[Message]:
             text = frame.decode("utf-8", "replace")
         parts = text.replace(": ", "\r\n").split("\r\n")
         it = iter(parts)
-        msg = Message(zip(it, it))
+        msg = Message(zip(it, it, strict=False))  # odd count: caught below
         if len(parts) != 2 * len(msg) or text.count("\r\n") + 1 != len(msg):
             msg = _parse_slow(text)
         append(msg)
