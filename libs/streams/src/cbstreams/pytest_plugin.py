@@ -10,64 +10,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import subprocess
-import tempfile
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
-import redis
 import redis.asyncio as aioredis
 
-_PING_DEADLINE_S = 10.0
-
-
-def _wait_for_ping(url: str, deadline_s: float = _PING_DEADLINE_S) -> None:
-    end = time.monotonic() + deadline_s
-    last: Exception | None = None
-    while time.monotonic() < end:
-        try:
-            with redis.Redis.from_url(url, socket_timeout=1) as client:
-                if client.ping():
-                    return
-        except redis.RedisError as exc:
-            last = exc
-        time.sleep(0.02)  # polling a condition under a deadline, not waiting blindly
-    raise RuntimeError(f"Redis at {url} did not answer PING within {deadline_s}s: {last}")
-
-
-@contextlib.contextmanager
-def _local_redis_server() -> Iterator[str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise FileNotFoundError("redis-server")
-    with tempfile.TemporaryDirectory(prefix="cb-redis-") as tmp:
-        sock = Path(tmp) / "redis.sock"
-        proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            [
-                binary,
-                "--port", "0",
-                "--unixsocket", str(sock),
-                "--unixsocketperm", "700",
-                "--save", "",
-                "--appendonly", "no",
-                "--dir", tmp,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"unix://{sock}"
-        try:
-            _wait_for_ping(url)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+from .localredis import local_redis_server, wait_for_ping
 
 
 @contextlib.contextmanager
@@ -78,7 +27,7 @@ def _container_redis() -> Iterator[str]:
         host = container.get_container_host_ip()
         port = container.get_exposed_port(6379)
         url = f"redis://{host}:{port}/0"
-        _wait_for_ping(url)
+        wait_for_ping(url)
         yield url
 
 
@@ -87,11 +36,11 @@ def redis_url() -> Iterator[str]:
     """The URL of a Redis that answers PING."""
     url = os.environ.get("REDIS_URL")
     if url:
-        _wait_for_ping(url)
+        wait_for_ping(url)
         yield url
         return
     if shutil.which("redis-server"):
-        with _local_redis_server() as local:
+        with local_redis_server() as local:
             yield local
         return
     try:
