@@ -13,11 +13,14 @@ Quirks handled here, so that nothing above has to know about them:
 * a peer that ends lines with a bare LF (detected once, from the banner);
 * hostile peers: a frame longer than ``max_frame_bytes`` or with more than ``max_headers``
   lines raises :class:`~aioami.exceptions.FrameError`; the buffer never grows past the bound.
+  The good frames of that same read that came before the offending one are kept in
+  ``salvaged`` (rare path), so that an error does not lose them.
 """
 
 from __future__ import annotations
 
 from itertools import repeat
+from typing import NoReturn
 
 from .exceptions import FrameError
 
@@ -34,7 +37,7 @@ _MAX_BANNER = 256
 class FrameSplitter:
     """Incremental splitter. ``feed()`` returns the frames completed by ``data``, in order."""
 
-    __slots__ = ("_buf", "_eol", "_sep", "banner", "max_frame_bytes", "max_headers")
+    __slots__ = ("_buf", "_eol", "_sep", "banner", "max_frame_bytes", "max_headers", "salvaged")
 
     def __init__(
         self,
@@ -47,6 +50,8 @@ class FrameSplitter:
         self.max_headers = max_headers
         #: The banner line (without its line end) once received; ``None`` before.
         self.banner: bytes | None = None if expect_banner else b""
+        #: After a FrameError: the complete frames of that read before the offending data.
+        self.salvaged: list[bytes] = []
         self._buf = b""
         self._eol = b"\r\n"
         self._sep = b"\r\n\r\n"
@@ -64,7 +69,7 @@ class FrameSplitter:
                 return []
         sep = self._sep
         if sep not in buf:
-            self._check_partial(buf)
+            self._check_partial(buf, [])
             self._buf = buf
             return []
         frames = buf.split(sep)
@@ -73,9 +78,9 @@ class FrameSplitter:
             frames = self._drop_blank_lines(frames)
         if _FOLLOWS in buf:
             frames, rest = self._join_follows(frames, rest)
-        self._check_partial(rest)
-        self._buf = rest
         self._check_frames(frames)
+        self._check_partial(rest, frames)
+        self._buf = rest
         return frames
 
     # -- the rare paths -------------------------------------------------------------------
@@ -123,19 +128,29 @@ class FrameSplitter:
             rest = pending + self._sep + rest
         return out, rest
 
-    def _check_partial(self, rest: bytes) -> None:
+    def _check_partial(self, rest: bytes, frames: list[bytes]) -> None:
         if len(rest) > self.max_frame_bytes:
-            self._buf = b""
-            raise FrameError(f"frame exceeds {self.max_frame_bytes} bytes")
+            self._fail(frames, f"frame exceeds {self.max_frame_bytes} bytes")
 
     def _check_frames(self, frames: list[bytes]) -> None:
         if not frames:
             return
         if max(map(len, frames)) > self.max_frame_bytes:
-            raise FrameError(f"frame exceeds {self.max_frame_bytes} bytes")
+            self._fail(frames, f"frame exceeds {self.max_frame_bytes} bytes")
         lines = max(map(bytes.count, frames, repeat(self._eol)))
         if lines >= self.max_headers:
-            raise FrameError(f"frame has more than {self.max_headers} header lines")
+            self._fail(frames, f"frame has more than {self.max_headers} header lines")
+
+    def _fail(self, frames: list[bytes], reason: str) -> NoReturn:
+        """Keep the frames before the first offending one, drop the buffer, raise."""
+        good = []
+        for frame in frames:
+            if len(frame) > self.max_frame_bytes or frame.count(self._eol) >= self.max_headers:
+                break
+            good.append(frame)
+        self.salvaged = good
+        self._buf = b""
+        raise FrameError(reason)
 
 
 def event_name(frame: bytes) -> bytes:
