@@ -1,1 +1,28 @@
-"""(being written)"""
+"""amisim — a fake Asterisk 22 speaking AMI, with call scenarios derived from real captures."""
+
+from ._template import Template, load_template, template_names
+from .calls import Call
+from .capture import CaptureResult, capture
+from .channels import LiveChannel
+from .pbx import PbxError
+from .replay import Capture
+from .server import Simulator
+from .traffic import SCENARIOS, TrafficConfig, TrafficGenerator, blast, render_events
+
+__all__ = [
+    "SCENARIOS",
+    "Call",
+    "Capture",
+    "CaptureResult",
+    "LiveChannel",
+    "PbxError",
+    "Simulator",
+    "Template",
+    "TrafficConfig",
+    "TrafficGenerator",
+    "blast",
+    "capture",
+    "load_template",
+    "render_events",
+    "template_names",
+]

@@ -1,0 +1,154 @@
+"""Recording a live AMI stream in the capture format (see :mod:`amisim.capfile`).
+
+The socket is read directly (``read(65536)``), so the ``.ami`` bytes and the
+``.chunks.jsonl`` read boundaries are what really arrived. The recorder logs in with
+ActionID ``rec-<epoch>-1``, records for ``duration`` seconds or ``max_frames`` frames
+after its login response, then logs off (``rec-<epoch>-2``) and reads up to the Goodbye.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._wire import frame
+from .capfile import capture_paths, frame_record, frame_spans, write_jsonl
+
+__all__ = ["CaptureError", "CaptureResult", "capture"]
+
+_GOODBYE_TIMEOUT = 10.0
+
+
+class CaptureError(Exception):
+    """The capture could not be made (connection or login failed)."""
+
+
+@dataclass(slots=True)
+class _Recorder:
+    data: bytearray = field(default_factory=bytearray)
+    frames: list[dict[str, Any]] = field(default_factory=list)
+    chunks: list[dict[str, Any]] = field(default_factory=list)
+    _pos: int = 0
+
+    def feed(self, chunk: bytes) -> None:
+        t = time.time()
+        self.chunks.append({"t": t, "offset": len(self.data), "length": len(chunk)})
+        self.data += chunk
+        spans, self._pos = frame_spans(self.data, self._pos)
+        self.frames += [frame_record(t, self.data, off, n) for off, n in spans]
+
+    def response(self, action_id: str) -> dict[str, Any] | None:
+        return next((f for f in self.frames if f.get("actionid") == action_id), None)
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureResult:
+    """Where the capture went and what it holds."""
+
+    ami: Path
+    times: Path
+    chunks: Path
+    frames: int
+    size: int
+
+
+async def capture(
+    host: str,
+    port: int,
+    username: str,
+    secret: str,
+    out: str | Path,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    duration: float | None = None,
+    max_frames: int | None = None,
+) -> CaptureResult:
+    """Connect, log in, record, log off; write ``out.ami``/``.times.jsonl``/``.chunks.jsonl``."""
+    try:
+        reader, writer = await asyncio.open_connection(host, port, ssl=ssl_context)
+    except OSError as exc:
+        raise CaptureError(f"cannot connect to {host}:{port}: {exc}") from exc
+    rec = _Recorder()
+    stamp = int(time.time())
+    try:
+        await _login(reader, writer, rec, username, secret, f"rec-{stamp}-1")
+        await _record(reader, rec, duration, max_frames)
+        writer.write(f"Action: Logoff\r\nActionID: rec-{stamp}-2\r\n\r\n".encode())
+        await writer.drain()
+        await _read_until(
+            reader, rec, lambda: rec.response(f"rec-{stamp}-2") is not None, _GOODBYE_TIMEOUT
+        )
+    finally:
+        writer.close()
+    return _write(rec, out)
+
+
+async def _login(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    rec: _Recorder,
+    username: str,
+    secret: str,
+    action_id: str,
+) -> None:
+    await _read_until(reader, rec, lambda: bool(rec.frames), 10.0)
+    login = [
+        ("Action", "Login"),
+        ("ActionID", action_id),
+        ("Username", username),
+        ("Secret", secret),
+    ]
+    writer.write(frame(login))
+    await writer.drain()
+    await _read_until(reader, rec, lambda: rec.response(action_id) is not None, 10.0)
+    reply = rec.response(action_id)
+    if reply is None or reply.get("response") != "Success":
+        raise CaptureError("login failed")
+
+
+async def _record(
+    reader: asyncio.StreamReader, rec: _Recorder, duration: float | None, max_frames: int | None
+) -> None:
+    first = len(rec.frames)
+    done = (
+        (lambda: len(rec.frames) - first >= max_frames)
+        if max_frames is not None
+        else (lambda: False)
+    )
+    await _read_until(reader, rec, done, duration, eof_ok=True)
+
+
+async def _read_until(
+    reader: asyncio.StreamReader,
+    rec: _Recorder,
+    done: Callable[[], bool],
+    limit: float | None,
+    *,
+    eof_ok: bool = False,
+) -> None:
+    try:
+        async with asyncio.timeout(limit):
+            while not done():
+                chunk = await reader.read(65536)
+                if not chunk:
+                    if eof_ok:
+                        return
+                    raise CaptureError("connection closed by the server")
+                rec.feed(chunk)
+    except TimeoutError:
+        if not eof_ok and not done():
+            raise CaptureError("timed out waiting for the server") from None
+
+
+def _write(rec: _Recorder, out: str | Path) -> CaptureResult:
+    ami, times, chunks = capture_paths(Path(str(out) + ".ami"))
+    ami.parent.mkdir(parents=True, exist_ok=True)
+    ami.write_bytes(bytes(rec.data))
+    write_jsonl(times, rec.frames)
+    write_jsonl(chunks, rec.chunks)
+    return CaptureResult(ami, times, chunks, len(rec.frames), len(rec.data))
