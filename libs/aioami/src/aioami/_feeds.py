@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from fnmatch import fnmatchcase
 from typing import Generic, TypeVar
 
@@ -84,7 +84,7 @@ class RawFeed:
     def close(self) -> None:
         self._queue.close()
 
-    async def iterate(self) -> AsyncIterator[RawItem]:
+    async def iterate(self) -> AsyncGenerator[RawItem, None]:
         self._consumers += 1
         try:
             while (entry := await self._queue.get()) is not None:
@@ -159,7 +159,7 @@ class EventHub:
                 msg = parse_frame(frame)
             sub.queue.put(msg)
 
-    def subscribe(self, pattern: str) -> AsyncIterator[Message]:
+    def subscribe(self, pattern: str) -> AsyncGenerator[Message, None]:
         """Registered now (events from this moment on), iterated later."""
         sub = _Subscription(pattern)
         if self._closed:
@@ -167,7 +167,7 @@ class EventHub:
         self._subs.add(sub)
         return self._iterate(sub)
 
-    async def _iterate(self, sub: _Subscription) -> AsyncIterator[Message]:
+    async def _iterate(self, sub: _Subscription) -> AsyncGenerator[Message, None]:
         try:
             while (msg := await sub.queue.get()) is not None:
                 yield msg
