@@ -74,7 +74,7 @@ class FrameSplitter:
             return []
         frames = buf.split(sep)
         rest = frames.pop()
-        if frames[0][:1] in (b"\r", b"\n", b"") or (sep + self._eol) in buf:
+        if min(frames)[:1] <= b"\r":  # some frame is empty or starts with a line end
             frames = self._drop_blank_lines(frames)
         if _FOLLOWS in buf:
             frames, rest = self._join_follows(frames, rest)
@@ -135,8 +135,11 @@ class FrameSplitter:
     def _check_frames(self, frames: list[bytes]) -> None:
         if not frames:
             return
-        if max(map(len, frames)) > self.max_frame_bytes:
+        longest = max(map(len, frames))
+        if longest > self.max_frame_bytes:
             self._fail(frames, f"frame exceeds {self.max_frame_bytes} bytes")
+        if longest // len(self._eol) < self.max_headers:
+            return  # too short to hold that many line ends: skip counting them
         lines = max(map(bytes.count, frames, repeat(self._eol)))
         if lines >= self.max_headers:
             self._fail(frames, f"frame has more than {self.max_headers} header lines")

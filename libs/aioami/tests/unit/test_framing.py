@@ -115,3 +115,9 @@ def test_a_missing_banner_line_is_bounded() -> None:
 )
 def test_event_name_reads_only_the_first_line(frame: bytes, name: bytes) -> None:
     assert event_name(frame) == name
+
+
+def test_blank_lines_are_dropped_even_next_to_a_frame_starting_with_a_control_byte() -> None:
+    stream = BANNER + b"\tOdd: 1\r\n\r\n\r\n" + C + b"\r\n\r\n"
+    _, frames = feed_all([stream])
+    assert frames == [b"\tOdd: 1", C]
