@@ -14,9 +14,6 @@ __all__ = ["ActionIds", "Pending", "command_output", "encode_action", "md5_key"]
 
 Headers = Mapping[str, str | list[str]]
 
-_FOLLOWS = b"Response: Follows"
-_END_COMMAND = "--END COMMAND--"
-_LEGACY_HEADERS = ("response:", "privilege:", "actionid:")
 _FINAL_LIST_STATES = ("complete", "cancelled")
 
 
@@ -66,10 +63,9 @@ class Pending:
         self.is_list = is_list
         self.future: asyncio.Future[Pending] = asyncio.get_running_loop().create_future()
         self.response: Message | None = None
-        self.raw = b""
         self.events: list[Message] = []
 
-    def feed(self, msg: Message, raw: bytes) -> tuple[bool, bool]:
+    def feed(self, msg: Message) -> tuple[bool, bool]:
         """(claimed, complete). Events of a non-list action are not claimed: they are
         ordinary events that happen to carry the ActionID (OriginateResponse)."""
         if msg.event is not None:
@@ -79,7 +75,7 @@ class Pending:
             return True, (msg.get("EventList") or "").lower() in _FINAL_LIST_STATES
         if self.response is not None:
             return False, False
-        self.response, self.raw = msg, raw
+        self.response = msg
         return True, not self._expects_events(msg)
 
     def _expects_events(self, msg: Message) -> bool:
@@ -95,17 +91,7 @@ class Pending:
             self.future.exception()  # retrieved: nobody may be waiting any more
 
 
-def command_output(response: Message, raw: bytes) -> str:
-    """CLI text of a Command reply: ``Output:`` lines (Asterisk >= 14), or the raw text of a
-    legacy ``Response: Follows`` frame up to ``--END COMMAND--`` (read from the raw bytes)."""
-    if not raw.startswith(_FOLLOWS):
-        return "\n".join(response.getall("Output"))
-    text = raw.decode("utf-8", "replace").replace("\r\n", "\n")
-    lines = text.split("\n")
-    start = 0
-    while start < len(lines) and lines[start].lower().startswith(_LEGACY_HEADERS):
-        start += 1
-    out = "\n".join(lines[start:])
-    if out.endswith(_END_COMMAND):
-        out = out[: -len(_END_COMMAND)]
-    return out.removesuffix("\n")
+def command_output(response: Message) -> str:
+    """CLI text of a Command reply: its ``Output`` values, which ``parse_frame`` gives for
+    both the modern form and the legacy ``Response: Follows … --END COMMAND--`` one."""
+    return "\n".join(response.getall("Output"))

@@ -178,7 +178,7 @@ class AMIProtocol(asyncio.Protocol):
         pending = self.pending.get(msg.action_id or "")
         if pending is None:
             return False, None
-        claimed, complete = pending.feed(msg, frame)
+        claimed, complete = pending.feed(msg)
         if not complete:
             return claimed, None
         del self.pending[pending.action_id]

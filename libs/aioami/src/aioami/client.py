@@ -145,7 +145,7 @@ class AMIClient:
         """``Action: Command``; the CLI output, from either the ``Output:`` form or the
         legacy ``Response: Follows … --END COMMAND--`` form."""
         pending = await self._call("Command", {"Command": command}, timeout)
-        return command_output(_checked(pending), pending.raw)
+        return command_output(_checked(pending))
 
     def events(self, pattern: str = "*") -> AsyncIterator[Message]:
         """Parsed events whose name matches the fnmatch ``pattern`` (case-insensitive),

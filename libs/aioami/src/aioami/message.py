@@ -16,6 +16,7 @@ __all__ = ["Message", "parse_frame", "parse_frames"]
 _HEADER = re.compile(r"([^:\r\n]+): ?([^\r\n]*)")
 _FOLLOWS = "Response: Follows"
 _END_COMMAND = "--END COMMAND--"
+_LEGACY_HEADERS = frozenset({"Response", "Privilege", "ActionID"})
 
 
 class Message(dict[str, str]):
@@ -109,7 +110,11 @@ def parse_frames(frames: Iterable[bytes]) -> list[Message]:
         parts = text.replace(": ", "\r\n").split("\r\n")
         it = iter(parts)
         msg = Message(zip(it, it, strict=False))  # odd count: caught below
-        if len(parts) != 2 * len(msg) or text.count("\r\n") + 1 != len(msg):
+        if (
+            len(parts) != 2 * len(msg)
+            or text.count("\r\n") + 1 != len(msg)
+            or (text[:1] == "R" and text.startswith(_FOLLOWS))
+        ):
             msg = _parse_slow(text)
         append(msg)
     return out
@@ -117,22 +122,13 @@ def parse_frames(frames: Iterable[bytes]) -> list[Message]:
 
 def _parse_slow(text: str) -> Message:
     """Repeated keys, continuation lines, legacy command output."""
+    if text.startswith(_FOLLOWS):
+        return _parse_legacy_command(text)
     pairs: list[tuple[str, str]] = []
-    lines = text.replace("\r\n", "\n").split("\n")
-    legacy = text.startswith(_FOLLOWS)
-    in_output = False
-    for line in lines:
-        if in_output:
-            if line != _END_COMMAND:
-                pairs.append(("Output", line))
-            continue
+    for line in text.replace("\r\n", "\n").split("\n"):
         match = _HEADER.fullmatch(line)
-        if match is not None and not (legacy and pairs and _is_output_start(pairs, line)):
+        if match is not None:
             pairs.append((match[1], match[2]))
-        elif legacy:
-            in_output = True
-            if line != _END_COMMAND:
-                pairs.append(("Output", line))
         elif pairs:
             key, value = pairs[-1]
             pairs[-1] = (key, f"{value}\n{line}")
@@ -141,7 +137,23 @@ def _parse_slow(text: str) -> Message:
     return Message.from_pairs(pairs)
 
 
-def _is_output_start(pairs: list[tuple[str, str]], line: str) -> bool:
-    """In a legacy Follows frame, headers stop after ActionID/Privilege; CLI text follows."""
-    known = {"Response", "Privilege", "ActionID"}
-    return line.split(":", 1)[0] not in known
+def _parse_legacy_command(text: str) -> Message:
+    """``Response: Follows`` (Asterisk <= 13): a few headers, then raw CLI text up to
+    ``--END COMMAND--``; each CLI line becomes an ``Output`` value, as in the modern form."""
+    pairs: list[tuple[str, str]] = []
+    lines = text.replace("\r\n", "\n").split("\n")
+    index = 0
+    for index, line in enumerate(lines):  # noqa: B007 - index is used after the loop
+        match = _HEADER.fullmatch(line)
+        if match is None or match[1] not in _LEGACY_HEADERS:
+            break
+        pairs.append((match[1], match[2]))
+    else:
+        index = len(lines)
+    for line in lines[index:]:
+        if line.endswith(_END_COMMAND):
+            if line[: -len(_END_COMMAND)]:
+                pairs.append(("Output", line[: -len(_END_COMMAND)]))
+            break
+        pairs.append(("Output", line))
+    return Message.from_pairs(pairs)

@@ -55,25 +55,25 @@ async def test_a_list_pending_completes_on_eventlist_complete_only() -> None:
     start = parse_frame(b"Response: Success\r\nActionID: id-1\r\nEventList: start")
     item = parse_frame(b"Event: QueueParams\r\nActionID: id-1")
     done = parse_frame(b"Event: QueueStatusComplete\r\nActionID: id-1\r\nEventList: Complete")
-    assert pending.feed(start, b"") == (True, False)
-    assert pending.feed(item, b"") == (True, False)
-    assert pending.feed(done, b"") == (True, True)
+    assert pending.feed(start) == (True, False)
+    assert pending.feed(item) == (True, False)
+    assert pending.feed(done) == (True, True)
     assert pending.events == [item, done]
 
 
 async def test_a_list_action_refused_completes_at_its_response() -> None:
     pending = Pending("QueueStatus", "id-1", is_list=True)
     error = parse_frame(b"Response: Error\r\nActionID: id-1\r\nMessage: Permission denied")
-    assert pending.feed(error, b"") == (True, True)
+    assert pending.feed(error) == (True, True)
 
 
 async def test_events_carrying_a_plain_actions_id_are_not_claimed() -> None:
     pending = Pending("Originate", "id-1")
     event = parse_frame(b"Event: OriginateResponse\r\nActionID: id-1\r\nResponse: Success")
-    assert pending.feed(event, b"") == (False, False)
+    assert pending.feed(event) == (False, False)
     reply = parse_frame(b"Response: Success\r\nActionID: id-1")
-    assert pending.feed(reply, b"x") == (True, True)
-    assert pending.raw == b"x"
+    assert pending.feed(reply) == (True, True)
+    assert pending.response is reply
 
 
 def test_backoff_doubles_with_jitter_and_is_capped() -> None:
