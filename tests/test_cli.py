@@ -1,0 +1,19 @@
+"""The ``callbridge`` command exposes every service and tool, and its help is true."""
+
+from click.testing import CliRunner
+
+from callbridge_cli.main import cli
+
+
+def test_callbridge_help_lists_every_command() -> None:
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0, result.output
+    for command in ("run", "ingest", "simulator", "replay", "capture"):
+        assert f"  {command} " in result.output, f"{command} missing from --help"
+
+
+def test_every_command_has_its_own_help() -> None:
+    for command in ("run", "ingest", "simulator", "replay", "capture"):
+        result = CliRunner().invoke(cli, [command, "--help"])
+        assert result.exit_code == 0, (command, result.output)
+        assert "Usage:" in result.output
