@@ -39,7 +39,8 @@ def render(phases: Sequence[Phase], values: dict[str, str], *, relative: bool = 
 
 class Call:
     """One scenario run. ``speed`` scales the capture's timing (0: no waiting at all);
-    ``pause_before`` holds the call before the first event of that name until ``resume()``."""
+    ``pause_before`` holds the call (once) before the next event of that name until
+    ``resume()``."""
 
     def __init__(
         self,
@@ -134,6 +135,7 @@ class Call:
             pass
 
     async def _hold(self) -> None:
+        self.pause_before = None
         self.paused.set()
         await self._resume.wait()
         self.paused.clear()

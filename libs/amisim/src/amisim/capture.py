@@ -114,7 +114,7 @@ async def _login(
 async def _record(
     reader: asyncio.StreamReader, rec: _Recorder, duration: float | None, max_frames: int | None
 ) -> None:
-    first = len(rec.frames)
+    first = next(i for i, f in enumerate(rec.frames) if f.get("response")) + 1
     done = (
         (lambda: len(rec.frames) - first >= max_frames)
         if max_frames is not None

@@ -128,6 +128,8 @@ def _substitute(namer: _Namer, frame: str) -> str:
 
 
 def _value(namer: _Namer, key: str, value: str, variable: str) -> str:
+    if key == "ActionID":
+        return "{action_id}"
     if key in ("Linkedid", "DestLinkedid") and value == _first_uid(namer):
         return "{linkedid}"
     value = _times(namer, key, value)

@@ -6,7 +6,8 @@ every byte of the capture after the recorder's login response, up to and includi
 final ``Response: Goodbye``. A client that logs in with the recorder's ActionID therefore
 receives the capture file byte for byte. With ``chunks=True`` the bytes are written in the
 capture's original socket-read pieces (a drain after each); with ``speed > 0`` the pieces
-keep the original gaps divided by ``speed``.
+keep the original gaps divided by ``speed``; chunked pieces are at least ``MIN_GAP`` apart
+so that a prompt reader sees them as separate reads (as far as TCP allows).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ __all__ = ["Capture", "Piece"]
 
 #: (seconds to wait before writing, bytes to write)
 Piece = tuple[float, bytes]
+
+#: Least pause between two chunked pieces (seconds).
+MIN_GAP = 0.001
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +76,7 @@ class Capture:
             if lo >= hi:
                 continue
             gap = (t - last_t) / speed if speed > 0 and last_t is not None else 0.0
-            pieces.append((max(gap, 0.0), self.data[lo:hi]))
+            floor = MIN_GAP if chunks and pieces else 0.0
+            pieces.append((max(gap, floor), self.data[lo:hi]))
             last_t = t
         return pieces

@@ -185,13 +185,14 @@ class Simulator:
         *,
         speed: float | None = None,
         pause_before: str | None = None,
-        **values: str,
+        **values: Any,
     ) -> Call:
         """Start a call of ``scenario`` and return at once. ``values`` fix placeholders
         (``phone="79161234567"``, ``did=...``, ``ext1="101"``); the rest is fresh."""
-        return self.pbx.start_call(scenario, values, speed=speed, pause_before=pause_before)
+        given = {key: str(value) for key, value in values.items()}
+        return self.pbx.start_call(scenario, given, speed=speed, pause_before=pause_before)
 
-    async def play(self, scenario: str, *, speed: float | None = None, **values: str) -> Call:
+    async def play(self, scenario: str, *, speed: float | None = None, **values: Any) -> Call:
         """Run one call of ``scenario`` to its end (see :meth:`start_call`)."""
         call = self.start_call(scenario, speed=speed, **values)
         await call.wait()

@@ -1,0 +1,75 @@
+"""Traffic generator (rate, concurrency, mix, bound) and the firehose for benchmarks."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from amisim import SCENARIOS, Simulator, TrafficConfig, TrafficGenerator, blast, render_events
+from amisim.testing import Client
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+_LINE = re.compile(rb"[A-Za-z0-9_-]+: [^\r\n]*")
+
+
+async def test_traffic_runs_a_bounded_number_of_calls_and_leaves_no_channels(
+    sim: Simulator, client: Client
+) -> None:
+    config = TrafficConfig(rate=0, concurrency=4, max_calls=25, speed=0)
+    generator = TrafficGenerator(sim.pbx, config)
+    async with asyncio.timeout(30):
+        completed = await generator.run()
+    assert (generator.started, completed) == (25, 25)
+    assert not sim.live_channels()
+    await client.action("Ping")
+    news = client.events("Newchannel")
+    assert len({m["Linkedid"] for m in news}) == 25
+    assert len({m["Uniqueid"] for m in news}) == len(news)
+
+
+async def test_traffic_respects_the_concurrency_limit(sim: Simulator) -> None:
+    config = TrafficConfig(rate=0, concurrency=3, max_calls=12, speed=50.0)
+    generator = TrafficGenerator(sim.pbx, config)
+    peak = 0
+
+    async def watch() -> None:
+        nonlocal peak
+        while True:
+            peak = max(peak, len(sim.pbx.calls))
+            await asyncio.sleep(0)
+
+    watcher = asyncio.create_task(watch())
+    async with asyncio.timeout(30):
+        await generator.run()
+    watcher.cancel()
+    assert 1 <= peak <= 3
+
+
+async def test_blast_delivers_exactly_n_events(sim: Simulator, client: Client) -> None:
+    before = len(client.events())
+    await blast(sim, 20_000, seed=1)
+    await client.wait_for(lambda: len(client.events()) - before >= 20_000, limit=30)
+    await client.action("Ping")
+    assert len(client.events()) - before == 20_000
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(min_value=1, max_value=600),
+    seed=st.integers(min_value=0, max_value=2**32),
+    scenario=st.sampled_from(sorted(SCENARIOS)),
+)
+def test_rendered_events_are_well_formed_and_ids_unique(n: int, seed: int, scenario: str) -> None:
+    data = b"".join(render_events(n, mix={scenario: 1.0}, seed=seed, chunk_bytes=4096))
+    frames = data.split(b"\r\n\r\n")
+    assert frames.pop() == b""
+    assert len(frames) == n
+    for frame in frames:
+        lines = frame.split(b"\r\n")
+        assert lines[0].startswith(b"Event: ")
+        assert all(_LINE.fullmatch(line) for line in lines)
+    uids = re.findall(rb"Event: Newchannel\r\n(?:.*\r\n)*?Uniqueid: (\S+)", data)
+    assert len(uids) == len(set(uids))
+    assert b"{" not in data
+    assert b"%(" not in data
