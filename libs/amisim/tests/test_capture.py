@@ -8,6 +8,7 @@ import ssl
 from pathlib import Path
 
 import trustme
+
 from amisim import Capture, Simulator, capture, load_template
 from amisim.testing import Client
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from aioami import Message
 from amisim import Simulator, load_template, template_names
 from amisim.testing import Client, by_linkedid

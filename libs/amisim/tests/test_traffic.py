@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import re
 
-from amisim import SCENARIOS, Simulator, TrafficConfig, TrafficGenerator, blast, render_events
-from amisim.testing import Client
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from amisim import SCENARIOS, Simulator, TrafficConfig, TrafficGenerator, blast, render_events
+from amisim.testing import Client
 
 _LINE = re.compile(rb"[A-Za-z0-9_-]+: [^\r\n]*")
 

@@ -7,7 +7,14 @@ from .channels import LiveChannel
 from .pbx import PbxError
 from .replay import Capture
 from .server import Simulator
-from .traffic import SCENARIOS, TrafficConfig, TrafficGenerator, blast, render_events
+from .traffic import (
+    SCENARIOS,
+    TrafficConfig,
+    TrafficGenerator,
+    blast,
+    blast_chunks,
+    render_events,
+)
 
 __all__ = [
     "SCENARIOS",
@@ -21,6 +28,7 @@ __all__ = [
     "TrafficConfig",
     "TrafficGenerator",
     "blast",
+    "blast_chunks",
     "capture",
     "load_template",
     "render_events",

@@ -65,17 +65,14 @@ class Template:
     keys: tuple[str, ...]  # every placeholder, in order of first appearance
     first_at: dict[str, float] = field(hash=False)
     frame_count: int = 0
+    #: The operator-extension placeholders the scenario needs (``ext1``, ``ext2`` ...).
+    extensions: tuple[str, ...] = ()
 
     def phase(self, name: str) -> Phase:
         for phase in self.phases:
             if phase.name == name:
                 return phase
         raise KeyError(f"{self.name} has no phase {name!r}")
-
-    @property
-    def extensions(self) -> tuple[str, ...]:
-        """The operator-extension placeholders the scenario needs (``ext1``, ``ext2`` ...)."""
-        return tuple(k for k in self.keys if re.fullmatch(r"ext\d+", k))
 
 
 def template_names() -> list[str]:
@@ -141,7 +138,10 @@ def _compile(
         for key in _PLACEHOLDER.findall(spec.device):
             keys.setdefault(key, 0.0)
     count = sum(len(p.offsets) for p in phases)
-    return Template(name, description, tuple(channels), tuple(phases), tuple(keys), keys, count)
+    exts = tuple(k for k in keys if re.fullmatch(r"ext\d+", k))
+    return Template(
+        name, description, tuple(channels), tuple(phases), tuple(keys), keys, count, exts
+    )
 
 
 def _to_format(body: str) -> str:

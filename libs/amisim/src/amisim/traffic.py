@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING
@@ -17,7 +17,14 @@ if TYPE_CHECKING:
     from .pbx import Pbx
     from .server import Simulator
 
-__all__ = ["SCENARIOS", "TrafficConfig", "TrafficGenerator", "blast", "render_events"]
+__all__ = [
+    "SCENARIOS",
+    "TrafficConfig",
+    "TrafficGenerator",
+    "blast",
+    "blast_chunks",
+    "render_events",
+]
 
 #: Default scenario mix (relative weights).
 SCENARIOS: Mapping[str, float] = {
@@ -87,8 +94,8 @@ class TrafficGenerator:
 
 
 @cache
-def _whole(template: Template) -> str:
-    return "".join(phase.fmt for phase in template.phases)
+def _whole(template: Template) -> bytes:
+    return "".join(phase.fmt for phase in template.phases).encode()
 
 
 def render_events(
@@ -105,15 +112,16 @@ def render_events(
     a virtual clock 50 ms apart); the frames of one call are rendered in one step."""
     weights = dict(mix or SCENARIOS)
     templates = [load_template(name) for name in weights]
+    chances = list(weights.values())
     ids = IdSource(seed=seed)
     clock = time.time() if start is None else start
     pending: list[bytes] = []
     size, left = 0, n_events
     while left > 0:
-        template = ids.rng.choices(templates, list(weights.values()))[0]
+        template = ids.rng.choices(templates, chances)[0]
         exts = ids.rng.sample(list(extensions), len(template.extensions))
         values = bind(template, ids, clock, dict(zip(template.extensions, exts, strict=True)))
-        data = (_whole(template) % values).encode()
+        data = _whole(template) % {k.encode(): v.encode() for k, v in values.items()}
         if template.frame_count > left:
             data = b"".join(f + b"\r\n\r\n" for f in data.split(b"\r\n\r\n")[:left])
         left -= min(left, template.frame_count)
@@ -135,13 +143,19 @@ async def blast(
     seed: int | None = None,
     chunk_bytes: int = 256 * 1024,
 ) -> int:
-    """Write ``n_events`` rendered events to every logged-in session with events on, as fast
-    as the sockets take them (drain after each chunk). Filters and the live-channel table
-    are bypassed. Returns the bytes written per session."""
-    total = 0
+    """Write ``n_events`` freshly rendered events (see :func:`render_events`) to every
+    logged-in session with events on, as fast as the sockets take them. Returns bytes sent."""
     chunks = render_events(
         n_events, mix=mix, extensions=sim.pbx.extensions, seed=seed, chunk_bytes=chunk_bytes
     )
+    return await blast_chunks(sim, chunks)
+
+
+async def blast_chunks(sim: Simulator, chunks: Iterable[bytes]) -> int:
+    """Write pre-rendered ``chunks`` (e.g. ``list(render_events(n))``) to every logged-in
+    session with events on, draining after each chunk. Filters and the live-channel table
+    are bypassed. Returns bytes sent per session."""
+    total = 0
     for chunk in chunks:
         targets = [s for s in sim.sessions if s.authenticated and s.events_on and not s.closing]
         for session in targets:

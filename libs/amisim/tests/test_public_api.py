@@ -1,0 +1,43 @@
+"""The public API of amisim is pinned: changing it is a deliberate act."""
+
+from __future__ import annotations
+
+import amisim
+
+
+def test_public_api_is_pinned() -> None:
+    assert sorted(amisim.__all__) == sorted(
+        [
+            "SCENARIOS",
+            "Call",
+            "Capture",
+            "CaptureResult",
+            "LiveChannel",
+            "PbxError",
+            "Simulator",
+            "Template",
+            "TrafficConfig",
+            "TrafficGenerator",
+            "blast",
+            "blast_chunks",
+            "capture",
+            "load_template",
+            "render_events",
+            "template_names",
+        ]
+    )
+
+
+def test_bundled_scenarios_cover_every_capture_kind() -> None:
+    assert amisim.template_names() == [
+        "attended_transfer_ami",
+        "blind_transfer_ami",
+        "click_to_call",
+        "inbound_answered",
+        "inbound_busy",
+        "inbound_group",
+        "inbound_missed",
+        "inbound_queue",
+        "outbound",
+        "registration",
+    ]
