@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+
 from amisim import SCENARIOS, Capture, Simulator, TrafficConfig, TrafficGenerator, capture
 from amisim.capture import CaptureError
 
