@@ -117,3 +117,14 @@ async def test_command_uses_the_output_form(client: Client) -> None:
     assert reply.getall("Output")[0].startswith("Asterisk 22")
     bad = await client.action("Command", Command="no such thing")
     assert bad.response == "Error"
+
+
+async def test_received_actions_never_hold_the_login_secret(sim: Simulator) -> None:
+    conn = await Client.connect(sim.host, sim.port)
+    await conn.action("Login", Username="crm", Secret=SECRET, ActionID="L9")
+    await conn.action("Ping")
+    login = next(a for a in sim.received_actions if a.get("Action") == "Login")
+    assert login["Secret"] == "***"
+    assert login["Username"] == "crm"
+    assert all(SECRET not in repr(action) for action in sim.received_actions)
+    await conn.close()

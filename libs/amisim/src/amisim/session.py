@@ -70,7 +70,7 @@ class Session:
             await self.close()
 
     async def _handle(self, dispatch: Handler, msg: Message) -> None:
-        self.sim.received_actions.append(msg)
+        self.sim.received_actions.append(_masked(msg))
         await dispatch(self, msg)
 
     def send(self, data: bytes) -> None:
@@ -125,3 +125,15 @@ class Session:
                 await self.writer.wait_closed()
         except (ConnectionError, OSError, TimeoutError):
             self.writer.transport.abort()
+
+
+_SECRET_KEYS = frozenset({"secret", "key"})
+
+
+def _masked(msg: Message) -> Message:
+    """The action as tests may see it: Login's Secret/Key replaced by ``***``."""
+    if not any(k.lower() in _SECRET_KEYS for k in msg):
+        return msg
+    return Message.from_pairs(
+        [(k, "***" if k.lower() in _SECRET_KEYS else v) for k, v in msg.pairs()]
+    )
