@@ -86,7 +86,10 @@ class HealthServer:
     async def serve(self, stop: asyncio.Event) -> None:
         """Serve until ``stop`` is set. Does not touch signal handlers (uvicorn's would)."""
         config = uvicorn.Config(
-            self._app, lifespan="off", log_config=None, access_log=False,
+            self._app,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
             timeout_graceful_shutdown=1,
         )
         config.load()
