@@ -1,0 +1,46 @@
+"""The one exception tree of cbstreams. redis-py errors are mapped here, at one boundary."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import redis.exceptions
+
+__all__ = [
+    "ActionReplyTimeout",
+    "LeaseLost",
+    "MalformedEntry",
+    "StreamError",
+    "StreamUnavailable",
+    "redis_errors",
+]
+
+
+class StreamError(Exception):
+    """Root of every cbstreams error."""
+
+
+class StreamUnavailable(StreamError):
+    """Redis could not be reached (connection refused, reset, timed out). Transient."""
+
+
+class LeaseLost(StreamError):
+    """Another owner holds the lease we held: stop acting as the active replica at once."""
+
+
+class ActionReplyTimeout(StreamError):
+    """No reply to an action request arrived before its deadline."""
+
+
+class MalformedEntry(StreamError):
+    """A stream entry lacks a required field or carries one of the wrong shape."""
+
+
+@contextlib.contextmanager
+def redis_errors() -> Iterator[None]:
+    """Map redis-py's connection errors to :class:`StreamUnavailable`."""
+    try:
+        yield
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
+        raise StreamUnavailable(f"redis unavailable: {exc.__class__.__name__}: {exc}") from exc
