@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import redis.asyncio as aioredis
 
+from .client import connect
 from .localredis import local_redis_server, wait_for_ping
 
 
@@ -58,8 +59,9 @@ def redis_prefix() -> str:
 
 @pytest.fixture
 async def redis_client(redis_url: str, redis_prefix: str) -> AsyncIterator[aioredis.Redis]:
-    """An asyncio client (bytes responses). Deletes only this test's keys afterwards."""
-    client = aioredis.Redis.from_url(redis_url)
+    """An asyncio client (bytes responses) built like production ones (``cbstreams.connect``:
+    cancellable, no auto-retry). Deletes only this test's keys afterwards."""
+    client = connect(redis_url)
     try:
         yield client
     finally:
