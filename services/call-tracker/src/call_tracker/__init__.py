@@ -1,0 +1,1 @@
+"""call-tracker: calls out of raw AMI events."""
