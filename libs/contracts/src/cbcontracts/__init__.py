@@ -1,1 +1,48 @@
 """Every message that crosses a stream (msgspec Structs), and nothing else."""
+
+from .calls import (
+    CALL_EVENT_TYPES,
+    CallAnswered,
+    CallEnded,
+    CallEvent,
+    CallEventBase,
+    CallHeld,
+    CallResumed,
+    CallRinging,
+    CallRingingStopped,
+    CallStarted,
+    CallTransferred,
+    Direction,
+    HangupBy,
+    Result,
+    StopReason,
+    TransferKind,
+    decode_event,
+    encode_event,
+)
+from .records import CallRecord, decode_record, encode_record, record_from_ended
+
+__all__ = [
+    "CALL_EVENT_TYPES",
+    "CallAnswered",
+    "CallEnded",
+    "CallEvent",
+    "CallEventBase",
+    "CallHeld",
+    "CallRecord",
+    "CallResumed",
+    "CallRinging",
+    "CallRingingStopped",
+    "CallStarted",
+    "CallTransferred",
+    "Direction",
+    "HangupBy",
+    "Result",
+    "StopReason",
+    "TransferKind",
+    "decode_event",
+    "decode_record",
+    "encode_event",
+    "encode_record",
+    "record_from_ended",
+]
