@@ -1,1 +1,17 @@
-"""(being written)"""
+"""ami-ingest: every AMI frame of each PBX to ``cb:{pbx}:ami``, actions from
+``cb:{pbx}:actions``; one active replica per PBX (lease)."""
+
+from .exceptions import IngestError
+from .main import IngestService
+from .pbx import PbxIngest
+from .settings import IngestSettings, PbxSettings, ami_config, load
+
+__all__ = [
+    "IngestError",
+    "IngestService",
+    "IngestSettings",
+    "PbxIngest",
+    "PbxSettings",
+    "ami_config",
+    "load",
+]
