@@ -28,7 +28,7 @@ async def test_the_standby_takes_over_within_a_few_seconds_of_the_active_dying(
             "CB_REDIS_URL": redis_url,
             "CB_KEY_PREFIX": redis_prefix,
             "CB_INSTANCE": "a",
-            "CB_HTTP_PORT": "-1",
+            "CB_HTTP__PORT": "-1",
             "CB_PBX__MAIN__HOST": sim.host,
             "CB_PBX__MAIN__PORT": str(sim.port),
             "CB_PBX__MAIN__USERNAME": "crm",

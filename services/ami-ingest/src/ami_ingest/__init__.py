@@ -4,9 +4,10 @@
 from .exceptions import IngestError
 from .main import IngestService
 from .pbx import PbxIngest
-from .settings import IngestSettings, PbxSettings, ami_config, load
+from .settings import HttpSettings, IngestSettings, PbxSettings, ami_config, load
 
 __all__ = [
+    "HttpSettings",
     "IngestError",
     "IngestService",
     "IngestSettings",

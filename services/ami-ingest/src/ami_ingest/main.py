@@ -30,13 +30,13 @@ class IngestService:
             for name, pbx in settings.pbx.items()
         ]
         self.http: HealthServer | None = None
-        if settings.http_port >= 0:
+        if settings.http.port >= 0:
             self.http = HealthServer(
                 self.registry,
                 healthy=self.healthy,
                 ready=self.ready,
-                host=settings.http_host,
-                port=settings.http_port,
+                host=settings.http.host,
+                port=settings.http.port,
             )
 
     def healthy(self) -> bool:

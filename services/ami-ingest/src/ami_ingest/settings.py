@@ -18,7 +18,7 @@ from cbruntime import Secret, load_settings
 
 from .exceptions import IngestError
 
-__all__ = ["IngestSettings", "PbxSettings", "ami_config", "load"]
+__all__ = ["HttpSettings", "IngestSettings", "PbxSettings", "ami_config", "load"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,6 +42,14 @@ class PbxSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class HttpSettings:
+    """The health/metrics endpoint. A negative port disables it; 0 picks a free port."""
+
+    host: str = "127.0.0.1"
+    port: int = 9101
+
+
+@dataclass(frozen=True, kw_only=True)
 class IngestSettings:
     redis_url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = "cb:"
@@ -55,9 +63,7 @@ class IngestSettings:
     #: Frames held while Redis is unreachable before the AMI client is no longer read.
     buffer_max_bytes: int = 64 * 1024 * 1024
     publish_batch: int = 1000
-    http_host: str = "127.0.0.1"
-    #: 0 = any free port; negative = no HTTP endpoint.
-    http_port: int = 9108
+    http: HttpSettings = field(default_factory=HttpSettings)
     log_level: str = "INFO"
     log_json: bool = True
     pbx: dict[str, PbxSettings] = field(default_factory=dict)

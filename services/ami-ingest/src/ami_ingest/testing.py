@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from cbruntime import Secret
 
 from .main import IngestService
-from .settings import IngestSettings, PbxSettings
+from .settings import HttpSettings, IngestSettings, PbxSettings
 
 if TYPE_CHECKING:
     from amisim import Capture
@@ -56,7 +56,11 @@ def settings_for(redis_url: str, prefix: str, sim: _Endpoint, **over: Any) -> In
         ping_interval=30.0,
     )
     base = IngestSettings(
-        redis_url=redis_url, key_prefix=prefix, instance="a", http_port=-1, pbx={"main": pbx}
+        redis_url=redis_url,
+        key_prefix=prefix,
+        instance="a",
+        http=HttpSettings(port=-1),
+        pbx={"main": pbx},
     )
     return replace(base, **over)
 
