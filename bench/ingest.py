@@ -16,7 +16,9 @@ import redis.asyncio as aioredis
 from panoramisk.ami_protocol import AMIProtocol
 
 from aioami import FrameSplitter, event_name, parse_frames
-from amisim import render_events
+from ami_ingest.testing import SECRET, running, settings_for
+from amisim import Simulator, blast_chunks, render_events
+from cbstreams import PbxKeys, connect
 from cbstreams.localredis import local_redis_server
 
 READ_BYTES = 64 * 1024
@@ -27,6 +29,40 @@ def make_stream(n_events: int) -> list[bytes]:
     """``n_events`` frames as wire bytes, cut into fixed-size reads (frames split across)."""
     data = b"".join(render_events(n_events, seed=20261127))
     return [data[i : i + READ_BYTES] for i in range(0, len(data), READ_BYTES)]
+
+
+async def stream_length(client: aioredis.Redis, key: str) -> int:
+    return int(await client.xlen(key))
+
+
+async def wait_for_length(client: aioredis.Redis, key: str, length: int, limit_s: float) -> None:
+    """Poll XLEN until it reaches ``length`` (a condition under a deadline)."""
+    deadline = time.monotonic() + limit_s
+    while await stream_length(client, key) < length:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{key} did not reach {length} entries within {limit_s}s")
+        await asyncio.sleep(0.01)
+
+
+async def ingest_end_to_end(url: str, reads: list[bytes], n_events: int) -> float:
+    """Simulator -> TCP loopback -> aioami -> ami-ingest -> Redis, until every frame is in."""
+    prefix = "bench:"
+    async with Simulator(secret=SECRET) as sim:
+        settings = settings_for(url, prefix, sim)
+        key = PbxKeys("main", prefix).ami
+        client = connect(url)
+        try:
+            async with running(settings):
+                await wait_for_length(client, key, 1, 20)  # logged in: the sync entry is there
+                before = await stream_length(client, key)
+                start = time.perf_counter()
+                await blast_chunks(sim, reads)
+                await wait_for_length(client, key, before + n_events, 300)
+                elapsed = time.perf_counter() - start
+            await client.delete(key)
+        finally:
+            await client.aclose()
+    return n_events / elapsed
 
 
 def rate(n: int, fn: Callable[[], object]) -> float:
@@ -45,12 +81,12 @@ def parse_panoramisk(reads: list[bytes]) -> None:
     class _Factory:
         def dispatch(self, message: object) -> None: ...
 
-    proto = AMIProtocol()  # type: ignore[no-untyped-call]
-    proto.connection_made(_Transport())  # type: ignore[no-untyped-call]
+    proto = AMIProtocol()
+    proto.connection_made(_Transport())
     proto.factory = _Factory()
     proto.version = "bench"
     for data in reads:
-        proto.data_received(data)  # type: ignore[no-untyped-call]
+        proto.data_received(data)
 
 
 def parse_aioami(reads: list[bytes]) -> None:
@@ -72,7 +108,7 @@ def entries(reads: list[bytes]) -> list[tuple[bytes, ...]]:
     """The stream entries ingest writes for these frames (raw, ev, rx, sess)."""
     splitter = FrameSplitter(expect_banner=False)
     rx = str(int(time.time() * 1e6)).encode()
-    out = []
+    out: list[tuple[bytes, ...]] = []
     for data in reads:
         for frame in splitter.feed(data):
             out.append((b"raw", frame, b"ev", event_name(frame), b"rx", rx, b"sess", b"1"))
@@ -81,7 +117,7 @@ def entries(reads: list[bytes]) -> list[tuple[bytes, ...]]:
 
 async def xadd_limit(url: str, key: str, items: list[tuple[bytes, ...]]) -> float:
     """The same entries XADDed by a bare pipelined redis-py loop (1000 per round-trip)."""
-    client = aioredis.Redis.from_url(url)
+    client = connect(url)
     try:
         start = time.perf_counter()
         for i in range(0, len(items), PIPELINE):
@@ -114,7 +150,10 @@ def main() -> None:
     print(f"aioami_raw_vs_panoramisk={raw / pano:.2f}")
     with local_redis_server(tcp=True) as url:
         limit = asyncio.run(xadd_limit(url, "bench:{pbx}:xadd", entries(reads)))
-        print(f"xadd_limit_events_per_s={limit:.0f}")
+        ingest = asyncio.run(ingest_end_to_end(url, reads, n))
+    print(f"ingest_events_per_s={ingest:.0f}")
+    print(f"xadd_limit_events_per_s={limit:.0f}")
+    print(f"ingest_vs_xadd_limit={ingest / limit:.2f}")
 
 
 if __name__ == "__main__":
