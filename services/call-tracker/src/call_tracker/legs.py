@@ -1,0 +1,107 @@
+"""Finding a call and its leg from an event's channel headers, adopting what we never saw."""
+
+from __future__ import annotations
+
+from aioami import Message
+
+from .emit import Ctx
+from .model import Call, Leg
+from .topology import KIND_OPERATOR, KIND_TRUNK
+
+__all__ = [
+    "clean_number",
+    "find_leg",
+    "hdr",
+    "is_customer",
+    "looks_external",
+    "on_newchannel",
+]
+
+_NO_NUMBER = frozenset({"", "<unknown>", "s", "anonymous", "Anonymous"})
+
+
+def clean_number(value: str | None) -> str:
+    return "" if value is None or value in _NO_NUMBER else value
+
+
+def hdr(m: Message, key: str) -> str:
+    """A header's value, "" if absent (exact name: no case-insensitive fallback)."""
+    return dict.get(m, key, "")
+
+
+def on_newchannel(ctx: Ctx, m: Message) -> None:
+    find_leg(ctx, m)
+
+
+def looks_external(number: str) -> bool:
+    return len(number) >= 7 and number.lstrip("+").isdigit()
+
+
+def find_leg(
+    ctx: Ctx, m: Message, prefix: str = "", *, create: bool = True
+) -> tuple[Call, Leg] | None:
+    """The call and leg named by ``{prefix}Linkedid/Uniqueid/Channel``. Unknown ones are
+    created when ``create`` (a call first seen after its start is marked reconstructed)."""
+    lid = hdr(m, prefix + "Linkedid")
+    uid = hdr(m, prefix + "Uniqueid")
+    if not lid or not uid:
+        return None
+    calls = ctx.state.calls
+    call = calls.get(lid)
+    if call is None:
+        if not create:
+            return None
+        call = calls[lid] = Call(linkedid=lid, start_at=ctx.at, reconstructed=uid != lid)
+    leg = call.legs.get(uid)
+    if leg is None:
+        chan = hdr(m, prefix + "Channel")
+        if not create or not chan:
+            return None
+        kind, ext = ctx.state.topology.classify(chan)
+        leg = call.legs[uid] = Leg(uid, chan, kind, ext)
+        if uid == lid:
+            _root_seen(ctx, call, leg, m, prefix)
+        elif call.reconstructed and not call.emitted:
+            _guess_from_leg(call, leg, m, prefix)
+    ctx.touch(call)
+    return call, leg
+
+
+def is_customer(call: Call, leg: Leg) -> bool:
+    """The outside party's channel (a trunk), or the caller of an internal call."""
+    if leg.kind == KIND_TRUNK:
+        return True
+    return call.direction == "internal" and leg.uid == call.linkedid
+
+
+def _root_seen(ctx: Ctx, call: Call, leg: Leg, m: Message, prefix: str) -> None:
+    """The call's first channel decides who called: a trunk (inbound) or an operator."""
+    topology = ctx.state.topology
+    exten = clean_number(hdr(m, prefix + "Exten"))
+    if leg.kind == KIND_TRUNK or (
+        leg.kind != KIND_OPERATOR and topology.inbound_context(hdr(m, prefix + "Context"))
+    ):
+        call.direction = "inbound"
+        call.caller = call.external = clean_number(hdr(m, prefix + "CallerIDNum"))
+        call.called = call.did = exten
+        ctx.start(call)
+        return
+    call.caller = call.operator = leg.ext
+    if hdr(m, prefix + "ChannelState") == "0":
+        call.originate = True  # an AMI Originate: the operator's phone is called first
+        call.direction = "outbound"
+    elif not call.called:
+        call.called = exten
+
+
+def _guess_from_leg(call: Call, leg: Leg, m: Message, prefix: str) -> None:
+    """Attached mid-call: guess the direction from a non-first channel."""
+    if leg.kind == KIND_TRUNK:
+        call.direction = "outbound"
+        call.external = call.called = clean_number(hdr(m, prefix + "CallerIDNum"))
+    elif leg.kind == KIND_OPERATOR:
+        other = clean_number(hdr(m, prefix + "ConnectedLineNum"))
+        if looks_external(other):
+            call.direction = "inbound"
+            call.caller = call.external = other
+            call.called = call.did = clean_number(hdr(m, prefix + "Exten"))
