@@ -98,7 +98,8 @@ def parse_frames(frames: Iterable[bytes]) -> list[Message]:
 
     Fast path, built in C: split every ``": "`` and CRLF, pair the pieces into a dict. It is
     right exactly when each line holds one ``": "`` and keys are unique, which the two counts
-    prove (pieces == 2 x keys, keys == lines); any other frame is re-parsed line by line.
+    prove (pieces == 2 x keys, keys == lines; a bare LF inside a value breaks the second, so
+    such frames take the careful path too); any other frame is re-parsed line by line.
     """
     out: list[Message] = []
     append = out.append
@@ -112,7 +113,7 @@ def parse_frames(frames: Iterable[bytes]) -> list[Message]:
         msg = Message(zip(it, it, strict=False))  # odd count: caught below
         if (
             len(parts) != 2 * len(msg)
-            or text.count("\r\n") + 1 != len(msg)
+            or text.count("\n") + 1 != len(msg)  # one-char count: the cheaper scan
             or (text[:1] == "R" and text.startswith(_FOLLOWS))
         ):
             msg = _parse_slow(text)
