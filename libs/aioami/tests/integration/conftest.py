@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+
 from aioami import AMIConfig
 from aioami.testing import ScriptedAMI
 

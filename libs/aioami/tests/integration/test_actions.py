@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 
 import pytest
+
 from aioami import (
     ActionError,
     ActionTimeout,

@@ -7,6 +7,7 @@ import socket
 from collections.abc import Callable
 
 import pytest
+
 from aioami import AMIClient, AMIConfig, AuthenticationError, NotConnected
 from aioami.testing import ScriptedAMI
 

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 
 import pytest
+
 from aioami import AMIClient, AMIConfig, ConnectionLost, FrameBatch, Message
 from aioami.testing import AMIPeer, ScriptedAMI, wait_until
 

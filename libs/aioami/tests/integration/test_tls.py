@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import trustme
+
 from aioami import AMIClient, AMIConfig, tls_context
 from aioami.testing import ScriptedAMI
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 
-import aioami
 import pytest
+
+import aioami
 from aioami import parse_frame
 from aioami._actions import ActionIds, Pending, encode_action, md5_key
 from aioami._connect import backoff

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from aioami import FrameSplitter, event_name, parse_frames
 
 REPO = Path(__file__).resolve().parents[4]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from aioami import FrameError, FrameSplitter, event_name
 
 BANNER = b"Asterisk Call Manager/9.0.0\r\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from aioami import parse_frame
 from aioami._actions import command_output
 

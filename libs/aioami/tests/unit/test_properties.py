@@ -3,9 +3,10 @@ header maps survive encoding and parse_frame."""
 
 from __future__ import annotations
 
-from aioami import FrameError, FrameSplitter, parse_frame
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from aioami import FrameError, FrameSplitter, parse_frame
 
 BANNER = b"Asterisk Call Manager/9.0.0\r\n"
 KEY = st.from_regex(r"[A-Za-z][A-Za-z0-9_()/-]{0,20}", fullmatch=True)
