@@ -1,0 +1,45 @@
+"""Wiring only: settings -> Redis -> one tracker per PBX -> run until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+
+from cbstreams import Lease, PbxKeys, connect
+
+from .handler import PbxTracker
+from .metrics import TrackerMetrics
+from .publisher import CallPublisher
+from .settings import TrackerSettings
+from .store import TrackerStore
+from .topology import Topology
+
+__all__ = ["TrackerService"]
+
+
+class TrackerService:
+    def __init__(self, settings: TrackerSettings) -> None:
+        self.settings = settings
+        self.metrics = TrackerMetrics.create()
+        self.redis = connect(settings.redis_url)
+        publisher = CallPublisher(
+            settings.calls_stream, prefix=settings.key_prefix, retention_s=settings.retention_s
+        )
+        self.trackers = [self._tracker(t, publisher) for t in settings.topologies()]
+
+    def _tracker(self, topology: Topology, publisher: CallPublisher) -> PbxTracker:
+        s = self.settings
+        keys = PbxKeys(topology.pbx, s.key_prefix)
+        lease = Lease(self.redis, keys.lease("tracker"), s.instance, ttl_ms=s.lease_ttl_ms)
+        store = TrackerStore(self.redis, topology, publisher, prefix=s.key_prefix)
+        return PbxTracker(
+            self.redis, store, lease, self.metrics, batch=s.batch, block_ms=s.block_ms,
+            prefix=s.key_prefix, renew_s=s.lease_renew_s, standby_poll_s=s.standby_poll_s,
+        )  # fmt: skip
+
+    async def run(self, stop: asyncio.Event) -> None:
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for tracker in self.trackers:
+                    tg.create_task(tracker.run(stop))
+        finally:
+            await self.redis.aclose()

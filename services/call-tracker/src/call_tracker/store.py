@@ -1,0 +1,76 @@
+"""Where the tracker keeps its work: per PBX a checkpoint (the last applied entry id) and the
+live calls (hash Linkedid -> msgpack Call). A commit writes them together with the call
+events and call records of the batch in one MULTI/EXEC, fenced by WATCH on the checkpoint:
+after a crash at any moment the tracker resumes exactly where the last commit left it."""
+
+from __future__ import annotations
+
+from typing import cast
+
+import redis.asyncio as aioredis
+from redis.exceptions import WatchError
+
+from cbcontracts import CallEvent
+from cbstreams import LeaseLost, PbxKeys
+
+from .model import TrackerState, decode_call, encode_call, entry_key
+from .publisher import CallPublisher
+from .topology import Topology
+
+__all__ = ["TrackerStore"]
+
+
+class TrackerStore:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        topology: Topology,
+        publisher: CallPublisher,
+        *,
+        prefix: str = "cb:",
+    ) -> None:
+        self._redis = redis
+        self.topology = topology
+        self._publisher = publisher
+        base = PbxKeys(topology.pbx, prefix).base
+        self.checkpoint_key = f"{base}:tracker:checkpoint"
+        self.calls_key = f"{base}:tracker:calls"
+        self._committed = "0-0"
+
+    async def load(self) -> TrackerState:
+        """The state of the last commit (an empty state if none)."""
+        state = TrackerState(self.topology, track_dirty=True)
+        last = cast(bytes | None, await self._redis.get(self.checkpoint_key))
+        if last:
+            self._committed = last.decode()
+            state.last = entry_key(self._committed)
+        stored = cast(dict[bytes, bytes], await self._redis.hgetall(self.calls_key))
+        state.calls = {k.decode(): decode_call(v) for k, v in stored.items()}
+        return state
+
+    async def commit(self, state: TrackerState, events: list[CallEvent]) -> None:
+        """Write the batch's effects atomically. Raises LeaseLost if another tracker
+        committed since our last commit (the checkpoint moved under us)."""
+        dirty = state.dirty if state.dirty is not None else set()
+        async with self._redis.pipeline(transaction=True) as pipe:
+            await pipe.watch(self.checkpoint_key)
+            current = cast(bytes | None, await pipe.get(self.checkpoint_key))
+            if (current.decode() if current else "0-0") != self._committed:
+                raise LeaseLost(f"checkpoint {self.checkpoint_key} moved: another tracker")
+            pipe.multi()  # type: ignore[no-untyped-call]
+            live = {k: encode_call(state.calls[k]) for k in dirty if k in state.calls}
+            gone = [k for k in dirty if k not in state.calls]
+            if live:
+                pipe.hset(self.calls_key, mapping=live)  # type: ignore[arg-type]
+            if gone:
+                pipe.hdel(self.calls_key, *gone)
+            self._publisher.add(pipe, events)
+            pipe.set(self.checkpoint_key, state.last_id)
+            try:
+                await pipe.execute()
+            except WatchError:
+                raise LeaseLost(
+                    f"checkpoint {self.checkpoint_key} moved: another tracker"
+                ) from None
+        dirty.clear()
+        self._committed = state.last_id

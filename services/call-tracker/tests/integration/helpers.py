@@ -1,0 +1,74 @@
+"""Shared by the integration tests: raw entries in, call events out."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import cast
+
+import redis.asyncio as aioredis
+
+import amisim
+from aioami import FrameSplitter, event_name
+from call_tracker.publisher import F_DATA
+from call_tracker.state import RawEntry
+from cbcontracts import CallEvent, decode_event
+from cbstreams import fields
+
+
+def rendered_frames(n_events: int, seed: int) -> list[bytes]:
+    splitter = FrameSplitter(expect_banner=False)
+    return [
+        frame.removesuffix(b"\r\n\r\n")
+        for chunk in amisim.render_events(n_events, seed=seed)
+        for frame in splitter.feed(chunk)
+    ]
+
+
+async def publish_raw(redis: aioredis.Redis, stream: str, frames: list[bytes]) -> None:
+    """XADD the frames as ami-ingest does (raw, ev, rx, sess), 1 ms apart in rx."""
+    rx = 1_800_000_000_000_000
+    for start in range(0, len(frames), 1000):
+        async with redis.pipeline(transaction=False) as pipe:
+            for i, frame in enumerate(frames[start : start + 1000]):
+                pipe.xadd(
+                    stream,
+                    {
+                        fields.F_RAW: frame,
+                        fields.F_EV: event_name(frame),
+                        fields.F_RX: str(rx + (start + i) * 1000),
+                        fields.F_SESS: "1",
+                    },
+                )
+            await pipe.execute()
+
+
+async def stream_entries(redis: aioredis.Redis, stream: str) -> list[RawEntry]:
+    rows = cast(list[tuple[bytes, dict[bytes, bytes]]], await redis.xrange(stream))
+    return [
+        RawEntry(
+            i.decode(),
+            f[fields.F_RAW],
+            int(f[fields.F_RX]),
+            f.get(fields.F_EV, b""),
+            f.get(fields.F_SNAP, b""),
+        )
+        for i, f in rows
+    ]
+
+
+async def call_events(redis: aioredis.Redis, stream: str) -> list[CallEvent]:
+    rows = cast(list[tuple[bytes, dict[bytes, bytes]]], await redis.xrange(stream))
+    return [decode_event(f[F_DATA]) for _, f in rows]
+
+
+async def wait_checkpoint(
+    redis: aioredis.Redis, key: str, target: bytes, calls: str, timeout_s: float = 30.0
+) -> None:
+    """Until the tracker's checkpoint reaches ``target``: block on the calls stream between
+    looks (no sleeps), under a deadline."""
+    seen = b"0-0"
+    async with asyncio.timeout(timeout_s):
+        while await redis.get(key) != target:
+            reply = await redis.xread({calls: seen}, count=1000, block=100)
+            if reply:
+                seen = reply[0][1][-1][0]
