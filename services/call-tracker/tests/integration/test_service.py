@@ -4,23 +4,39 @@ second tracker fenced off, records queried with filters and cursors."""
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 import pytest
 import redis.asyncio as aioredis
 
+import amisim
+from aioami import FrameSplitter
 from call_tracker.cdr import CdrQuery, query_records
 from call_tracker.handler import PbxTracker
 from call_tracker.metrics import TrackerMetrics
 from call_tracker.publisher import CallPublisher
 from call_tracker.replay import replay
 from call_tracker.store import TrackerStore
+from call_tracker.testing import call_events, publish_raw, stream_entries, wait_checkpoint
 from call_tracker.topology import Topology
 from cbcontracts import CallEnded
 from cbstreams import Lease, LeaseLost, PbxKeys
 
-from .helpers import call_events, publish_raw, rendered_frames, stream_entries, wait_checkpoint
-
 TOPOLOGY = Topology(pbx="main")
+
+
+def rendered_frames(n_events: int, seed: int) -> list[bytes]:
+    splitter = FrameSplitter(expect_banner=False)
+    return [
+        frame.removesuffix(b"\r\n\r\n")
+        for chunk in amisim.render_events(n_events, seed=seed)
+        for frame in splitter.feed(chunk)
+    ]
+
+
+async def _last_id(redis: aioredis.Redis, stream: str) -> bytes:
+    rows = cast(list[tuple[bytes, object]], await redis.xrevrange(stream, count=1))
+    return rows[0][0]
 
 
 def _tracker(redis: aioredis.Redis, prefix: str, owner: str = "a") -> PbxTracker:
@@ -48,7 +64,7 @@ async def test_the_tracker_emits_exactly_what_the_pure_reducer_gives(
     expected = replay(await stream_entries(redis_client, ami), TOPOLOGY)
     assert await call_events(redis_client, f"{redis_prefix}calls") == expected
     checkpoint = await redis_client.get(tracker.store.checkpoint_key)
-    assert checkpoint == (await redis_client.xrevrange(ami, count=1))[0][0]
+    assert checkpoint == await _last_id(redis_client, ami)
 
 
 async def test_a_restarted_tracker_resumes_from_its_commit_without_doubles(
@@ -114,7 +130,7 @@ async def test_the_service_loop_hands_over_when_stopped(
     stop = asyncio.Event()
     async with asyncio.TaskGroup() as tg:
         tg.create_task(tracker.run(stop))
-        last = (await redis_client.xrevrange(ami, count=1))[0][0]
+        last = await _last_id(redis_client, ami)
         await wait_checkpoint(
             redis_client, tracker.store.checkpoint_key, last, f"{redis_prefix}calls"
         )

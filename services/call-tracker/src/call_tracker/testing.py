@@ -1,4 +1,5 @@
-"""Shared by the integration tests: raw entries in, call events out."""
+"""Test helpers (as aioami.testing / amisim.testing): raw entries into a PBX stream, call
+events out of the calls stream, waiting for the tracker without sleeping."""
 
 from __future__ import annotations
 
@@ -7,21 +8,14 @@ from typing import cast
 
 import redis.asyncio as aioredis
 
-import amisim
-from aioami import FrameSplitter, event_name
-from call_tracker.publisher import F_DATA
-from call_tracker.state import RawEntry
+from aioami import event_name
 from cbcontracts import CallEvent, decode_event
 from cbstreams import fields
 
+from .publisher import F_DATA
+from .state import RawEntry
 
-def rendered_frames(n_events: int, seed: int) -> list[bytes]:
-    splitter = FrameSplitter(expect_banner=False)
-    return [
-        frame.removesuffix(b"\r\n\r\n")
-        for chunk in amisim.render_events(n_events, seed=seed)
-        for frame in splitter.feed(chunk)
-    ]
+__all__ = ["call_events", "publish_raw", "stream_entries", "wait_checkpoint"]
 
 
 async def publish_raw(redis: aioredis.Redis, stream: str, frames: list[bytes]) -> None:
@@ -71,4 +65,4 @@ async def wait_checkpoint(
         while await redis.get(key) != target:
             reply = await redis.xread({calls: seen}, count=1000, block=100)
             if reply:
-                seen = reply[0][1][-1][0]
+                seen = cast(list[tuple[bytes, list[tuple[bytes, object]]]], reply)[0][1][-1][0]
