@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
@@ -80,3 +81,23 @@ async def test_a_restart_mid_stream_starts_a_new_session_with_a_sync_and_no_dupl
     assert frames_of(entries, two) == want
     first_of_two = next(i for i, (_, d) in enumerate(entries) if d[b"sess"] == two)
     assert all(d[b"sess"] == one for _, d in entries[:first_of_two])
+
+
+SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "captures"
+REAL_CAPTURES = sorted(p.stem for p in SHARED.glob("*.ami")) if SHARED.is_dir() else []
+
+
+@pytest.mark.skipif(not REAL_CAPTURES, reason=f"the recorded captures are not at {SHARED}")
+@pytest.mark.parametrize("name", REAL_CAPTURES or ["none"])
+async def test_every_recorded_capture_arrives_byte_for_byte_with_its_real_read_boundaries(
+    name: str, redis_url: str, redis_prefix: str, redis_client: aioredis.Redis
+) -> None:
+    capture = Capture.load(SHARED / f"{name}.ami")
+    want = expected_frames(capture)
+    key = PbxKeys("main", prefix=redis_prefix).ami
+    async with (
+        Simulator(secret=SECRET, replay=capture, replay_chunks=True) as sim,
+        running(settings_for(redis_url, redis_prefix, sim)),
+    ):
+        entries = await read_until(redis_client, key, lambda e: len(frames_of(e)) >= len(want))
+    assert frames_of(entries) == want
