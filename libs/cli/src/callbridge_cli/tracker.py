@@ -1,0 +1,94 @@
+"""CLI commands of the call-tracker: run it, replay a capture through it, list call records."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+import click
+
+from call_tracker.cdr import CdrQuery, query_records
+from call_tracker.main import TrackerService
+from call_tracker.replay import capture_entries, replay
+from call_tracker.settings import load
+from call_tracker.topology import Topology
+from cbcontracts import encode_event, encode_record
+from cbruntime import RuntimeSetupError, run_until_signal, setup_logging
+from cbstreams import connect
+
+COMMANDS: list[click.Command] = []
+
+
+@click.group("tracker")
+def tracker() -> None:
+    """call-tracker: calls out of raw AMI events."""
+
+
+@tracker.command("run")
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="CB_CONFIG",
+    help="TOML settings file (CB_* variables override it).",
+)
+def run(config: Path | None) -> None:
+    """Run the tracker for every configured PBX (leased: one active per PBX)."""
+    try:
+        settings = load(config)
+    except RuntimeSetupError as exc:
+        raise click.ClickException(str(exc)) from None
+    setup_logging(settings.log_level, json=settings.log_json)
+    with contextlib.suppress(KeyboardInterrupt):
+        run_until_signal(TrackerService(settings).run)
+
+
+@tracker.command("replay")
+@click.argument("capture", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--trunk", "trunks", multiple=True, default=("trunk",), show_default=True)
+@click.option("--ended-only", is_flag=True, help="Print only call.ended events.")
+def replay_capture(capture: Path, trunks: tuple[str, ...], ended_only: bool) -> None:
+    """Print the call events a capture (NAME.ami + NAME.times.jsonl) gives, one JSON a line."""
+    topology = Topology(pbx="replay", trunks=frozenset(trunks))
+    for event in replay(capture_entries(capture), topology):
+        if not ended_only or event.__struct_config__.tag == "call.ended":
+            click.echo(encode_event(event).decode())
+
+
+@tracker.command("calls")
+@click.option("--redis-url", envvar="CB_REDIS_URL", default="redis://127.0.0.1:6379/0")
+@click.option("--prefix", default="cb:", show_default=True)
+@click.option("--number")
+@click.option("--extension")
+@click.option("--result")
+@click.option("--limit", default=20, show_default=True)
+@click.option("--cursor")
+def calls(
+    redis_url: str,
+    prefix: str,
+    number: str | None,
+    extension: str | None,
+    result: str | None,
+    limit: int,
+    cursor: str | None,
+) -> None:
+    """List call records, newest first (prints the next cursor last)."""
+
+    async def main() -> None:
+        redis = connect(redis_url)
+        try:
+            query = CdrQuery(
+                number=number, extension=extension, result=result, limit=limit, cursor=cursor
+            )
+            page = await query_records(redis, query, prefix=prefix)
+        finally:
+            await redis.aclose()
+        for record in page.records:
+            click.echo(encode_record(record).decode())
+        if page.next_cursor:
+            click.echo(f"next cursor: {page.next_cursor}")
+
+    asyncio.run(main())
+
+
+COMMANDS.append(tracker)
