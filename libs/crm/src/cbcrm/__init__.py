@@ -1,0 +1,1 @@
+"""CRM adapters behind one interface, phone numbers, lookup cache, rules, routing data."""

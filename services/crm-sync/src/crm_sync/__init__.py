@@ -1,0 +1,1 @@
+"""crm-sync: every call in the right CRM card, exactly once."""
