@@ -1,0 +1,32 @@
+"""The one exception tree of cbcrm; adapters map their HTTP client's errors into it."""
+
+from __future__ import annotations
+
+__all__ = ["CrmAuthError", "CrmError", "CrmPermanentError", "CrmTransientError"]
+
+
+class CrmError(Exception):
+    """Root of every CRM error. Messages never contain tokens or secrets."""
+
+    def __init__(self, message: str, *, crm: str = "", status: int | None = None) -> None:
+        super().__init__(message)
+        self.crm = crm
+        self.status = status
+
+
+class CrmTransientError(CrmError):
+    """Worth retrying later: timeouts, connection errors, 5xx, 429 (``retry_after`` if known)."""
+
+    def __init__(
+        self, message: str, *, crm: str = "", status: int | None = None, retry_after: float = 0.0
+    ) -> None:
+        super().__init__(message, crm=crm, status=status)
+        self.retry_after = retry_after
+
+
+class CrmPermanentError(CrmError):
+    """Retrying will not help (4xx other than 429): dead-letter the command with the reason."""
+
+
+class CrmAuthError(CrmPermanentError):
+    """Credentials refused and could not be refreshed."""
