@@ -1,0 +1,1 @@
+"""api-gateway: the only public HTTP surface of callbridge."""
