@@ -25,6 +25,8 @@ def apply_sync(ctx: Ctx, snapshot: list[dict[str, str]]) -> int:
     known = {uid for call in ctx.state.calls.values() for uid in call.legs}
     unknown: dict[str, list[Message]] = defaultdict(list)
     for fields in snapshot:
+        if fields.get("Event", "CoreShowChannel") != "CoreShowChannel":
+            continue  # CoreShowChannelsComplete
         m = Message(fields)
         if hdr(m, "Uniqueid") and hdr(m, "Uniqueid") not in known:
             unknown[hdr(m, "Linkedid") or hdr(m, "Uniqueid")].append(m)
