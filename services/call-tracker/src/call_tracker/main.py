@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from cbruntime import HealthServer
 from cbstreams import Lease, PbxKeys, connect
 
 from .handler import PbxTracker
@@ -39,6 +40,9 @@ class TrackerService:
     async def run(self, stop: asyncio.Event) -> None:
         try:
             async with asyncio.TaskGroup() as tg:
+                if self.settings.metrics_port >= 0:
+                    http = HealthServer(self.metrics.registry, port=self.settings.metrics_port)
+                    tg.create_task(http.serve(stop))
                 for tracker in self.trackers:
                     tg.create_task(tracker.run(stop))
         finally:
