@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["CrmAuthError", "CrmError", "CrmPermanentError", "CrmTransientError"]
+__all__ = [
+    "CrmAuthError",
+    "CrmError",
+    "CrmPermanentError",
+    "CrmTransientError",
+    "InvalidPhone",
+]
 
 
 class CrmError(Exception):
@@ -30,3 +36,7 @@ class CrmPermanentError(CrmError):
 
 class CrmAuthError(CrmPermanentError):
     """Credentials refused and could not be refreshed."""
+
+
+class InvalidPhone(CrmPermanentError):
+    """A string that is neither a phone number nor an internal extension."""
