@@ -1,17 +1,23 @@
 """Parsed AMI messages: a frame's headers as an ordered, case-insensitive multi-map of str.
 
-``parse_frame`` is pure and the full-parse hot path: one decode per frame, one regex pass,
-and a dict built in C. The rare shapes (repeated keys such as ``ChanVariable`` or ``Output``,
-continuation lines without ``Key:``, the legacy ``Response: Follows`` CLI text) take a slower
-path that keeps every value.
+``parse_frames`` is pure and the full-parse hot path: a C speedup (``_speedups.c``) where it
+was built, else a pure-Python path made of C string methods. The rare shapes (repeated keys
+such as ``ChanVariable`` or ``Output``, continuation lines without ``Key:``, the legacy
+``Response: Follows`` CLI text) take a careful line-by-line path that keeps every value.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-__all__ = ["Message", "parse_frame", "parse_frames"]
+__all__ = ["Message", "parse_frame", "parse_frames", "parse_frames_py"]
+
+_parse_fast: Callable[[list[bytes], type[Message]], list[Message | None]] | None
+try:
+    from ._speedups import parse_fast as _parse_fast
+except ImportError:  # built without a C compiler: the pure-Python path serves
+    _parse_fast = None
 
 _HEADER = re.compile(r"([^:\r\n]+): ?([^\r\n]*)")
 _FOLLOWS = "Response: Follows"
@@ -96,10 +102,29 @@ def parse_frame(frame: bytes) -> Message:
 def parse_frames(frames: Iterable[bytes]) -> list[Message]:
     """Parse a batch of raw frames (one socket read) in order.
 
-    Fast path, built in C: split every ``": "`` and CRLF, pair the pieces into a dict. It is
-    right exactly when each line holds one ``": "`` and keys are unique, which the two counts
-    prove (pieces == 2 x keys, keys == lines; a bare LF inside a value breaks the second, so
-    such frames take the careful path too); any other frame is re-parsed line by line.
+    Uses the C speedup (``aioami._speedups``) where it was built, else the pure-Python path;
+    both give the same Messages. Frames the fast paths cannot prove simple (repeated keys,
+    continuation lines, legacy command output, …) are parsed line by line.
+    """
+    if _parse_fast is None:
+        return parse_frames_py(frames)
+    batch = frames if isinstance(frames, list) else list(frames)
+    out: list[Message | None] = _parse_fast(batch, Message)
+    if None in out:
+        for i, msg in enumerate(out):
+            if msg is None:
+                out[i] = _parse_slow(batch[i].decode("utf-8", "replace"))
+    return out  # type: ignore[return-value]  # no None is left
+
+
+def parse_frames_py(frames: Iterable[bytes]) -> list[Message]:
+    """The pure-Python parser (the reference the C speedup is tested against).
+
+    Fast path, built from C string methods: split every ``": "`` and CRLF, pair the pieces
+    into a dict. It is right exactly when each line holds one ``": "`` and keys are unique,
+    which the two counts prove (pieces == 2 x keys, keys == lines; a bare LF inside a value
+    breaks the second, so such frames take the careful path too); any other frame is
+    re-parsed line by line.
     """
     out: list[Message] = []
     append = out.append

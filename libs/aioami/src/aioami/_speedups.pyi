@@ -1,0 +1,3 @@
+from .message import Message
+
+def parse_fast(frames: list[bytes], cls: type[Message], /) -> list[Message | None]: ...
