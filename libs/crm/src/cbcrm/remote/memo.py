@@ -1,0 +1,30 @@
+"""Idempotency records: what a write with key ``k`` produced, kept in Redis.
+
+CRMs without a native idempotency key (contacts, deals, tasks everywhere; Bitrix24 finish)
+are protected by recording the outcome under the command's key right after the request
+succeeds; a redelivered command finds the record and returns the same id without a request.
+(A crash between the request and the record can still repeat a write: documented.)
+"""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+
+__all__ = ["Memo"]
+
+
+class Memo:
+    def __init__(self, redis: aioredis.Redis, prefix: str, *, ttl_s: int = 30 * 86400) -> None:
+        self._redis, self._prefix, self._ttl = redis, prefix, ttl_s
+
+    def _key(self, action: str, key: str) -> str:
+        return f"{self._prefix}{action}:{key}"
+
+    async def get(self, action: str, key: str) -> str | None:
+        raw = await self._redis.get(self._key(action, key))
+        if raw is None:
+            return None
+        return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+    async def put(self, action: str, key: str, value: str) -> None:
+        await self._redis.set(self._key(action, key), value, ex=self._ttl)

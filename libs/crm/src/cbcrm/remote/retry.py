@@ -1,0 +1,56 @@
+"""Retrying transient CRM errors with tenacity: exponential backoff with jitter, never
+shorter than the ``Retry-After`` the CRM asked for, then the last error surfaces unchanged."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+)
+
+from ..exceptions import CrmTransientError
+
+__all__ = ["RetryPolicy", "with_retries"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """``attempts`` tries within ``deadline`` seconds; waits ``base * 2**n`` (jittered, capped
+    at ``cap``) or the CRM's ``Retry-After``, whichever is longer."""
+
+    attempts: int = 5
+    base: float = 0.5
+    cap: float = 30.0
+    deadline: float = 120.0
+
+    def wait(self, state: RetryCallState) -> float:
+        backoff = min(self.cap, self.base * 2.0 ** (state.attempt_number - 1))
+        backoff *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
+        outcome = state.outcome
+        error = outcome.exception() if outcome is not None else None
+        asked = float(error.retry_after) if isinstance(error, CrmTransientError) else 0.0
+        return max(backoff, min(asked, self.cap))
+
+
+async def with_retries(policy: RetryPolicy, call: Callable[[], Awaitable[T]]) -> T:
+    """``await call()``, retried on :class:`CrmTransientError` under ``policy``."""
+    retrying = AsyncRetrying(
+        retry=retry_if_exception_type(CrmTransientError),
+        wait=policy.wait,
+        stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.deadline),
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            return await call()
+    raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover

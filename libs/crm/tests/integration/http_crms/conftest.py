@@ -1,0 +1,61 @@
+"""Fixtures for the HTTP CRM adapters: fake servers on 127.0.0.1, adapters built on real Redis."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+import redis.asyncio as aioredis
+
+from cbcrm.amocrm import AmoClient, AmoCrmAdapter, AmoSettings
+from cbcrm.fakes import FakeAmoCrm
+from cbcrm.remote import Limiter, Memo, RedisLimiter, RetryPolicy, TokenStore
+
+FAST = RetryPolicy(attempts=5, base=0.01, cap=0.3, deadline=20.0)
+
+MakeAmo = Callable[..., Awaitable[AmoCrmAdapter]]
+
+
+@pytest.fixture
+async def amo() -> AsyncIterator[FakeAmoCrm]:
+    async with FakeAmoCrm() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def make_amo(
+    amo: FakeAmoCrm, redis_client: aioredis.Redis, redis_prefix: str
+) -> AsyncIterator[MakeAmo]:
+    """Builds adapters (replicas) on the fake; OAuth unless ``long_lived`` is given. Replicas
+    share one Redis rate limiter (5 req/s, burst 1: at most 6 in any second, amoCRM allows 7)."""
+    made: list[AmoCrmAdapter] = []
+    shared = RedisLimiter(redis_client, f"{redis_prefix}amocrm:rate", rate=5, burst=1)
+
+    async def make(
+        *,
+        long_lived: str = "",
+        limiter: Limiter | None = None,
+        retry: RetryPolicy = FAST,
+        authorise: bool = True,
+        **settings: object,
+    ) -> AmoCrmAdapter:
+        st = amo.state
+        config = AmoSettings(
+            base_url=amo.url,
+            client_id=st.client_id,
+            client_secret=st.client_secret,
+            redirect_uri=st.redirect_uri,
+            long_lived_token=long_lived,
+            **settings,  # type: ignore[arg-type]
+        )
+        store = TokenStore(redis_client, f"{redis_prefix}amocrm:tokens")
+        client = AmoClient(config, limiter=limiter or shared, tokens=store, retry=retry)
+        if authorise and not long_lived and await store.load() is None:
+            await client.exchange_code(st.issue_code())
+        adapter = AmoCrmAdapter(client, Memo(redis_client, f"{redis_prefix}memo:"))
+        made.append(adapter)
+        return adapter
+
+    yield make
+    for adapter in made:
+        await adapter.aclose()
