@@ -71,12 +71,14 @@ class NewContact(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     phone: str  # E.164
     responsible_user_id: str = ""
+    unsorted: bool = False  # amoCRM: create an Unsorted (incoming lead) entry instead
 
 
 class NewDeal(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     entity: Entity
     responsible_user_id: str = ""
+    unsorted: bool = False  # amoCRM: create an Unsorted (incoming lead) entry instead
 
 
 class NewTask(msgspec.Struct, frozen=True, kw_only=True):
@@ -99,6 +101,8 @@ class CallLog(msgspec.Struct, frozen=True, kw_only=True):
     extension: str = ""
     entity: Entity | None = None
     recording_url: str = ""  # signed, expiring link served by the gateway
+    deal_id: str = ""  # the entity's deal the call belongs to, where the rule chose one
+    reason: str = ""  # why this entity (the effective-entity rule's code), for the note
 
 
 @runtime_checkable

@@ -1,0 +1,122 @@
+"""Routing data: number -> responsible user -> extension, for "route to the manager".
+
+The gateway's ``/v1/route`` (which the dialplan ``CURL()``s before ``Dial()``) calls
+:meth:`Router.route` with a deadline: the answer must come while the caller waits, so on a
+slow CRM it answers "no one" rather than late. Lookups go through the shared
+:class:`~cbcrm.lookup.LookupCache`; the CRM's users (id, name, extension) are cached in Redis
+by :class:`UserDirectory` (``{prefix}crm:{crm}:users``, msgpack, EX ``ttl_s``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import cast
+
+import msgspec
+import redis.asyncio as aioredis
+
+from .adapter import CrmUser
+from .effective import EffectiveRule, choose
+from .exceptions import CrmError, InvalidPhone
+from .lookup import LookupCache
+from .phones import DEFAULT_REGION, to_e164
+
+__all__ = ["Route", "Router", "UserDirectory"]
+
+_enc = msgspec.msgpack.Encoder()
+_dec = msgspec.msgpack.Decoder(list[CrmUser])
+
+
+class UserDirectory:
+    """The CRM's users, cached in Redis; extension <-> user."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        fetch: Callable[[], Awaitable[list[CrmUser]]],
+        *,
+        crm: str,
+        prefix: str = "cb:",
+        ttl_s: int = 300,
+    ) -> None:
+        self._redis, self._fetch = redis, fetch
+        self.key = f"{prefix}crm:{crm}:users"
+        self.ttl_s = ttl_s
+
+    async def users(self) -> list[CrmUser]:
+        cached = cast(bytes | None, await self._redis.get(self.key))
+        if cached is not None:
+            return _dec.decode(cached)
+        users = await self._fetch()
+        await self._redis.set(self.key, _enc.encode(users), ex=self.ttl_s)
+        return users
+
+    async def by_extension(self, extension: str) -> CrmUser | None:
+        if not extension:
+            return None
+        return next((u for u in await self.users() if u.extension == extension), None)
+
+    async def by_id(self, user_id: str) -> CrmUser | None:
+        if not user_id:
+            return None
+        return next((u for u in await self.users() if u.id == user_id), None)
+
+    async def invalidate(self) -> None:
+        await self._redis.delete(self.key)
+
+
+class Route(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Where to send a caller: ``extension`` empty means "no one in particular"."""
+
+    extension: str = ""
+    user_id: str = ""
+    user_name: str = ""
+    entity_id: str = ""
+    reason: str = ""  # responsible | no_responsible | unknown_number | no_extension | …
+
+
+class Router:
+    def __init__(
+        self,
+        lookups: LookupCache,
+        users: UserDirectory,
+        rule: EffectiveRule | None = None,
+        region: str = DEFAULT_REGION,
+    ) -> None:
+        self._lookups, self._users = lookups, users
+        self._rule, self._region = rule or EffectiveRule(), region
+
+    async def route(self, number: str, *, deadline_s: float = 0.5) -> Route:
+        """The responsible manager's extension for a caller, answered within ``deadline_s``
+        (``reason="timeout"`` / ``"crm_error"`` otherwise: route as usual)."""
+        try:
+            phone = to_e164(number, self._region)
+        except InvalidPhone:
+            return Route(reason="bad_number")
+        try:
+            async with asyncio.timeout(deadline_s):
+                return await self._route(phone)
+        except TimeoutError:
+            return Route(reason="timeout")
+        except CrmError:
+            return Route(reason="crm_error")
+
+    async def _route(self, phone: str) -> Route:
+        chosen = choose(await self._lookups.get(phone), self._rule)
+        if chosen.entity is None:
+            return Route(reason="unknown_number")
+        owner = (chosen.deal and chosen.deal.responsible_user_id) or ""
+        user_id = owner or chosen.entity.responsible_user_id
+        if not user_id:
+            return Route(entity_id=chosen.entity.id, reason="no_responsible")
+        user = await self._users.by_id(user_id)
+        if user is None or not user.extension:
+            return Route(user_id=user_id, entity_id=chosen.entity.id, reason="no_extension")
+        return Route(
+            extension=user.extension,
+            user_id=user.id,
+            user_name=user.name,
+            entity_id=chosen.entity.id,
+            reason="responsible",
+        )
