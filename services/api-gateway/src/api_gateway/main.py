@@ -1,0 +1,100 @@
+"""Wiring: ``create_app(settings, services)`` builds the FastAPI app; ``serve`` runs it with
+uvicorn until the stop event. Nothing here runs at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import AsyncIterator
+
+import uvicorn
+from fastapi import FastAPI
+
+from .errors import install_error_handler
+from .metrics import GatewayMetrics
+from .middleware import RequestContext
+from .routers.calls import router as calls_router
+from .routers.feeds import router as feeds_router
+from .routers.health import router as health_router
+from .routers.keys import router as keys_router
+from .routers.originate import router as originate_router
+from .routers.recordings import router as recordings_router
+from .routers.route import router as route_router
+from .routers.webhooks import router as webhooks_router
+from .settings import GatewaySettings
+from .state import Services, open_services
+
+__all__ = ["create_app", "serve"]
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: GatewaySettings, services: Services | None = None) -> FastAPI:
+    """The app. With ``services`` the caller owns them; without, the app's lifespan opens
+    them (one Redis client, one httpx client) and closes them on shutdown."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if services is not None:
+            app.state.services = services
+            yield
+            return
+        async with open_services(settings) as own:
+            app.state.services = own
+            yield
+
+    app = FastAPI(
+        title="callbridge api-gateway",
+        version="1.0.0",
+        description="REST, feeds, routing and webhooks of callbridge. Errors are "
+        "application/problem+json with a stable `error_id`.",
+        lifespan=lifespan,
+    )
+    if services is not None:
+        app.state.services = services
+    install_error_handler(app)
+    for router in (
+        keys_router,
+        originate_router,
+        calls_router,
+        recordings_router,
+        route_router,
+        feeds_router,
+        webhooks_router,
+        health_router,
+    ):
+        app.include_router(router)
+
+    def metrics() -> GatewayMetrics | None:
+        found: Services | None = getattr(app.state, "services", None)
+        return found.metrics if found else None
+
+    app.add_middleware(RequestContext, metrics=metrics)
+    return app
+
+
+async def serve(
+    settings: GatewaySettings, stop: asyncio.Event, started: asyncio.Event | None = None
+) -> None:
+    """Serve on ``settings.host:port`` (port 0 = any) until ``stop`` is set."""
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app, log_config=None, access_log=False, timeout_graceful_shutdown=2, ws_ping_interval=20
+    )
+    config.load()
+    server = uvicorn.Server(config)
+    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.port))
+    async with asyncio.TaskGroup() as tg:
+        task = tg.create_task(server.serve(sockets=[sock]))
+        while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn has no event
+            await asyncio.sleep(0.01)
+        port = sock.getsockname()[1]
+        log.info("api-gateway listening", extra={"url": f"http://{settings.host}:{port}"})
+        if started is not None:
+            started.set()
+        await stop.wait()
+        server.should_exit = True

@@ -1,0 +1,85 @@
+"""Call records (``calls:read``): the list with filters and cursor pagination, one call with
+its timeline. Calls of another tenant's PBX are answered 404."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+from fastapi import APIRouter, Path, Query
+
+from call_tracker.cdr import CdrQuery
+
+from ..deps import CallsReader, ServicesDep, pbx_for
+from ..errors import not_found
+from ..schemas import CallList, CallOut
+from ..services.records import RecordFilter
+
+router = APIRouter(prefix="/v1/calls", tags=["call records"])
+
+
+@router.get("")
+async def list_calls(
+    key: CallsReader,
+    services: ServicesDep,
+    since: int | None = Query(None, ge=0, le=2**62, description="start time ≥ (unix µs)"),
+    until: int | None = Query(None, ge=0, le=2**62, description="start time ≤ (unix µs)"),
+    number: str | None = Query(None, max_length=32, description="the external number"),
+    extension: str | None = Query(None, max_length=32),
+    direction: Literal["inbound", "outbound", "internal"] | None = None,
+    result: Literal["answered", "missed", "busy", "failed", "abandoned"] | None = None,
+    pbx: str | None = Query(None, max_length=64),
+    limit: int = Query(50, ge=1, le=500),
+    cursor: str | None = Query(None, max_length=200, pattern=r"^-?\d{1,20}:[^:]+:.+$"),
+) -> CallList:
+    """Call records, newest first. Pass ``next_cursor`` back as ``cursor`` for the next page."""
+    pbxs = services.settings.tenant_pbxs(key.tenant)
+    if pbx is not None:
+        pbxs = [pbx_for(services.settings, key.tenant, pbx)]
+    if not pbxs:
+        return CallList(calls=[], next_cursor=None)
+    query = CdrQuery(
+        since=since,
+        until=until,
+        number=number,
+        extension=extension,
+        result=result,
+        limit=limit,
+        cursor=cursor,
+    )
+    keep = RecordFilter(
+        pbxs=frozenset(pbxs), extensions=frozenset(key.extensions), direction=direction
+    )
+    records, next_cursor = await services.records.page(query, keep)
+    return CallList(calls=[msgspec.to_builtins(r) for r in records], next_cursor=next_cursor)
+
+
+@router.get("/{call_id}")
+async def get_call(
+    key: CallsReader,
+    services: ServicesDep,
+    call_id: str = Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$"),
+    pbx: str | None = Query(None, max_length=64),
+) -> CallOut:
+    """One call: its record once it ended (else ``state: live``) and its timeline of events."""
+    pbxs = (
+        [pbx_for(services.settings, key.tenant, pbx)]
+        if pbx
+        else services.settings.tenant_pbxs(key.tenant)
+    )
+    for name in pbxs:
+        record = await services.records.get(name, call_id)
+        if record is not None:
+            if key.extensions and not set(key.extensions) & set(record.extensions):
+                break
+            events = await services.records.timeline(name, call_id, record.started_at)
+            return CallOut(
+                call_id=call_id,
+                pbx=name,
+                state="ended",
+                record=msgspec.to_builtins(record),
+                timeline=[msgspec.to_builtins(e) for e in events],
+            )
+        if not key.extensions and await services.records.is_live(name, call_id):
+            return CallOut(call_id=call_id, pbx=name, state="live")
+    raise not_found("no-such-call", "no call with this id")

@@ -1,0 +1,153 @@
+"""Live feeds over WebSocket and SSE, and operator sessions.
+
+* ``/v1/feeds/events`` — an operator session (``?token=cbs_…``) gets its extension's cards;
+  a key with ``events:read`` gets its tenant's call and CRM events.
+* ``/v1/feeds/ami/{pbx}`` — a key with ``events:read`` + ``admin`` follows the raw AMI of one
+  of its tenant's PBXs.
+
+Resume: ``?since=<id>`` (WebSocket) or ``Last-Event-ID`` (SSE) with the ``id`` of the last
+message received. WebSocket refusals close the handshake with 4000 + the HTTP status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+from fastapi import APIRouter, Query, Request, WebSocket, status
+from fastapi.responses import StreamingResponse
+from starlette.requests import HTTPConnection
+
+from cbstreams import PbxKeys
+
+from ..auth import check_scope_and_rate, services_of, session_or_key
+from ..deps import Admin, ServicesDep, pbx_for
+from ..errors import ApiError, forbidden
+from ..schemas import SessionCreate, SessionOut
+from ..services.cards import OperatorCards, TenantFilter
+from ..services.feeds import Filter, ami_filter, messages
+from ..services.sessions import OperatorSession
+
+router = APIRouter(tags=["feeds"])
+log = logging.getLogger(__name__)
+_enc = msgspec.json.Encoder()
+Feed = AsyncIterator[dict[str, Any] | None]
+
+
+@router.post("/v1/sessions", status_code=status.HTTP_201_CREATED)
+async def create_session(body: SessionCreate, admin: Admin, services: ServicesDep) -> SessionOut:
+    """An operator session bound to one user and one extension (for the browser's feed)."""
+    if not admin.allows_extension(body.extension):
+        raise forbidden("extension-not-allowed", "this key may not issue sessions for it")
+    ttl = body.ttl_s or services.settings.feeds.session_ttl_s
+    session, token = await services.sessions.issue(
+        admin.tenant, body.user, body.extension, ttl, admin.id
+    )
+    return SessionOut(
+        token=token, user=session.user, extension=session.extension, expires_at=session.expires_at
+    )
+
+
+async def _events_feed(conn: HTTPConnection, since: str | None) -> Feed:
+    services = services_of(conn)
+    who = await session_or_key(conn, "events:read")
+    pbxs = set(services.settings.tenant_pbxs(who.tenant))
+    keep: Filter
+    if isinstance(who, OperatorSession):
+        keep = OperatorCards(pbxs, who.extension)
+    else:
+        keep = TenantFilter(pbxs, set(who.extensions))
+    feeds = services.feeds
+    streams = [feeds.settings.calls_stream, feeds.settings.crm_stream]
+    start = await feeds.start(streams, since)
+    return messages(feeds, streams, ["calls", "crm"], start, keep)
+
+
+async def _ami_feed(conn: HTTPConnection, pbx: str, since: str | None) -> Feed:
+    services = services_of(conn)
+    who = await session_or_key(conn, "events:read")
+    if isinstance(who, OperatorSession):
+        raise forbidden("insufficient-scope", "the raw AMI feed needs a key with admin")
+    await check_scope_and_rate(conn, who, "admin")
+    name = pbx_for(services.settings, who.tenant, pbx)
+    stream = PbxKeys(name, services.settings.key_prefix).ami
+    start = await services.feeds.start([stream], since)
+    return messages(services.feeds, [stream], ["ami"], start, ami_filter)
+
+
+async def _sse(feed: Feed) -> AsyncIterator[bytes]:
+    yield b": connected\n\n"
+    async for message in feed:
+        if message is None:
+            yield b": keepalive\n\n"
+            continue
+        yield b"id: %s\nevent: %s\ndata: %s\n\n" % (
+            message["id"].encode(),
+            message["type"].encode(),
+            _enc.encode(message),
+        )
+
+
+def _sse_response(feed: Feed) -> StreamingResponse:
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(_sse(feed), media_type="text/event-stream", headers=headers)
+
+
+def _since(request: Request, since: str | None) -> str | None:
+    return request.headers.get("last-event-id") or since
+
+
+@router.get("/v1/feeds/events", response_class=StreamingResponse)
+async def events_sse(
+    request: Request, since: str | None = Query(None, max_length=100)
+) -> StreamingResponse:
+    """Server-sent events: cards (operator session) or tenant events (key)."""
+    return _sse_response(await _events_feed(request, _since(request, since)))
+
+
+@router.get("/v1/feeds/ami/{pbx}", response_class=StreamingResponse)
+async def ami_sse(
+    request: Request, pbx: str, since: str | None = Query(None, max_length=100)
+) -> StreamingResponse:
+    """Server-sent raw AMI frames of one PBX (``events:read`` + ``admin``)."""
+    return _sse_response(await _ami_feed(request, pbx, _since(request, since)))
+
+
+async def _serve_ws(ws: WebSocket, opening: Any) -> None:
+    try:
+        feed: Feed = await opening
+    except ApiError as err:
+        await ws.close(code=4000 + err.status, reason=err.error_id)
+        return
+    metrics = services_of(ws).metrics.feeds.labels("ws")
+    await ws.accept()
+    metrics.inc()
+
+    async def pump() -> None:
+        async for message in feed:
+            if message is not None:
+                await ws.send_text(_enc.encode(message).decode())
+
+    try:
+        async with asyncio.TaskGroup() as tg:
+            task = tg.create_task(pump())
+            while (await ws.receive())["type"] != "websocket.disconnect":
+                pass
+            task.cancel()
+    except* (OSError, RuntimeError) as errors:  # the client went away mid-send
+        log.info("feed client gone", extra={"error": repr(errors.exceptions[0])})
+    finally:
+        metrics.dec()
+
+
+@router.websocket("/v1/feeds/events")
+async def events_ws(ws: WebSocket, since: str | None = None) -> None:
+    await _serve_ws(ws, _events_feed(ws, since))
+
+
+@router.websocket("/v1/feeds/ami/{pbx}")
+async def ami_ws(ws: WebSocket, pbx: str, since: str | None = None) -> None:
+    await _serve_ws(ws, _ami_feed(ws, pbx, since))

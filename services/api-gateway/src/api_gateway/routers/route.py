@@ -1,0 +1,79 @@
+"""Routing for the dialplan: who should take this caller? ``text/plain`` (the extension, or
+the fallback) unless ``Accept: application/json``.
+
+Auth: the PBX's source address in ``route.allow`` (CIDR -> tenant), or a key with
+``calls:read``. Within ``route.deadline_ms`` the answer comes from the cache, else the
+fallback; if Redis is down the answer is the fallback too (for an allow-listed PBX and for a
+key that cannot be checked), so a call is never stuck in the dialplan waiting for us.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from ..auth import check_scope_and_rate, credential, services_of
+from ..errors import unauthenticated
+from ..services.routing import RouteAnswer
+from ..state import Services
+
+router = APIRouter(tags=["routing"])
+
+
+def _allowed_tenant(services: Services, host: str | None) -> str | None:
+    if not host:
+        return None
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    for cidr, tenant in services.settings.route.allow.items():
+        if address in ipaddress.ip_network(cidr, strict=False):
+            return tenant
+    return None
+
+
+async def _tenant(request: Request, services: Services) -> str | None:
+    """The caller's tenant; None when the key store is unreachable (answer the fallback)."""
+    tenant = _allowed_tenant(services, request.client.host if request.client else None)
+    if tenant is not None:
+        return tenant
+    token = credential(request)
+    if not token:
+        raise unauthenticated("an allow-listed source address or a key with calls:read")
+    try:
+        key = await services.keys.verify(token)
+    except Exception:
+        return None
+    if key is None:
+        raise unauthenticated("the API key is unknown or revoked")
+    request.state.key_id = key.id
+    await check_scope_and_rate(request, key, "calls:read")
+    return key.tenant
+
+
+@router.get(
+    "/v1/route",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {}, "application/json": {}}}},
+)
+async def route_call(
+    request: Request,
+    number: str = Query(max_length=32, description="the caller's number (CALLERID(num))"),
+    did: str = Query("", max_length=32, description="the number dialled (the DID)"),
+) -> Response:
+    """The responsible manager's extension for ``number`` (or the configured fallback)."""
+    services = services_of(request)
+    tenant = await _tenant(request, services)
+    if tenant is None:
+        answer = RouteAnswer(services.routes.fallback, "fallback", "auth-store-down")
+    else:
+        answer = await services.routes.answer(tenant, number, did)
+    if answer.source == "fallback":
+        services.metrics.route_fallbacks.labels(answer.reason).inc()
+    if "application/json" in request.headers.get("accept", ""):
+        body = {"extension": answer.extension, "source": answer.source, "reason": answer.reason}
+        return JSONResponse(body)
+    return PlainTextResponse(answer.extension)

@@ -1,0 +1,86 @@
+"""CRM webhooks in, both ending in the same originate path as ``POST /v1/calls``.
+
+* ``POST /v1/webhooks/bitrix24/{tenant}`` — ``ONEXTERNALCALLSTART`` (click-to-call in a
+  Bitrix24 card), form-encoded, verified by ``auth[application_token]``.
+* ``POST /v1/webhooks/amocrm/{tenant}/call`` — the amoCRM widget's click-to-call: an
+  ``X-Auth-Token`` one-time JWT (HS256, integration secret; ``user_id`` -> extension by
+  ``amocrm_users``), or an API key of that tenant with ``calls:originate``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request, status
+from pydantic import BaseModel, Field
+
+from ..auth import authenticate_key, check_scope_and_rate, credential, services_of
+from ..errors import ApiError, not_found, unauthenticated
+from ..routers.originate import originate_for
+from ..schemas import OriginateIn, OriginateOut
+from ..services.webhooks import bitrix_form, token_matches, verify_amocrm_jwt
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+Tenant = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+_FORM = {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}
+
+
+@router.post(
+    "/bitrix24/{tenant}",
+    status_code=status.HTTP_200_OK,
+    openapi_extra={"requestBody": {"content": _FORM, "required": True}},
+)
+async def bitrix24_event(request: Request, tenant: str = Tenant) -> dict[str, Any]:
+    """Bitrix24 ``ONEXTERNALCALLSTART``: originate from the user's extension to the number."""
+    services = services_of(request)
+    form = bitrix_form(await request.body())
+    config = services.settings.tenants.get(tenant)
+    given = form.get("auth[application_token]", "")
+    if config is None or not token_matches(config.bitrix24_application_token, given):
+        raise unauthenticated("application_token does not match")
+    if form.get("event", "").upper() != "ONEXTERNALCALLSTART":
+        return {"ignored": form.get("event", "")[:64]}
+    user = form.get("data[USER_ID]", "")
+    extension = config.bitrix24_users.get(user) or form.get("data[EXTENSION]", "")
+    number = form.get("data[PHONE_NUMBER_INTERNATIONAL]") or form.get("data[PHONE_NUMBER]", "")
+    if not extension or not number:
+        raise ApiError(422, "invalid-request", "Invalid request", "no extension or number")
+    body = OriginateIn(extension=extension, number=number)
+    done = await originate_for(services, tenant, None, body, source="bitrix24")
+    return {"call_id": done.call_id, "bitrix24_call_id": form.get("data[CALL_ID]", "")}
+
+
+class AmoCall(BaseModel):
+    number: str = Field(min_length=1, max_length=32)
+    extension: Annotated[str | None, Field(max_length=32, description="API key only")] = None
+
+
+@router.post("/amocrm/{tenant}/call", status_code=status.HTTP_202_ACCEPTED)
+async def amocrm_call(body: AmoCall, request: Request, tenant: str = Tenant) -> OriginateOut:
+    """The amoCRM widget's click-to-call."""
+    services = services_of(request)
+    config = services.settings.tenants.get(tenant)
+    if config is None:
+        raise unauthenticated()
+    jwt = request.headers.get("x-auth-token")
+    key = None
+    if jwt:
+        claims = verify_amocrm_jwt(config.amocrm_secret, jwt)
+        if claims is None:
+            raise unauthenticated("X-Auth-Token is invalid or expired")
+        extension = config.amocrm_users.get(str(claims.get("user_id", "")))
+        if not extension:
+            raise ApiError(403, "extension-not-allowed", "Forbidden", "this user has no extension")
+    else:
+        key = await authenticate_key(request, credential(request))
+        await check_scope_and_rate(request, key, "calls:originate")
+        if key.tenant != tenant:
+            raise not_found("no-such-tenant", "no such tenant")
+        if not body.extension:
+            raise ApiError(422, "invalid-request", "Invalid request", "extension is required")
+        extension = body.extension
+    call = OriginateIn(extension=extension, number=body.number)
+    done = await originate_for(services, tenant, key, call, source="amocrm")
+    return OriginateOut(
+        call_id=done.call_id, pbx=done.pbx, extension=done.extension, number=done.number
+    )

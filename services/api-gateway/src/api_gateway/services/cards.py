@@ -1,0 +1,136 @@
+"""What each feed client may see, decided by the server from the entries themselves.
+
+* :class:`TenantFilter` — an integrator key: call events and CRM events of its tenant's PBXs
+  (and, for a key limited to some extensions, only the events that involve them).
+* :class:`OperatorCards` — an operator session: the caller card of its one extension: shown
+  when that extension rings (or a call is transferred to it), filled with the CRM's data,
+  hidden when it stops ringing, is answered elsewhere, is transferred away, or ends.
+
+CRM events (``cb:crm:events``) are read as JSON objects in the ``data`` field with at least
+``call_id`` and ``pbx`` (``cbcontracts/crm.py`` is not there yet; unknown shapes are skipped).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from cbcontracts import (
+    CallAnswered,
+    CallEnded,
+    CallEvent,
+    CallRinging,
+    CallRingingStopped,
+    CallTransferred,
+    decode_event,
+)
+
+__all__ = ["CALLS", "CRM", "Message", "OperatorCards", "TenantFilter", "event_extensions"]
+
+CALLS, CRM = 0, 1  # stream indexes of the merged feed
+Message = dict[str, Any]
+_json = msgspec.json.Decoder(dict[str, Any])
+
+
+def event_extensions(event: CallEvent) -> set[str]:
+    names = ("extension", "answered_by", "from_extension", "to_extension")
+    found = {getattr(event, n, "") for n in names}
+    found.update(getattr(event, "rang", ()), getattr(event, "transferred_to", ()))
+    return {e for e in found if e and e != event.external}
+
+
+def decode_call(fields: dict[bytes, bytes]) -> CallEvent | None:
+    try:
+        return decode_event(fields[b"data"])
+    except (KeyError, msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
+def decode_crm(fields: dict[bytes, bytes]) -> dict[str, Any] | None:
+    try:
+        data = _json.decode(fields[b"data"])
+    except (KeyError, msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    return (
+        data if isinstance(data.get("call_id"), str) and isinstance(data.get("pbx"), str) else None
+    )
+
+
+class TenantFilter:
+    def __init__(self, pbxs: set[str], extensions: set[str] | None = None) -> None:
+        self._pbxs = pbxs
+        self._extensions = extensions or set()
+
+    def __call__(self, stream: int, fields: dict[bytes, bytes]) -> list[Message]:
+        if stream == CALLS:
+            event = decode_call(fields)
+            if event is None or event.pbx not in self._pbxs:
+                return []
+            if self._extensions and not self._extensions & event_extensions(event):
+                return []
+            return [{"type": event.__struct_config__.tag, "event": msgspec.to_builtins(event)}]
+        data = decode_crm(fields)
+        if data is None or data["pbx"] not in self._pbxs:
+            return []
+        return [{"type": "crm.event", "event": data}]
+
+
+class OperatorCards:
+    def __init__(self, pbxs: set[str], extension: str) -> None:
+        self._pbxs = pbxs
+        self._ext = extension
+        self._shown: dict[tuple[str, str], Message] = {}
+
+    def __call__(self, stream: int, fields: dict[bytes, bytes]) -> list[Message]:
+        if stream == CRM:
+            data = decode_crm(fields)
+            if data is None or data["pbx"] not in self._pbxs:
+                return []
+            if (data["pbx"], data["call_id"]) not in self._shown:
+                return []
+            return [
+                {"type": "card.data", "call_id": data["call_id"], "pbx": data["pbx"], "data": data}
+            ]
+        event = decode_call(fields)
+        if event is None or event.pbx not in self._pbxs:
+            return []
+        return self._on_call(event)
+
+    def _on_call(self, event: CallEvent) -> list[Message]:
+        key = (event.pbx, event.call_id)
+        ext = self._ext
+        if isinstance(event, CallRinging) and event.extension == ext:
+            return self._show(key, event)
+        if isinstance(event, CallTransferred):
+            if event.to_extension == ext:
+                return self._show(key, event)
+            if event.from_extension == ext:
+                return self._hide(key, "transferred")
+        if isinstance(event, CallRingingStopped) and event.extension == ext:
+            return self._hide(key, event.reason)
+        if isinstance(event, CallAnswered) and event.extension not in ("", ext):
+            return self._hide(key, "answered_elsewhere")
+        if isinstance(event, CallEnded):
+            return self._hide(key, "ended")
+        return []
+
+    def _show(self, key: tuple[str, str], event: CallEvent) -> list[Message]:
+        if key in self._shown:
+            return []
+        card: Message = {
+            "type": "card.show",
+            "call_id": event.call_id,
+            "pbx": event.pbx,
+            "extension": self._ext,
+            "external": event.external,
+            "direction": event.direction,
+            "did": event.did,
+        }
+        self._shown[key] = card
+        return [card]
+
+    def _hide(self, key: tuple[str, str], reason: str) -> list[Message]:
+        if self._shown.pop(key, None) is None:
+            return []
+        return [{"type": "card.hide", "call_id": key[1], "pbx": key[0], "reason": reason}]

@@ -1,0 +1,110 @@
+"""api-gateway settings: one frozen type, loaded once from TOML and/or ``CB_*`` env vars
+(``CB_REDIS_URL``, ``CB_TENANTS__ACME__PBX``...), passed down — never built at import time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cbruntime import Secret, SettingsError, load_settings
+
+__all__ = [
+    "FeedSettings",
+    "GatewaySettings",
+    "OriginateSettings",
+    "RecordingSettings",
+    "RouteSettings",
+    "TenantSettings",
+    "load",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TenantSettings:
+    #: The PBXs (names as in ``cb:{pbx}:…``) this tenant owns.
+    pbx: list[str] = field(default_factory=list)
+    #: Bitrix24 ``auth[application_token]`` of the installed app (OnAppInstall).
+    bitrix24_application_token: Secret | None = None
+    #: Bitrix24 USER_ID -> PBX extension (when the event carries no EXTENSION).
+    bitrix24_users: dict[str, str] = field(default_factory=dict)
+    #: amoCRM integration secret (verifies the widget's ``X-Auth-Token``, HS256).
+    amocrm_secret: Secret | None = None
+    #: amoCRM user id -> PBX extension.
+    amocrm_users: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OriginateSettings:
+    context: str = "from-internal"
+    channel_tech: str = "PJSIP"
+    ring_timeout_s: int = 30
+    #: How long the PBX (through ami-ingest) has to accept an action before 504.
+    action_timeout_s: float = 5.0
+    #: Toll-fraud guard: numbers starting with any of these (digits, no '+') are refused.
+    deny_prefixes: list[str] = field(default_factory=list)
+    extension_pattern: str = r"^[0-9]{2,8}$"
+    min_digits: int = 3
+    max_digits: int = 15
+
+
+@dataclass(frozen=True, kw_only=True)
+class RouteSettings:
+    deadline_ms: int = 150
+    #: Answered when no responsible manager is known in time (e.g. a queue extension).
+    fallback: str = ""
+    #: Source networks allowed without a key (the PBX), CIDR -> tenant.
+    allow: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordingSettings:
+    #: Local directory (or mounted volume) holding MixMonitor files.
+    root: str = ""
+    #: Or an HTTP base URL on the PBX host serving them (Range is passed through).
+    base_url: str = ""
+    link_secret: Secret | None = None
+    link_ttl_s: int = 3600
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeedSettings:
+    calls_stream: str = "cb:calls"
+    crm_stream: str = "cb:crm:events"
+    session_ttl_s: int = 12 * 3600
+    block_ms: int = 5000
+
+
+@dataclass(frozen=True, kw_only=True)
+class GatewaySettings:
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "cb:"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    #: Base URL clients reach the gateway at (signed recording links point there).
+    public_url: str = "http://127.0.0.1:8080"
+    log_level: str = "INFO"
+    log_json: bool = True
+    #: Requests per minute per key when the key sets none.
+    default_rate_limit: int = 600
+    tenants: dict[str, TenantSettings] = field(default_factory=dict)
+    originate: OriginateSettings = field(default_factory=OriginateSettings)
+    route: RouteSettings = field(default_factory=RouteSettings)
+    recordings: RecordingSettings = field(default_factory=RecordingSettings)
+    feeds: FeedSettings = field(default_factory=FeedSettings)
+
+    def tenant_pbxs(self, tenant: str) -> list[str]:
+        found = self.tenants.get(tenant)
+        return list(found.pbx) if found else []
+
+    def pbx_tenant(self, pbx: str) -> str | None:
+        return next((name for name, t in self.tenants.items() if pbx in t.pbx), None)
+
+
+def load(
+    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> GatewaySettings:
+    settings = load_settings(GatewaySettings, path, environ)
+    if settings.recordings.root and settings.recordings.base_url:
+        raise SettingsError("recordings: set root or base_url, not both")
+    return settings

@@ -1,0 +1,73 @@
+"""The gateway's long-lived objects, built once from the settings (``open_services``) and
+handed to the app: one Redis client (``cbstreams.connect``), one httpx client, the stores."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import redis.asyncio as aioredis
+
+from cbruntime import CollectorRegistry, new_registry
+from cbstreams import connect
+
+from .metrics import GatewayMetrics
+from .services.feeds import FeedReader
+from .services.keystore import KeyStore
+from .services.links import LinkSigner
+from .services.originate import CallControl
+from .services.ratelimit import RateLimiter
+from .services.recordings import RecordingSource
+from .services.records import CallRecords
+from .services.routing import RedisRouteCache, RouteService
+from .services.sessions import SessionStore
+from .settings import GatewaySettings
+
+__all__ = ["Services", "open_services"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Services:
+    settings: GatewaySettings
+    redis: aioredis.Redis
+    http: httpx.AsyncClient
+    registry: CollectorRegistry
+    metrics: GatewayMetrics
+    keys: KeyStore
+    sessions: SessionStore
+    limiter: RateLimiter
+    calls: CallControl
+    records: CallRecords
+    feeds: FeedReader
+    routes: RouteService
+    recordings: RecordingSource
+    links: LinkSigner
+
+
+@contextlib.asynccontextmanager
+async def open_services(settings: GatewaySettings) -> AsyncIterator[Services]:
+    redis = connect(settings.redis_url)
+    prefix = settings.key_prefix
+    registry = new_registry()
+    try:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0)) as http:
+            yield Services(
+                settings=settings,
+                redis=redis,
+                http=http,
+                registry=registry,
+                metrics=GatewayMetrics(registry),
+                keys=KeyStore(redis, prefix),
+                sessions=SessionStore(redis, prefix),
+                limiter=RateLimiter(redis, prefix),
+                calls=CallControl(redis, prefix, settings.originate),
+                records=CallRecords(redis, prefix, settings.feeds.calls_stream),
+                feeds=FeedReader(redis, settings.feeds),
+                routes=RouteService(RedisRouteCache(redis, prefix), settings.route),
+                recordings=RecordingSource(settings.recordings, http),
+                links=LinkSigner(settings.recordings),
+            )
+    finally:
+        await redis.aclose()

@@ -1,0 +1,71 @@
+"""Test helpers (as ``ami_ingest.testing``): settings for a test's Redis prefix, the app served
+by a real uvicorn on 127.0.0.1 port 0, call events written as the call-tracker writes them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+import redis.asyncio as aioredis
+import uvicorn
+from fastapi import FastAPI
+
+from call_tracker.publisher import CallPublisher
+from cbcontracts import CallEvent
+
+from .settings import FeedSettings, GatewaySettings, OriginateSettings, TenantSettings
+
+__all__ = ["publish_events", "serving", "settings_for"]
+
+
+def settings_for(redis_url: str, prefix: str, **over: Any) -> GatewaySettings:
+    """Tenants ``acme`` (PBX ``main``) and ``globex`` (PBX ``other``), every key under
+    ``prefix``, a short feed block, a 3 s action deadline and a small deny-list."""
+    base = GatewaySettings(
+        redis_url=redis_url,
+        key_prefix=prefix,
+        tenants={"acme": TenantSettings(pbx=["main"]), "globex": TenantSettings(pbx=["other"])},
+        originate=OriginateSettings(action_timeout_s=3.0, deny_prefixes=["900", "+882", "0088"]),
+        feeds=FeedSettings(
+            calls_stream=f"{prefix}calls", crm_stream=f"{prefix}crm:events", block_ms=200
+        ),
+    )
+    return replace(base, **over)
+
+
+async def publish_events(
+    redis: aioredis.Redis, settings: GatewaySettings, events: list[CallEvent]
+) -> list[str]:
+    """Write call events as the call-tracker does (its publisher: the ``cb:calls`` entries,
+    and the call record with its indexes for a ``call.ended``); the entry ids."""
+    publisher = CallPublisher(settings.feeds.calls_stream, prefix=settings.key_prefix)
+    async with redis.pipeline(transaction=True) as pipe:
+        publisher.add(pipe, events)
+        replies = await pipe.execute()
+    return [r.decode() for r in replies if isinstance(r, bytes)]
+
+
+@contextlib.asynccontextmanager
+async def serving(app: FastAPI, timeout_s: float = 10.0) -> AsyncIterator[str]:
+    """``app`` served by uvicorn on 127.0.0.1, any free port; yields its base URL."""
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    async with asyncio.TaskGroup() as tg:
+        task = tg.create_task(server.serve(sockets=[sock]))
+        end = time.monotonic() + timeout_s
+        while not server.started:
+            assert not task.done(), "uvicorn stopped"  # noqa: S101
+            assert time.monotonic() < end, "uvicorn did not start"  # noqa: S101
+            await asyncio.sleep(0.01)
+        try:
+            yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+        finally:
+            server.should_exit = True
+            server.force_exit = True
