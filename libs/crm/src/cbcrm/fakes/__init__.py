@@ -4,12 +4,16 @@ takes injected faults (``fake.faults.fail(n, status)``, ``fake.stop()``/``start(
 
 from .amocrm import FakeAmoCrm
 from .amocrm_state import AmoState
+from .bitrix24 import FakeBitrix24
+from .bitrix24_state import B24State
 from .faults import Faults, max_in_window, max_leaky_level
 from .server import FakeServer, Recorded, Reply, Request
 
 __all__ = [
     "AmoState",
+    "B24State",
     "FakeAmoCrm",
+    "FakeBitrix24",
     "FakeServer",
     "Faults",
     "Recorded",

@@ -8,12 +8,14 @@ import pytest
 import redis.asyncio as aioredis
 
 from cbcrm.amocrm import AmoClient, AmoCrmAdapter, AmoSettings
-from cbcrm.fakes import FakeAmoCrm
+from cbcrm.bitrix24 import B24Adapter, B24Client, B24Settings
+from cbcrm.fakes import FakeAmoCrm, FakeBitrix24
 from cbcrm.remote import Limiter, Memo, RedisLimiter, RetryPolicy, TokenStore
 
 FAST = RetryPolicy(attempts=5, base=0.01, cap=0.3, deadline=20.0)
 
 MakeAmo = Callable[..., Awaitable[AmoCrmAdapter]]
+MakeB24 = Callable[..., Awaitable[B24Adapter]]
 
 
 @pytest.fixture
@@ -53,6 +55,42 @@ async def make_amo(
         if authorise and not long_lived and await store.load() is None:
             await client.exchange_code(st.issue_code())
         adapter = AmoCrmAdapter(client, Memo(redis_client, f"{redis_prefix}memo:"))
+        made.append(adapter)
+        return adapter
+
+    yield make
+    for adapter in made:
+        await adapter.aclose()
+
+
+@pytest.fixture
+async def b24() -> AsyncIterator[FakeBitrix24]:
+    async with FakeBitrix24() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def make_b24(
+    b24: FakeBitrix24, redis_client: aioredis.Redis, redis_prefix: str
+) -> AsyncIterator[MakeB24]:
+    """Builds installed Bitrix24 adapters (replicas) sharing tokens and a Redis leaky bucket
+    (1.8 req/s, 40 deep: below the portal's 2 req/s, 50 deep)."""
+    made: list[B24Adapter] = []
+    shared = RedisLimiter(redis_client, f"{redis_prefix}b24:rate", rate=1.8, burst=40)
+
+    async def make(*, retry: RetryPolicy = FAST, limiter: Limiter | None = None) -> B24Adapter:
+        config = B24Settings(
+            portal_url=b24.url,
+            oauth_url=b24.url,
+            client_id=b24.client_id,
+            client_secret=b24.client_secret,
+            application_token=b24.application_token,
+        )
+        store = TokenStore(redis_client, f"{redis_prefix}b24:tokens")
+        client = B24Client(config, limiter=limiter or shared, tokens=store, retry=retry)
+        if await store.load() is None:
+            await client.exchange_code(b24.issue_code())
+        adapter = B24Adapter(client, Memo(redis_client, f"{redis_prefix}memo:"))
         made.append(adapter)
         return adapter
 
