@@ -37,7 +37,16 @@ _MAX_BANNER = 256
 class FrameSplitter:
     """Incremental splitter. ``feed()`` returns the frames completed by ``data``, in order."""
 
-    __slots__ = ("_buf", "_eol", "_sep", "banner", "max_frame_bytes", "max_headers", "salvaged")
+    __slots__ = (
+        "_buf",
+        "_eol",
+        "_legacy",
+        "_sep",
+        "banner",
+        "max_frame_bytes",
+        "max_headers",
+        "salvaged",
+    )
 
     def __init__(
         self,
@@ -55,6 +64,9 @@ class FrameSplitter:
         self._buf = b""
         self._eol = b"\r\n"
         self._sep = b"\r\n\r\n"
+        #: Whether the peer may send ``Response: Follows`` (AMI < 3, Asterisk <= 13). Unknown
+        #: until the banner says otherwise, so assumed.
+        self._legacy = True
 
     @property
     def buffered(self) -> int:
@@ -76,7 +88,7 @@ class FrameSplitter:
         rest = frames.pop()
         if min(frames)[:1] <= b"\r":  # some frame is empty or starts with a line end
             frames = self._drop_blank_lines(frames)
-        if _FOLLOWS in buf:
+        if self._legacy and _FOLLOWS in buf:
             frames, rest = self._join_follows(frames, rest)
         self._check_frames(frames)
         self._check_partial(rest, frames)
@@ -98,6 +110,7 @@ class FrameSplitter:
         else:
             self._eol, self._sep = b"\n", b"\n\n"
         self.banner = line
+        self._legacy = _ami_major(line) < 3
         return buf[end + 1 :]
 
     def _drop_blank_lines(self, frames: list[bytes]) -> list[bytes]:
@@ -154,6 +167,12 @@ class FrameSplitter:
         self.salvaged = good
         self._buf = b""
         raise FrameError(reason)
+
+
+def _ami_major(banner: bytes) -> int:
+    """``b"Asterisk Call Manager/11.0.0"`` -> 11; 0 when the banner says no version."""
+    version = banner.rpartition(b"/")[2].split(b".", 1)[0]
+    return int(version) if version.isdigit() else 0
 
 
 def event_name(frame: bytes) -> bytes:

@@ -76,6 +76,7 @@ async def test_command_returns_the_raw_text_of_a_legacy_follows_reply(
     server: ScriptedAMI, make_config: MakeConfig, text: str
 ) -> None:
     server.legacy_command = True
+    server.banner = b"Asterisk Call Manager/2.10.6\r\n"  # Asterisk 13: AMI 2
     server.commands["sip show peer 100"] = text
     async with AMIClient(make_config()) as ami:
         out = await ami.command("sip show peer 100")

@@ -6,7 +6,7 @@ import pytest
 
 from aioami import FrameError, FrameSplitter, event_name
 
-BANNER = b"Asterisk Call Manager/9.0.0\r\n"
+BANNER = b"Asterisk Call Manager/2.10.6\r\n"  # AMI 2 (Asterisk 13): legacy Follows possible
 A = b"Event: Newchannel\r\nChannel: PJSIP/100-0001\r\nUniqueid: 1.1"
 B = b"Response: Success\r\nActionID: 7\r\nMessage: ok"
 C = b"Event: Hangup\r\nCause: 16"
@@ -24,7 +24,7 @@ def feed_all(chunks: list[bytes], **kwargs: int) -> tuple[FrameSplitter, list[by
 def test_several_frames_in_one_read_come_out_in_order() -> None:
     splitter, frames = feed_all([STREAM])
     assert frames == [A, B, C]
-    assert splitter.banner == b"Asterisk Call Manager/9.0.0"
+    assert splitter.banner == BANNER.rstrip()
     assert splitter.buffered == 0
 
 
@@ -122,3 +122,12 @@ def test_blank_lines_are_dropped_even_next_to_a_frame_starting_with_a_control_by
     stream = BANNER + b"\tOdd: 1\r\n\r\n\r\n" + C + b"\r\n\r\n"
     _, frames = feed_all([stream])
     assert frames == [b"\tOdd: 1", C]
+
+
+def test_the_banner_decides_whether_legacy_command_output_is_looked_for() -> None:
+    legacy = b"Response: Follows\r\nActionID: 1\r\ntext\r\n\r\nmore\n--END COMMAND--\r\n\r\n"
+    old = FrameSplitter()
+    assert old.feed(b"Asterisk Call Manager/2.10.6\r\n" + legacy) == [legacy[:-4]]
+    modern = FrameSplitter()
+    frames = modern.feed(b"Asterisk Call Manager/11.0.0\r\n" + legacy)
+    assert frames == [b"Response: Follows\r\nActionID: 1\r\ntext", b"more\n--END COMMAND--"]

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from aioami import FrameError, FrameSplitter, parse_frame
 
-BANNER = b"Asterisk Call Manager/9.0.0\r\n"
+BANNER = b"Asterisk Call Manager/2.10.6\r\n"  # AMI 2 (Asterisk 13): legacy Follows possible
 KEY = st.from_regex(r"[A-Za-z][A-Za-z0-9_()/-]{0,20}", fullmatch=True)
 VALUE = st.text(
     st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\r\n\x85\u2028\u2029"),

@@ -1,8 +1,9 @@
 """The bounded, ordered buffer between the AMI reader and the Redis publisher.
 
 Items go in in arrival order and leave from the front only after they were published. When
-the bound is reached :meth:`FrameBuffer.put` waits: the reader stops consuming the client's
-batches, and the client stops reading its socket (backpressure, nothing dropped).
+the bound is reached :meth:`FrameBuffer.put` waits until half of it has drained: the reader
+stops consuming the client's batches, and the client stops reading its socket (backpressure,
+nothing dropped).
 """
 
 from __future__ import annotations
@@ -50,9 +51,11 @@ class FrameBuffer:
         return len(self._items)
 
     async def put(self, item: Item) -> None:
-        """Append; waits first while the buffer is full."""
+        """Append. A full buffer makes this wait until it has drained to half (hysteresis:
+        reading resumes in long runs instead of flapping at the bound)."""
         async with self._changed:
-            await self._changed.wait_for(lambda: not self.full)
+            if self.full:
+                await self._changed.wait_for(lambda: self.bytes <= self.max_bytes // 2)
             self._items.append(item)
             self.bytes += item.size
             self._changed.notify_all()
