@@ -9,7 +9,7 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 import redis.asyncio as aioredis
 import uvicorn
@@ -53,7 +53,8 @@ async def publish_events(
 @contextlib.asynccontextmanager
 async def serving(app: FastAPI, timeout_s: float = 10.0) -> AsyncIterator[str]:
     """``app`` served by uvicorn on 127.0.0.1, any free port; yields its base URL."""
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
+    lifespan: Literal["on", "off"] = "off" if hasattr(app.state, "services") else "on"
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan=lifespan)
     server = uvicorn.Server(config)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -69,3 +70,4 @@ async def serving(app: FastAPI, timeout_s: float = 10.0) -> AsyncIterator[str]:
         finally:
             server.should_exit = True
             server.force_exit = True
+    sock.close()

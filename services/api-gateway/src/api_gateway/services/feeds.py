@@ -3,9 +3,9 @@
 A feed follows one or more streams; its position is a *cursor*: the last entry id seen in
 each stream, joined by ``_`` (``1712345678901-0_0-0`` for calls + CRM events). A client that
 reconnects with the cursor of the last message it got receives exactly the entries after
-it. If entries after that position were already trimmed (retention), a ``gap`` marker comes
-first, naming where the stream resumes — detected with ``XINFO STREAM``'s
-``max-deleted-entry-id`` (Redis ≥ 7), else by the first entry being newer than the cursor.
+it. If entries after that position may have been trimmed (retention) or deleted, a ``gap``
+marker comes first, naming where the stream resumes: the cursor's own entry is gone and the
+stream now starts after it, or ``XINFO STREAM`` says an entry after it was deleted.
 """
 
 from __future__ import annotations
@@ -89,20 +89,27 @@ class FeedReader:
         return ids, gaps
 
     async def _gap(self, stream: str, last: str) -> str | None:
+        """Where the stream resumes if entries after ``last`` may have been trimmed or
+        deleted, else None. ``last`` itself still there, or older than nothing, is no gap."""
         try:
-            info = cast(dict[Any, Any], await self._redis.xinfo_stream(stream))
+            info = {
+                _text(k): v
+                for k, v in cast(dict[Any, Any], await self._redis.xinfo_stream(stream)).items()
+            }
         except redis.exceptions.ResponseError:  # no such stream: nothing was missed
             return None
-        first = info.get("first-entry") or info.get(b"first-entry")
-        first_id = first[0].decode() if first else None
-        deleted = info.get("max-deleted-entry-id") or info.get(b"max-deleted-entry-id")
-        if deleted is not None:
-            lost = id_key(_text(deleted)) > id_key(last)
+        first = info.get("first-entry")
+        first_id = _text(first[0]) if first else _text(info.get("last-generated-id", "0-0"))
+        deleted = _text(info.get("max-deleted-entry-id") or "0-0")
+        if last == "0-0":
+            lost = int(info.get("entries-added", 0)) > int(info.get("length", 0))
+        elif id_key(deleted) > id_key(last):
+            lost = True
         else:
-            lost = first_id is not None and id_key(first_id) > id_key(last) and last != "0-0"
-        if not lost:
-            return None
-        return first_id or _text(info.get("last-generated-id") or info[b"last-generated-id"])
+            lost = id_key(first_id) > id_key(last) and not await self._redis.xrange(
+                stream, min=last, max=last
+            )
+        return first_id if lost else None
 
     async def follow(self, streams: Sequence[str], ids: list[str]) -> AsyncIterator[list[Entry]]:
         """Batches of new entries, forever (empty batches when ``block_ms`` passes idle),
