@@ -15,6 +15,8 @@ import click
 from ami_ingest import HttpSettings, IngestError, IngestService, IngestSettings, PbxSettings
 from ami_ingest import load as load_ingest_settings
 from amisim import Simulator, TrafficConfig, TrafficGenerator
+from call_tracker.main import TrackerService
+from call_tracker.settings import PbxTopology, TrackerSettings
 from cbruntime import RuntimeSetupError, Secret, run_until_signal, setup_logging
 from cbstreams.localredis import LocalRedisError, local_redis_server, wait_for_ping
 
@@ -56,17 +58,20 @@ def _redis(url: str | None) -> Iterator[str]:
         yield local
 
 
-async def _report(service: IngestService, traffic: TrafficGenerator, every: float) -> None:
+async def _report(
+    service: IngestService, tracker: TrackerSettings, traffic: TrafficGenerator, every: float
+) -> None:
     pbx = service.pbxs[0]
     m = service.metrics
     while True:
         await asyncio.sleep(every)
         length = await service.redis.xlen(pbx.keys.ami)
+        calls = await service.redis.xlen(tracker.calls_stream)
         click.echo(
             f"[{pbx.name}] {pbx.state}: calls {traffic.completed}/{traffic.started} done, "
             f"frames in {m.frames_in.labels(pbx.name)._value.get():.0f}, "
             f"published {m.published.labels(pbx.name)._value.get():.0f}, "
-            f"{pbx.keys.ami} length {length}"
+            f"{pbx.keys.ami} length {length}, {tracker.calls_stream} length {calls}"
         )
 
 
@@ -90,16 +95,24 @@ async def _embedded(stop: asyncio.Event, redis_url: str, rate: float, every: flo
             },
         )
         service = IngestService(settings)
+        tracking = TrackerSettings(
+            redis_url=redis_url, instance="embedded", log_json=False, pbx={"main": PbxTopology()}
+        )
         traffic = TrafficGenerator(sim.pbx, TrafficConfig(rate=rate, concurrency=10))
         async with asyncio.TaskGroup() as tg:
-            tasks = [tg.create_task(service.run(stop)), tg.create_task(traffic.run())]
+            tasks = [
+                tg.create_task(service.run(stop)),
+                tg.create_task(TrackerService(tracking).run(stop)),
+                tg.create_task(traffic.run()),
+            ]
             if service.http is not None:
                 await service.http.wait_started()
                 click.echo(f"ami-ingest health/metrics: {service.http.url}/metrics")
-            click.echo(f"raw AMI stream: {service.pbxs[0].keys.ami} (Ctrl-C stops)")
-            tasks.append(tg.create_task(_report(service, traffic, every)))
+            click.echo(f"raw AMI stream: {service.pbxs[0].keys.ami}")
+            click.echo(f"call events: {tracking.calls_stream} (Ctrl-C stops)")
+            tasks.append(tg.create_task(_report(service, tracking, traffic, every)))
             await stop.wait()
-            for task in tasks[1:]:
+            for task in tasks[2:]:
                 task.cancel()
     click.echo("stopped")
 
@@ -109,7 +122,8 @@ async def _embedded(stop: asyncio.Event, redis_url: str, rate: float, every: flo
 @click.option("--rate", default=0.5, show_default=True, help="Simulated calls per second.")
 @click.option("--every", default=5.0, show_default=True, help="Seconds between reports.")
 def run(redis_url: str | None, rate: float, every: float) -> None:
-    """Run the embedded default: Redis, the AMI simulator making calls, and ami-ingest."""
+    """Run the embedded default: Redis, the AMI simulator making calls, ami-ingest and the
+    call-tracker."""
     setup_logging(os.environ.get("CB_LOG_LEVEL", "WARNING"), json=False, stream=sys.stderr)
     with _redis(redis_url) as url, contextlib.suppress(KeyboardInterrupt):
         run_until_signal(lambda stop: _embedded(stop, url, rate, every))

@@ -74,7 +74,10 @@ def local_redis_server(*, tcp: bool = False) -> Iterator[str]:
             "--dir",
             tmp,
         ]
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+        # Its own session: a Ctrl-C meant for us must not stop Redis before our services are done.
+        proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         url = f"redis://127.0.0.1:{port}/0" if tcp else f"unix://{sock}"
         try:
             wait_for_ping(url)

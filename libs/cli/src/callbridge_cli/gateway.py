@@ -1,0 +1,119 @@
+"""CLI commands of the api-gateway: serve it, and manage API keys (created keys' tokens are
+printed once, to stdout only; the store keeps their SHA-256)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar, cast
+
+import click
+
+from api_gateway.main import serve
+from api_gateway.services.keystore import SCOPES, KeyStore, Scope
+from api_gateway.settings import GatewaySettings, load
+from cbruntime import RuntimeSetupError, run_until_signal, setup_logging
+from cbstreams import connect
+
+COMMANDS: list[click.Command] = []
+T = TypeVar("T")
+_config = click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="CB_CONFIG",
+    help="TOML settings file (CB_* variables override it).",
+)
+
+
+def _settings(config: Path | None) -> GatewaySettings:
+    try:
+        return load(config)
+    except RuntimeSetupError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.command("gateway")
+@_config
+def gateway(config: Path | None) -> None:
+    """Serve the api-gateway (REST, feeds, routing, webhooks)."""
+    settings = _settings(config)
+    setup_logging(settings.log_level, json=settings.log_json)
+    with contextlib.suppress(KeyboardInterrupt):
+        run_until_signal(lambda stop: serve(settings, stop))
+
+
+@click.group("keys")
+def keys() -> None:
+    """API keys of the gateway: create, list, revoke."""
+
+
+async def _with_store(settings: GatewaySettings, use: Callable[[KeyStore], Awaitable[T]]) -> T:
+    redis = connect(settings.redis_url)
+    try:
+        return await use(KeyStore(redis, settings.key_prefix))
+    finally:
+        await redis.aclose()
+
+
+@keys.command("create")
+@_config
+@click.option("--tenant", required=True)
+@click.option("--scope", "scopes", multiple=True, required=True, type=click.Choice(SCOPES))
+@click.option("--extension", "extensions", multiple=True, help="Limit the key to extensions.")
+@click.option("--rate-limit", default=0, show_default=True, help="Requests/minute; 0 = default.")
+@click.option("--name", default="")
+def create(
+    config: Path | None,
+    tenant: str,
+    scopes: tuple[str, ...],
+    extensions: tuple[str, ...],
+    rate_limit: int,
+    name: str,
+) -> None:
+    """Create a key; its token is printed once (store it now)."""
+    settings = _settings(config)
+
+    key, token = asyncio.run(
+        _with_store(
+            settings,
+            lambda store: store.create(
+                tenant,
+                cast(tuple[Scope, ...], scopes),
+                name=name,
+                extensions=extensions,
+                rate_limit=rate_limit,
+            ),
+        )
+    )
+    click.echo(f"key id: {key.id}", err=True)
+    click.echo(token)
+
+
+@keys.command("list")
+@_config
+@click.option("--tenant")
+def list_keys(config: Path | None, tenant: str | None) -> None:
+    """List keys (id, tenant, scopes, extensions, revoked); never tokens."""
+    settings = _settings(config)
+    for key in asyncio.run(_with_store(settings, lambda store: store.list(tenant))):
+        state = "revoked" if key.revoked_at else "active"
+        click.echo(
+            f"{key.id}  {key.tenant}  {','.join(key.scopes)}  "
+            f"ext={','.join(key.extensions) or '*'}  {state}  {key.name}"
+        )
+
+
+@keys.command("revoke")
+@_config
+@click.argument("key_id")
+def revoke(config: Path | None, key_id: str) -> None:
+    """Revoke a key: it never authenticates again."""
+    settings = _settings(config)
+    if asyncio.run(_with_store(settings, lambda store: store.revoke(key_id))) is None:
+        raise click.ClickException(f"no key {key_id}")
+    click.echo(f"revoked {key_id}")
+
+
+COMMANDS.extend([gateway, keys])
