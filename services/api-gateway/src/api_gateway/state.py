@@ -10,13 +10,13 @@ from dataclasses import dataclass
 import httpx
 import redis.asyncio as aioredis
 
+from cbcrm.links import LinkSigner
 from cbruntime import CollectorRegistry, new_registry
 from cbstreams import connect
 
 from .metrics import GatewayMetrics
 from .services.feeds import FeedReader
 from .services.keystore import KeyStore
-from .services.links import LinkSigner
 from .services.originate import CallControl
 from .services.ratelimit import RateLimiter
 from .services.recordings import RecordingSource
@@ -43,7 +43,7 @@ class Services:
     feeds: FeedReader
     routes: RouteService
     recordings: RecordingSource
-    links: LinkSigner
+    links: LinkSigner | None  # None: recordings.link_secret unset, no signed links
 
 
 @contextlib.asynccontextmanager
@@ -67,7 +67,15 @@ async def open_services(settings: GatewaySettings) -> AsyncIterator[Services]:
                 feeds=FeedReader(redis, settings.feeds),
                 routes=RouteService(RedisRouteCache(redis, prefix), settings.route),
                 recordings=RecordingSource(settings.recordings, http),
-                links=LinkSigner(settings.recordings),
+                links=_links(settings),
             )
     finally:
         await redis.aclose()
+
+
+def _links(settings: GatewaySettings) -> LinkSigner | None:
+    """The signer crm-sync uses too (``cbcrm.links``): same secret, same links."""
+    secret = settings.recordings.link_secret
+    if secret is None or not secret.reveal():
+        return None
+    return LinkSigner(secret.reveal(), settings.public_url, settings.recordings.link_ttl_s)

@@ -1,8 +1,11 @@
-"""Recordings: ``GET /v1/calls/{id}/recording`` streams the file with HTTP Range, for a key
-with ``recordings:read`` or anyone holding a valid signed link (``?pbx=&exp=&sig=``);
-``POST …/recording/link`` makes such a link."""
+"""Recordings: ``GET /v1/calls/{id}/recording`` streams the file with HTTP Range for a key
+with ``recordings:read``; ``GET /v1/recordings/{id}?expires=&sig=`` does for anyone holding a
+signed link (``cbcrm.links``, shared with crm-sync); ``POST …/recording/link`` makes one."""
 
 from __future__ import annotations
+
+import time
+from typing import Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import FileResponse, StreamingResponse
@@ -17,7 +20,7 @@ from ..schemas import RecordingLink
 from ..services.recordings import content_type
 from ..state import Services
 
-router = APIRouter(prefix="/v1/calls", tags=["recordings"])
+router = APIRouter(tags=["recordings"])
 CallId = Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$")
 _PASS = ("content-range", "content-length", "accept-ranges", "last-modified", "etag")
 
@@ -30,46 +33,19 @@ async def _record(services: Services, pbxs: list[str], call_id: str) -> CallReco
     raise not_found("no-recording", "this call has no recording")
 
 
-async def _pbxs_for_request(
-    request: Request,
-    services: Services,
-    call_id: str,
-    pbx: str | None,
-    exp: int | None,
-    sig: str | None,
+async def _pbxs_for_key(
+    request: Request, services: Services, call_id: str, pbx: str | None
 ) -> list[str]:
-    if exp is not None or sig is not None:
-        if not (pbx and exp is not None and sig and services.links.verify(pbx, call_id, exp, sig)):
-            raise unauthenticated("the link is invalid or expired")
-        return [pbx]
     key = await require("recordings:read")(request)
+    owned = services.settings.tenant_pbxs(key.tenant)
     if key.extensions:  # a restricted key: only calls of its extensions
-        record = await _record(services, services.settings.tenant_pbxs(key.tenant), call_id)
+        record = await _record(services, owned, call_id)
         if not set(key.extensions) & set(record.extensions):
             raise not_found("no-recording", "this call has no recording")
-    return (
-        [pbx_for(services.settings, key.tenant, pbx)]
-        if pbx
-        else services.settings.tenant_pbxs(key.tenant)
-    )
+    return [pbx_for(services.settings, key.tenant, pbx)] if pbx else owned
 
 
-@router.get(
-    "/{call_id}/recording",
-    response_class=Response,
-    responses={200: {"content": {"audio/*": {}}}, 206: {"description": "a byte range"}},
-)
-async def get_recording(
-    request: Request,
-    services: ServicesDep,
-    call_id: str = CallId,
-    pbx: str | None = Query(None, max_length=64),
-    exp: int | None = Query(None, ge=0, le=2**40),
-    sig: str | None = Query(None, max_length=100),
-) -> Response:
-    """The recording's bytes (wav/mp3/ogg), whole or the requested ``Range`` (206)."""
-    pbxs = await _pbxs_for_request(request, services, call_id, pbx, exp, sig)
-    record = await _record(services, pbxs, call_id)
+async def _stream(request: Request, services: Services, record: CallRecord) -> Response:
     name = record.recording_file
     media = content_type(name)
     if not services.recordings.is_remote:
@@ -87,16 +63,49 @@ async def get_recording(
     )
 
 
-@router.post("/{call_id}/recording/link")
+_AUDIO: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"audio/*": {}}},
+    206: {"description": "a byte range"},
+}
+
+
+@router.get("/v1/calls/{call_id}/recording", response_class=Response, responses=_AUDIO)
+async def get_recording(
+    request: Request,
+    services: ServicesDep,
+    call_id: str = CallId,
+    pbx: str | None = Query(None, max_length=64),
+) -> Response:
+    """The recording's bytes (wav/mp3/ogg), whole or the requested ``Range`` (206)."""
+    pbxs = await _pbxs_for_key(request, services, call_id, pbx)
+    return await _stream(request, services, await _record(services, pbxs, call_id))
+
+
+@router.get("/v1/recordings/{call_id}", response_class=Response, responses=_AUDIO)
+async def get_signed_recording(
+    request: Request,
+    services: ServicesDep,
+    call_id: str = CallId,
+    expires: int = Query(ge=0, le=2**40),
+    sig: str = Query(max_length=128),
+) -> Response:
+    """The same bytes through a signed link (``cbcrm.links``), no key needed until
+    ``expires``; made by ``POST /v1/calls/{id}/recording/link`` or by crm-sync."""
+    if services.links is None or not services.links.verify(call_id, expires, sig):
+        raise unauthenticated("the link is invalid or expired")
+    pbxs = [p for t in services.settings.tenants.values() for p in t.pbx]
+    return await _stream(request, services, await _record(services, pbxs, call_id))
+
+
+@router.post("/v1/calls/{call_id}/recording/link")
 async def make_link(
     key: RecordingsReader,
     services: ServicesDep,
     call_id: str = CallId,
     pbx: str | None = Query(None, max_length=64),
-    ttl_s: int | None = Query(None, ge=10, le=7 * 86_400),
 ) -> RecordingLink:
-    """A signed link to the recording, valid ``ttl_s`` seconds, needing no key."""
-    if not services.links.enabled:
+    """A signed link to the recording (``recordings.link_ttl_s``), needing no key."""
+    if services.links is None:
         raise ApiError(501, "links-disabled", "Not configured", "recordings.link_secret is unset")
     pbxs = (
         [pbx_for(services.settings, key.tenant, pbx)]
@@ -106,5 +115,7 @@ async def make_link(
     record = await _record(services, pbxs, call_id)
     if key.extensions and not set(key.extensions) & set(record.extensions):
         raise not_found("no-recording", "this call has no recording")
-    url, expires = services.links.link(services.settings.public_url, record.pbx, call_id, ttl_s)
-    return RecordingLink(url=url, expires_at=expires)
+    now = int(time.time())
+    return RecordingLink(
+        url=services.links.url(call_id, now=now), expires_at=now + services.links.ttl_s
+    )
