@@ -8,23 +8,38 @@ succeeds; a redelivered command finds the record and returns the same id without
 
 from __future__ import annotations
 
+import asyncio
+
 import redis.asyncio as aioredis
 
 __all__ = ["Memo"]
 
 
 class Memo:
-    def __init__(self, redis: aioredis.Redis, prefix: str, *, ttl_s: int = 30 * 86400) -> None:
+    """At most ``max_in_flight`` Redis commands at once: a burst of thousands of commands
+    waits here for a connection instead of exhausting the client's pool."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        prefix: str,
+        *,
+        ttl_s: int = 30 * 86400,
+        max_in_flight: int = 32,
+    ) -> None:
         self._redis, self._prefix, self._ttl = redis, prefix, ttl_s
+        self._slots = asyncio.Semaphore(max_in_flight)
 
     def _key(self, action: str, key: str) -> str:
         return f"{self._prefix}{action}:{key}"
 
     async def get(self, action: str, key: str) -> str | None:
-        raw = await self._redis.get(self._key(action, key))
+        async with self._slots:
+            raw = await self._redis.get(self._key(action, key))
         if raw is None:
             return None
         return raw.decode() if isinstance(raw, bytes) else str(raw)
 
     async def put(self, action: str, key: str, value: str) -> None:
-        await self._redis.set(self._key(action, key), value, ex=self._ttl)
+        async with self._slots:
+            await self._redis.set(self._key(action, key), value, ex=self._ttl)
