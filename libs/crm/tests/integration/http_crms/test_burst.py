@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 
 import pytest
 
@@ -36,7 +37,7 @@ def burst(user_ids: list[int]) -> list[CallLog]:
     ]
 
 
-async def log_all(adapters: list[CrmAdapter], calls: list[CallLog]) -> float:
+async def log_all(adapters: Sequence[CrmAdapter], calls: list[CallLog]) -> float:
     """Every call handed at once to the replicas, alternately."""
 
     async def log(n: int, call: CallLog) -> None:
