@@ -5,9 +5,12 @@ from __future__ import annotations
 
 __all__ = [
     "ACTION_FIELDS",
+    "CRM_COMMAND_FIELDS",
+    "CRM_EVENT_FIELDS",
     "AMI_FIELDS",
     "F_ACTION",
     "F_BANNER",
+    "F_DATA",
     "F_DEADLINE",
     "F_EV",
     "F_HEADERS",
@@ -43,3 +46,8 @@ F_DEADLINE = b"deadline"  #: unix ms after which the request must not be execute
 F_LIST = b"list"  #: optional "1": an EventList action (collect events up to …Complete)
 
 ACTION_FIELDS = (F_ACTION, F_HEADERS, F_ID, F_REPLY, F_DEADLINE, F_LIST)
+
+# cb:crm:commands, cb:crm:events (crm-sync; docs/streams.md) -----------------------------
+F_DATA = b"data"  #: the one field: a msgspec-JSON cbcontracts.crm command or event
+CRM_COMMAND_FIELDS = (F_DATA,)
+CRM_EVENT_FIELDS = (F_DATA,)

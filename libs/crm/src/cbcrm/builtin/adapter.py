@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import aiosqlite
 import msgspec
@@ -41,7 +41,7 @@ class BuiltinCrm:
         self._write = asyncio.Lock()
 
     @classmethod
-    async def open(cls, path: str = ":memory:", *, seed: bool = True) -> BuiltinCrm:
+    async def open(cls, path: str = ":memory:", *, seed: bool = True) -> Self:
         db = await aiosqlite.connect(path)
         await db.executescript(SCHEMA)
         if seed:

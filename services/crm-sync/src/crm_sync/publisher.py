@@ -1,0 +1,38 @@
+"""The only writer of ``cb:crm:commands`` and ``cb:crm:events`` (one ``data`` field per
+entry: msgspec JSON of a cbcontracts.crm command or event), with retention by age."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import redis.asyncio as aioredis
+
+from cbcontracts.crm import CrmCommandBase, CrmEventBase, encode_command, encode_crm_event
+from cbstreams import StreamPublisher, Trimmer
+from cbstreams.fields import F_DATA
+
+__all__ = ["CrmPublisher"]
+
+
+class CrmPublisher:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        commands_key: str,
+        events_key: str,
+        *,
+        commands_retention_s: int = 7 * 86_400,
+        events_retention_s: int = 86_400,
+    ) -> None:
+        self._commands = StreamPublisher(
+            redis, commands_key, Trimmer(commands_retention_s * 1000, every_s=60.0)
+        )
+        self._events = StreamPublisher(
+            redis, events_key, Trimmer(events_retention_s * 1000, every_s=60.0)
+        )
+
+    async def commands(self, commands: Sequence[CrmCommandBase]) -> list[bytes]:
+        return await self._commands.publish([(F_DATA, encode_command(c)) for c in commands])
+
+    async def events(self, events: Sequence[CrmEventBase]) -> list[bytes]:
+        return await self._events.publish([(F_DATA, encode_crm_event(e)) for e in events])
