@@ -7,6 +7,7 @@ from .amocrm_state import AmoState
 from .bitrix24 import FakeBitrix24
 from .bitrix24_state import B24State
 from .faults import Faults, max_in_window, max_leaky_level
+from .megaplan import FakeMegaplan
 from .server import FakeServer, Recorded, Reply, Request
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "B24State",
     "FakeAmoCrm",
     "FakeBitrix24",
+    "FakeMegaplan",
     "FakeServer",
     "Faults",
     "Recorded",

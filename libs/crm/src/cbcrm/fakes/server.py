@@ -37,6 +37,7 @@ class Request:
     query: list[tuple[str, str]]
     headers: dict[str, str]
     body: bytes
+    query_string: str = ""  # raw (Megaplan puts one JSON object there)
 
     def arg(self, name: str, default: str = "") -> str:
         return next((v for k, v in self.query if k == name), default)
@@ -160,6 +161,7 @@ class FakeServer:
             query=urllib.parse.parse_qsl(scope["query_string"].decode(), keep_blank_values=True),
             headers={k.decode().lower(): v.decode() for k, v in scope["headers"]},
             body=body,
+            query_string=scope["query_string"].decode(),
         )
         reply = await self._dispatch(request)
         self.requests.append(

@@ -9,13 +9,15 @@ import redis.asyncio as aioredis
 
 from cbcrm.amocrm import AmoClient, AmoCrmAdapter, AmoSettings
 from cbcrm.bitrix24 import B24Adapter, B24Client, B24Settings
-from cbcrm.fakes import FakeAmoCrm, FakeBitrix24
+from cbcrm.fakes import FakeAmoCrm, FakeBitrix24, FakeMegaplan
+from cbcrm.megaplan import MegaplanAdapter, MegaplanClient, MegaplanSettings
 from cbcrm.remote import Limiter, Memo, RedisLimiter, RetryPolicy, TokenStore
 
 FAST = RetryPolicy(attempts=5, base=0.01, cap=0.3, deadline=20.0)
 
 MakeAmo = Callable[..., Awaitable[AmoCrmAdapter]]
 MakeB24 = Callable[..., Awaitable[B24Adapter]]
+MakeMegaplan = Callable[..., Awaitable[MegaplanAdapter]]
 
 
 @pytest.fixture
@@ -91,6 +93,34 @@ async def make_b24(
         if await store.load() is None:
             await client.exchange_code(b24.issue_code())
         adapter = B24Adapter(client, Memo(redis_client, f"{redis_prefix}memo:"))
+        made.append(adapter)
+        return adapter
+
+    yield make
+    for adapter in made:
+        await adapter.aclose()
+
+
+@pytest.fixture
+async def megaplan() -> AsyncIterator[FakeMegaplan]:
+    async with FakeMegaplan() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def make_megaplan(
+    megaplan: FakeMegaplan, redis_client: aioredis.Redis, redis_prefix: str
+) -> AsyncIterator[MakeMegaplan]:
+    made: list[MegaplanAdapter] = []
+    shared = RedisLimiter(redis_client, f"{redis_prefix}megaplan:rate", rate=3, burst=3)
+
+    async def make(*, retry: RetryPolicy = FAST) -> MegaplanAdapter:
+        config = MegaplanSettings(
+            base_url=megaplan.url, username=megaplan.username, password=megaplan.password
+        )
+        store = TokenStore(redis_client, f"{redis_prefix}megaplan:tokens")
+        client = MegaplanClient(config, limiter=shared, tokens=store, retry=retry)
+        adapter = MegaplanAdapter(client, Memo(redis_client, f"{redis_prefix}memo:"))
         made.append(adapter)
         return adapter
 
