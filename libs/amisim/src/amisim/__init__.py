@@ -13,6 +13,7 @@ from .traffic import (
     TrafficGenerator,
     blast,
     blast_chunks,
+    render_call,
     render_events,
 )
 
@@ -31,6 +32,7 @@ __all__ = [
     "blast_chunks",
     "capture",
     "load_template",
+    "render_call",
     "render_events",
     "template_names",
 ]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from ._ids import IdSource, bind
 from ._template import Template, load_template
-from .calls import Call
+from .calls import Call, render
 
 if TYPE_CHECKING:
     from .pbx import Pbx
@@ -23,6 +23,7 @@ __all__ = [
     "TrafficGenerator",
     "blast",
     "blast_chunks",
+    "render_call",
     "render_events",
 ]
 
@@ -37,6 +38,13 @@ SCENARIOS: Mapping[str, float] = {
     "click_to_call": 5,
     "blind_transfer_ami": 5,
     "attended_transfer_ami": 5,
+    # composed scenarios (amisim.compose): about a sixth of the calls
+    "internal": 5,
+    "hold": 5,
+    "dial_timeout": 3,
+    "queue_abandon": 3,
+    "redirect_transfer": 2,
+    "pickup": 2,
 }
 
 
@@ -96,6 +104,25 @@ class TrafficGenerator:
 @cache
 def _whole(template: Template) -> bytes:
     return "".join(phase.fmt for phase in template.phases).encode()
+
+
+def render_call(
+    name: str,
+    values: Mapping[str, str] | None = None,
+    *,
+    seed: int | None = None,
+    start: float = 1_800_000_000.0,
+) -> list[tuple[float, bytes]]:
+    """One call of scenario ``name`` as (offset in seconds, wire frame) pairs, without a
+    server: ``values`` fix placeholders (``phone``, ``did``, ``ext1`` ...), the rest is fresh
+    (from ``seed``); the call starts at ``start`` (unix seconds)."""
+    template = load_template(name)
+    ids = IdSource(seed=seed)
+    given = dict(values or {})
+    wanted = [k for k in template.extensions if k not in given]
+    free = [e for e in ("100", "101", "102") if e not in given.values()]
+    given.update(zip(wanted, ids.rng.sample(free, len(wanted)), strict=True))
+    return render(template.phases, bind(template, ids, start, given))
 
 
 def render_events(

@@ -14,7 +14,15 @@ from typing import Any
 
 import click
 
-from amisim import SCENARIOS, Capture, Simulator, TrafficConfig, TrafficGenerator, capture
+from amisim import (
+    SCENARIOS,
+    Capture,
+    Simulator,
+    TrafficConfig,
+    TrafficGenerator,
+    capture,
+    template_names,
+)
 from amisim.capture import CaptureError
 
 COMMANDS: list[click.Command] = []
@@ -41,7 +49,7 @@ def _mix(spec: str | None) -> dict[str, float]:
     mix = {}
     for item in spec.split(","):
         name, _, weight = item.strip().partition("=")
-        if name not in SCENARIOS and name != "registration":
+        if name not in template_names():
             raise click.BadParameter(f"unknown scenario {name!r}", param_hint="--scenarios")
         mix[name] = float(weight or 1)
     return mix
