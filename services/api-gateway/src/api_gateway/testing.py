@@ -54,7 +54,9 @@ async def publish_events(
 async def serving(app: FastAPI, timeout_s: float = 10.0) -> AsyncIterator[str]:
     """``app`` served by uvicorn on 127.0.0.1, any free port; yields its base URL."""
     lifespan: Literal["on", "off"] = "off" if hasattr(app.state, "services") else "on"
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan=lifespan)
+    config = uvicorn.Config(
+        app, log_config=None, access_log=False, lifespan=lifespan, timeout_graceful_shutdown=1
+    )
     server = uvicorn.Server(config)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -69,5 +71,4 @@ async def serving(app: FastAPI, timeout_s: float = 10.0) -> AsyncIterator[str]:
             yield f"http://127.0.0.1:{sock.getsockname()[1]}"
         finally:
             server.should_exit = True
-            server.force_exit = True
     sock.close()

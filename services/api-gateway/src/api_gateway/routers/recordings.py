@@ -15,7 +15,7 @@ from cbcontracts import CallRecord
 
 from ..auth import require
 from ..deps import RecordingsReader, ServicesDep, pbx_for
-from ..errors import ApiError, not_found, unauthenticated
+from ..errors import not_found, unauthenticated
 from ..schemas import RecordingLink
 from ..services.recordings import content_type
 from ..state import Services
@@ -87,7 +87,7 @@ async def get_signed_recording(
     services: ServicesDep,
     call_id: str = CallId,
     expires: int = Query(ge=0, le=2**40),
-    sig: str = Query(max_length=128),
+    sig: str = Query(pattern=r"^[0-9a-f]{64}$"),
 ) -> Response:
     """The same bytes through a signed link (``cbcrm.links``), no key needed until
     ``expires``; made by ``POST /v1/calls/{id}/recording/link`` or by crm-sync."""
@@ -106,7 +106,9 @@ async def make_link(
 ) -> RecordingLink:
     """A signed link to the recording (``recordings.link_ttl_s``), needing no key."""
     if services.links is None:
-        raise ApiError(501, "links-disabled", "Not configured", "recordings.link_secret is unset")
+        raise not_found(
+            "links-disabled", "signed links are not configured (recordings.link_secret)"
+        )
     pbxs = (
         [pbx_for(services.settings, key.tenant, pbx)]
         if pbx
