@@ -25,6 +25,7 @@ from cbcontracts import (
     CallStarted,
     CallTransferred,
 )
+from cbcontracts.crm import CardData, encode_crm_event
 
 from .conftest import MakeKey, bearer
 
@@ -97,6 +98,46 @@ def test_ext_100s_websocket_receives_100s_card_and_never_101s(
         ("card.hide", "B"),
     ]
     assert got101[2]["external"] == "79161234567"  # the card follows the transfer
+
+
+def test_crm_card_data_reaches_only_the_operator_whose_card_is_shown(
+    redis_url: str, redis_prefix: str
+) -> None:
+    settings = settings_for(redis_url, redis_prefix)
+    app = create_app(settings)
+    with TestClient(app) as tc:
+        assert tc.portal is not None
+        services = app.state.services
+        _, admin = tc.portal.call(services.keys.create, "acme", ("admin",))
+        issued = tc.post(
+            "/v1/sessions", json={"user": "u", "extension": "100"}, headers=bearer(admin)
+        )
+        with tc.websocket_connect(f"/v1/feeds/events?token={issued.json()['token']}") as ws:
+            tc.portal.call(
+                publish_events, services.redis, settings, [ev("ringing", "B", 1, extension="100")]
+            )
+            for call in ("A", "B"):  # A's card is 101's business: never sent to 100
+                card = CardData(
+                    event_id=f"{call}/card",
+                    call_id=call,
+                    pbx="main",
+                    at=1,
+                    phone="+79161234567",
+                    known=True,
+                )
+                tc.portal.call(
+                    services.redis.xadd,
+                    settings.feeds.crm_stream,
+                    {b"data": encode_crm_event(card)},
+                )
+            tc.portal.call(publish_events, services.redis, settings, [ev("ended", "B", 2)])
+            got = [ws.receive_json() for _ in range(3)]
+    assert [(m["type"], m["call_id"]) for m in got] == [
+        ("card.show", "B"),
+        ("card.data", "B"),
+        ("card.hide", "B"),
+    ]
+    assert got[1]["data"]["known"] is True
 
 
 def test_a_websocket_without_a_valid_token_is_refused(redis_url: str, redis_prefix: str) -> None:

@@ -6,8 +6,9 @@
   when that extension rings (or a call is transferred to it), filled with the CRM's data,
   hidden when it stops ringing, is answered elsewhere, is transferred away, or ends.
 
-CRM events (``cb:crm:events``) are read as JSON objects in the ``data`` field with at least
-``call_id`` and ``pbx`` (``cbcontracts/crm.py`` is not there yet; unknown shapes are skipped).
+CRM events (``cb:crm:events``) are ``cbcontracts.crm`` events in the ``data`` field; an
+operator gets the ``crm.card`` data of the calls whose card it shows, an integrator every CRM
+event of its tenant. Entries that do not decode are skipped.
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ from cbcontracts import (
     CallTransferred,
     decode_event,
 )
+from cbcontracts.crm import CardData, CrmEvent, decode_crm_event
 
 __all__ = ["CALLS", "CRM", "Message", "OperatorCards", "TenantFilter", "event_extensions"]
 
 CALLS, CRM = 0, 1  # stream indexes of the merged feed
 Message = dict[str, Any]
-_json = msgspec.json.Decoder(dict[str, Any])
 
 
 def event_extensions(event: CallEvent) -> set[str]:
@@ -47,14 +48,11 @@ def decode_call(fields: dict[bytes, bytes]) -> CallEvent | None:
         return None
 
 
-def decode_crm(fields: dict[bytes, bytes]) -> dict[str, Any] | None:
+def decode_crm(fields: dict[bytes, bytes]) -> CrmEvent | None:
     try:
-        data = _json.decode(fields[b"data"])
+        return decode_crm_event(fields[b"data"])
     except (KeyError, msgspec.DecodeError, msgspec.ValidationError):
         return None
-    return (
-        data if isinstance(data.get("call_id"), str) and isinstance(data.get("pbx"), str) else None
-    )
 
 
 class TenantFilter:
@@ -70,10 +68,10 @@ class TenantFilter:
             if self._extensions and not self._extensions & event_extensions(event):
                 return []
             return [{"type": event.__struct_config__.tag, "event": msgspec.to_builtins(event)}]
-        data = decode_crm(fields)
-        if data is None or data["pbx"] not in self._pbxs:
+        crm = decode_crm(fields)
+        if crm is None or crm.pbx not in self._pbxs:
             return []
-        return [{"type": "crm.event", "event": data}]
+        return [{"type": crm.__struct_config__.tag, "event": msgspec.to_builtins(crm)}]
 
 
 class OperatorCards:
@@ -84,14 +82,11 @@ class OperatorCards:
 
     def __call__(self, stream: int, fields: dict[bytes, bytes]) -> list[Message]:
         if stream == CRM:
-            data = decode_crm(fields)
-            if data is None or data["pbx"] not in self._pbxs:
+            crm = decode_crm(fields)
+            if not isinstance(crm, CardData) or (crm.pbx, crm.call_id) not in self._shown:
                 return []
-            if (data["pbx"], data["call_id"]) not in self._shown:
-                return []
-            return [
-                {"type": "card.data", "call_id": data["call_id"], "pbx": data["pbx"], "data": data}
-            ]
+            data = msgspec.to_builtins(crm)
+            return [{"type": "card.data", "call_id": crm.call_id, "pbx": crm.pbx, "data": data}]
         event = decode_call(fields)
         if event is None or event.pbx not in self._pbxs:
             return []

@@ -1,0 +1,46 @@
+"""The ``callbridge keys`` commands against a real Redis: a created key's token is printed
+once, listed without it, and revoked for good."""
+
+from __future__ import annotations
+
+import asyncio
+
+from click.testing import CliRunner
+
+from api_gateway.services.keystore import KeyStore
+from callbridge_cli.main import cli
+from cbstreams import connect
+
+
+def _verify(redis_url: str, prefix: str, token: str) -> bool:
+    async def main() -> bool:
+        redis = connect(redis_url)
+        try:
+            return await KeyStore(redis, prefix).verify(token) is not None
+        finally:
+            await redis.aclose()
+
+    return asyncio.run(main())
+
+
+def test_keys_create_list_and_revoke_manage_a_key_whose_token_is_shown_once(
+    redis_url: str, redis_prefix: str
+) -> None:
+    env = {"CB_REDIS_URL": redis_url, "CB_KEY_PREFIX": redis_prefix}
+    runner = CliRunner()
+    created = runner.invoke(
+        cli,
+        ["keys", "create", "--tenant", "acme", "--scope", "calls:read", "--extension", "100"],
+        env=env,
+    )
+    assert created.exit_code == 0, created.output
+    token = created.stdout.strip().splitlines()[-1]
+    assert token.startswith("cbk_")
+    assert _verify(redis_url, redis_prefix, token)
+    listed = runner.invoke(cli, ["keys", "list"], env=env)
+    assert "calls:read" in listed.output
+    assert token not in listed.output
+    key_id = token.split("_")[1]
+    assert runner.invoke(cli, ["keys", "revoke", key_id], env=env).exit_code == 0
+    assert not _verify(redis_url, redis_prefix, token)
+    assert "revoked" in runner.invoke(cli, ["keys", "list"], env=env).output
