@@ -72,6 +72,15 @@ class AmoCrmAdapter:
         ]
 
     async def create_contact(self, contact: NewContact, *, key: str) -> Entity:
+        if contact.unsorted:
+            contact_id, _ = await self.calls.unsorted_contact(contact, key=key)
+            return Entity(
+                kind="contact",
+                id=contact_id,
+                name=contact.name,
+                phones=(contact.phone,),
+                url=self._url("contact", contact_id),
+            )
         phone_field = {
             "field_code": "PHONE",
             "values": [{"value": contact.phone, "enum_code": "WORK"}],
@@ -90,6 +99,10 @@ class AmoCrmAdapter:
         )
 
     async def create_deal(self, deal: NewDeal, *, key: str) -> Deal:
+        if deal.unsorted:  # the Unsorted entry of this contact already holds its lead
+            lead = await self._memo.get("amocrm:unsorted-lead", deal.entity.id)
+            if lead is not None:
+                return Deal(id=lead, name=deal.name, url=self._url("lead", lead))
         item: dict[str, Any] = {"name": deal.name}
         if deal.entity.kind in ("contact", "company"):
             item["_embedded"] = {_PLURAL[deal.entity.kind]: [{"id": int(deal.entity.id)}]}

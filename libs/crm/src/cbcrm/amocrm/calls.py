@@ -8,10 +8,11 @@ created it), the call becomes a ``call_in``/``call_out`` note on that entity ins
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..adapter import CallLog
+from ..adapter import CallLog, NewContact
 from ..exceptions import CrmPermanentError
 from ..remote import Coalescer, Memo
 from .client import AmoClient
@@ -73,7 +74,7 @@ class AmoCalls:
             logged = str(outcome["id"])
         elif outcome.get("code") == "Duplicate":
             logged = f"uniq:{call.call_id}"  # logged before (a retry after a lost reply)
-        elif call.entity is not None:
+        elif call.entity is not None or call.deal_id:
             logged = await self._note(call)
         else:
             raise CrmPermanentError(
@@ -91,7 +92,6 @@ class AmoCalls:
         return [by_request.get(str(item["request_id"]), missing) for item in items]
 
     async def _note(self, call: CallLog) -> str:
-        assert call.entity is not None  # noqa: S101 - checked by the caller
         item = call_item(call, self._source)
         params = {
             k: item[k]
@@ -105,14 +105,42 @@ class AmoCalls:
         }
         if call.user_id:
             note["responsible_user_id"] = note["created_by"] = int(call.user_id)
-        path = f"/api/v4/{_PLURAL[call.entity.kind]}/{call.entity.id}/notes"
+        if call.deal_id:
+            kind, oid = "lead", call.deal_id
+        else:
+            assert call.entity is not None  # noqa: S101 - checked by the caller
+            kind, oid = call.entity.kind, call.entity.id
+        path = f"/api/v4/{_PLURAL[kind]}/{oid}/notes"
         body = await self._client.request("POST", path, json=[note])
         return f"note:{body['_embedded']['notes'][0]['id']}"
+
+    async def unsorted_contact(self, contact: NewContact, *, key: str) -> tuple[str, str]:
+        """An Unsorted SIP entry holding a new contact and its lead: (contact id, lead id)."""
+        done = await self._memo.get("amocrm:unsorted-contact", key)
+        if done is not None:
+            contact_id, _, lead_id = done.partition(":")
+            return contact_id, lead_id
+        call = CallLog(
+            call_id=key, direction="inbound", phone=contact.phone, started_at=int(time.time())
+        )
+        body = await self._post_unsorted(call, did="", key=key, name=contact.name)
+        embedded = body["_embedded"]["unsorted"][0]["_embedded"]
+        contact_id = str(embedded["contacts"][0]["id"])
+        lead_id = str(embedded["leads"][0]["id"])
+        await self._memo.put("amocrm:unsorted-lead", contact_id, lead_id)
+        await self._memo.put("amocrm:unsorted-contact", key, f"{contact_id}:{lead_id}")
+        return contact_id, lead_id
 
     async def unsorted(self, call: CallLog, *, did: str, key: str) -> str:
         done = await self._memo.get("amocrm:unsorted", key)
         if done is not None:
             return done
+        body = await self._post_unsorted(call, did=did, key=key, name=call.phone)
+        uid = str(body["_embedded"]["unsorted"][0]["uid"])
+        await self._memo.put("amocrm:unsorted", key, uid)
+        return uid
+
+    async def _post_unsorted(self, call: CallLog, *, did: str, key: str, name: str) -> Any:
         settings = self._client.settings
         phone_field = {
             "field_code": "PHONE",
@@ -134,14 +162,11 @@ class AmoCalls:
             },
             "_embedded": {
                 "leads": [{"name": f"Call from {call.phone}"}],
-                "contacts": [{"name": call.phone, "custom_fields_values": [phone_field]}],
+                "contacts": [{"name": name, "custom_fields_values": [phone_field]}],
             },
         }
         if settings.unsorted_pipeline_id:
             entry["pipeline_id"] = settings.unsorted_pipeline_id
         if call.user_id:
             entry["metadata"]["call_responsible"] = int(call.user_id)
-        body = await self._client.request("POST", "/api/v4/leads/unsorted/sip", json=[entry])
-        uid = str(body["_embedded"]["unsorted"][0]["uid"])
-        await self._memo.put("amocrm:unsorted", key, uid)
-        return uid
+        return await self._client.request("POST", "/api/v4/leads/unsorted/sip", json=[entry])

@@ -223,7 +223,17 @@ class AmoWrites:
                     "uid": uid,
                     "account_id": 1,
                     "request_id": str(item.get("request_id", i)),
-                    "_embedded": {"leads": [], "contacts": [], "companies": []},
+                    "_embedded": self._unsorted_entities(item),
                 }
             )
         return Reply.json(200, {"_total_items": len(out), "_embedded": {"unsorted": out}}, HAL)
+
+    def _unsorted_entities(self, item: Obj) -> Obj:
+        """The contact and lead an Unsorted entry holds (hidden in lists until accepted in
+        amoCRM; the fake keeps them aside in ``state.unsorted``)."""
+        embedded = item.get("_embedded") or {}
+        ids: Obj = {"leads": [], "contacts": [], "companies": []}
+        for kind in ("contacts", "leads"):
+            for _ in embedded.get(kind) or []:
+                ids[kind].append({"id": self.state.next_id()})
+        return ids

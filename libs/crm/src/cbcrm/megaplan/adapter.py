@@ -39,6 +39,8 @@ def comment_text(call: CallLog) -> str:
     when = dt.datetime.fromtimestamp(call.started_at, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     what = f"{call.direction.capitalize()} call {call.phone}"
     text = f"{what}, {when}, {_RESULT[call.result]}, {call.duration_s} s"
+    if call.reason:
+        text += f" ({call.reason})"
     if call.recording_url:
         text += f'<br><a href="{call.recording_url}">Recording</a>'
     return text
@@ -167,7 +169,8 @@ class MegaplanAdapter:
         only open deal. Megaplan cannot comment contractors, so no deal = permanent error."""
         if call.direction == "internal":
             return ""
-        deal_id = call.entity.id if call.entity is not None and call.entity.kind == "lead" else ""
+        is_deal = call.entity is not None and call.entity.kind == "lead"
+        deal_id = call.deal_id or (call.entity.id if call.entity is not None and is_deal else "")
         if not deal_id:
             found = await self.lookup(call.phone)
             open_deals = [d for ds in found.deals.values() for d in ds]

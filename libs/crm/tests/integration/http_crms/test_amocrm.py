@@ -213,3 +213,38 @@ async def test_users_are_read_page_by_page_with_extensions_from_settings(
     assert len(users) == 260
     assert users[0].extension == "101"
     assert amo.record_count("/api/v4/users") == 2
+
+
+async def test_a_contact_created_as_unsorted_comes_with_its_lead_for_the_deal_step(
+    amo: FakeAmoCrm, make_amo: MakeAmo
+) -> None:
+    adapter = await make_amo()
+
+    contact = await adapter.create_contact(
+        NewContact(name="New caller", phone="+79995550000", unsorted=True), key="u:contact"
+    )
+    deal = await adapter.create_deal(
+        NewDeal(name="Inbound call", entity=contact, unsorted=True), key="u:deal"
+    )
+
+    [entry] = amo.state.unsorted
+    assert entry["metadata"]["from"] == "+79995550000"
+    assert entry["_embedded"]["contacts"][0]["name"] == "New caller"
+    assert contact.id != deal.id
+    assert amo.record_count("/api/v4/leads") == 0  # no second, visible lead
+
+
+async def test_a_note_goes_to_the_deal_the_rule_chose_when_amocrm_cannot_match(
+    amo: FakeAmoCrm, make_amo: MakeAmo
+) -> None:
+    contact = amo.state.add_contact("Ivan", ["+79990000001"])
+    lead = amo.state.add_lead("Chosen", contacts=[contact])
+    adapter = await make_amo()
+    entity = Entity(kind="contact", id=str(contact))
+
+    await adapter.log_call(
+        call("dn1", phone="+79995550000", entity=entity, deal_id=str(lead)), key="dn1"
+    )
+
+    [note] = amo.state.notes
+    assert (note["entity"], note["entity_id"]) == ("leads", lead)

@@ -139,3 +139,18 @@ async def test_429s_and_500s_are_retried_an_outage_is_transient_and_recovery_log
 
     assert [c["content"][:7] for c in megaplan.comments] == ["Inbound", "Inbound"]
     assert len(megaplan.comments) == 2
+
+
+async def test_the_comment_goes_to_the_deal_the_rule_chose_and_says_why(
+    megaplan: FakeMegaplan, make_megaplan: MakeMegaplan
+) -> None:
+    ivan = megaplan.add_contractor("Ivan", ["+79161234567"])
+    megaplan.add_deal("Other", ivan)
+    chosen = megaplan.add_deal("Chosen", ivan)
+    adapter = await make_megaplan()
+
+    await adapter.log_call(call("r1", deal_id=chosen, reason="oldest contact"), key="r1")
+
+    [comment] = megaplan.comments
+    assert comment["deal"] == chosen
+    assert "(oldest contact)" in comment["content"]
