@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import gateway, services, sim, tracker
+from . import crm, gateway, services, sim, tracker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -13,5 +13,11 @@ def cli() -> None:
     """callbridge: Asterisk <-> CRM integration suite."""
 
 
-for _command in (*sim.COMMANDS, *services.COMMANDS, *tracker.COMMANDS, *gateway.COMMANDS):
+for _command in (
+    *sim.COMMANDS,
+    *services.COMMANDS,
+    *tracker.COMMANDS,
+    *gateway.COMMANDS,
+    *crm.COMMANDS,
+):
     cli.add_command(_command)

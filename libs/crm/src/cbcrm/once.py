@@ -33,6 +33,10 @@ class Once:
         """The recorded result of ``key``, or None if not done."""
         return cast(bytes | None, await self._redis.get(self.key(key)))
 
+    async def results(self, *keys: str) -> list[bytes | None]:
+        """The recorded results of ``keys`` (one round trip)."""
+        return cast(list[bytes | None], await self._redis.mget([self.key(k) for k in keys]))
+
     async def record(self, key: str, result: bytes) -> bool:
         """Record ``key`` as done; False if it already was."""
         return bool(await self._redis.set(self.key(key), result, nx=True, ex=self.ttl_s))

@@ -10,6 +10,7 @@ by :class:`UserDirectory` (``{prefix}crm:{crm}:users``, msgpack, EX ``ttl_s``).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import cast
 
@@ -29,7 +30,8 @@ _dec = msgspec.msgpack.Decoder(list[CrmUser])
 
 
 class UserDirectory:
-    """The CRM's users, cached in Redis; extension <-> user."""
+    """The CRM's users, cached in Redis (and for ``memo_s`` in this process); extension <->
+    user."""
 
     def __init__(
         self,
@@ -39,17 +41,24 @@ class UserDirectory:
         crm: str,
         prefix: str = "cb:",
         ttl_s: int = 300,
+        memo_s: float = 5.0,
     ) -> None:
         self._redis, self._fetch = redis, fetch
         self.key = f"{prefix}crm:{crm}:users"
-        self.ttl_s = ttl_s
+        self.ttl_s, self.memo_s = ttl_s, memo_s
+        self._memo: tuple[float, list[CrmUser]] = (0.0, [])
 
     async def users(self) -> list[CrmUser]:
+        now = time.monotonic()
+        if now < self._memo[0]:
+            return self._memo[1]
         cached = cast(bytes | None, await self._redis.get(self.key))
         if cached is not None:
-            return _dec.decode(cached)
-        users = await self._fetch()
-        await self._redis.set(self.key, _enc.encode(users), ex=self.ttl_s)
+            users = _dec.decode(cached)
+        else:
+            users = await self._fetch()
+            await self._redis.set(self.key, _enc.encode(users), ex=self.ttl_s)
+        self._memo = (now + self.memo_s, users)
         return users
 
     async def by_extension(self, extension: str) -> CrmUser | None:
@@ -63,6 +72,7 @@ class UserDirectory:
         return next((u for u in await self.users() if u.id == user_id), None)
 
     async def invalidate(self) -> None:
+        self._memo = (0.0, [])
         await self._redis.delete(self.key)
 
 

@@ -72,8 +72,8 @@ class CallSync:
         chosen = card.effective
         # A redelivered command must take the same path: a contact we created on the first
         # attempt does not make the caller "known".
-        made_contact = await self.once.result(f"{cmd.key}/contact") is not None
-        made_deal = await self.once.result(f"{cmd.key}/deal") is not None
+        contact, deal_done = await self.once.results(f"{cmd.key}/contact", f"{cmd.key}/deal")
+        made_contact, made_deal = contact is not None, deal_done is not None
         scenario = scenario_of(cmd.direction, cmd.result, chosen.known and not made_contact)
         if scenario is None:
             return Outcome(scenario=None, effective=chosen)

@@ -144,11 +144,13 @@ class Executor:
                 entry_id, data, cmd, CrmTransientError(f"{type(exc).__name__}: {exc}")
             )
         else:
-            await self.once.record(cmd.key, result)
             if events:
                 await self.publisher.events(events)
-            await self.consumer.ack([entry_id])
-            await self.redis.hdel(self.not_before, entry_id)
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.set(self.once.key(cmd.key), result, nx=True, ex=self.once.ttl_s)
+            pipe.xack(self.consumer.key, self.consumer.group, entry_id)
+            pipe.hdel(self.not_before, entry_id)
+            await pipe.execute()
             self.metrics.executed.labels(_tag(cmd), "ok").inc()
             self.metrics.latency.labels(_tag(cmd)).observe(time.perf_counter() - started)
 

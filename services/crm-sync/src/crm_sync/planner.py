@@ -87,8 +87,10 @@ class Planner:
         metrics: CrmSyncMetrics,
         *,
         region: str = "RU",
+        concurrency: int = 32,
     ) -> None:
         self.consumer, self.sync, self.publisher, self.legs = consumer, sync, publisher, legs
+        self._slots = asyncio.Semaphore(concurrency)  # calls handled at once (Redis pool)
         self.metrics, self.region = metrics, region
         self.crm = sync.adapter.name
         self.drives_card = sync.adapter.drives_call_card
@@ -116,18 +118,20 @@ class Planner:
                 )
                 continue
             by_call[f"{event.pbx}/{event.call_id}"].append(event)
+        planned: list[CrmCommandBase] = []
         async with asyncio.TaskGroup() as tg:
             for events in by_call.values():
-                tg.create_task(self._handle_call(events))
+                tg.create_task(self._handle_call(events, planned))
+        if planned:  # one XADD round trip for the batch's commands (cards went out at once)
+            await self.publisher.commands(planned)
+            for command in planned:
+                self.metrics.planned.labels(command.__struct_config__.tag).inc()
         await self.consumer.ack([entry_id for entry_id, _ in batch])
 
-    async def _handle_call(self, events: list[CallEvent]) -> None:
-        for event in events:
-            commands = await self.handle(event)
-            if commands:
-                await self.publisher.commands(commands)
-                for command in commands:
-                    self.metrics.planned.labels(command.__struct_config__.tag).inc()
+    async def _handle_call(self, events: list[CallEvent], planned: list[CrmCommandBase]) -> None:
+        async with self._slots:
+            for event in events:
+                planned.extend(await self.handle(event))
 
     async def handle(self, event: CallEvent) -> list[CrmCommandBase]:
         phone = self._phone(event)

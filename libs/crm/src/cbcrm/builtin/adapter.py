@@ -92,6 +92,9 @@ class BuiltinCrm:
         where, args = ("WHERE entity_id = ?", (int(entity_id),)) if entity_id else ("", ())
         return await self._dicts(f"SELECT * FROM calls {where} ORDER BY id", args)  # noqa: S608
 
+    async def call_count(self) -> int:
+        return int((await self._rows("SELECT count(*) FROM calls", ()))[0][0])
+
     async def tasks(self) -> list[dict[str, Any]]:
         return await self._dicts("SELECT * FROM tasks ORDER BY id", ())
 

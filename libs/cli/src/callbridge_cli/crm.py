@@ -1,0 +1,122 @@
+"""CLI commands of crm-sync: run it, list / re-drive / drop dead letters, look a number up."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import click
+import msgspec
+
+from cbcrm.effective import choose
+from cbcrm.phones import to_e164
+from cbruntime import RuntimeSetupError, run_until_signal, setup_logging
+from cbstreams import connect
+from cbstreams.deadletter import DeadLetters
+from crm_sync.adapters import open_adapter
+from crm_sync.main import CrmSyncService
+from crm_sync.settings import CrmSyncSettings, load
+
+COMMANDS: list[click.Command] = []
+T = TypeVar("T")
+
+config_option = click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="CB_CONFIG",
+    help="TOML settings file (CB_* variables override it).",
+)
+
+
+def _settings(config: Path | None) -> CrmSyncSettings:
+    try:
+        return load(config)
+    except RuntimeSetupError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _dead(settings: CrmSyncSettings, use: Callable[[DeadLetters], Awaitable[T]]) -> T:
+    async def main() -> T:
+        redis = connect(settings.redis_url)
+        try:
+            return await use(DeadLetters(redis, settings.dead_stream))
+        finally:
+            await redis.aclose()
+
+    return asyncio.run(main())
+
+
+@click.group("crm-sync")
+def crm_sync() -> None:
+    """crm-sync: call events -> CRM (planner + executors), dead letters, lookups."""
+
+
+@crm_sync.command("run")
+@config_option
+def run(config: Path | None) -> None:
+    """Run the planner and an executor against the configured CRM adapter."""
+    settings = _settings(config)
+    setup_logging(settings.log_level, json=settings.log_json)
+    with contextlib.suppress(KeyboardInterrupt):
+        run_until_signal(CrmSyncService(settings).run)
+
+
+@crm_sync.group("dead")
+def dead() -> None:
+    """Dead letters (cb:dead): commands that failed for good."""
+
+
+@dead.command("list")
+@config_option
+@click.option("--count", default=50, show_default=True)
+def dead_list(config: Path | None, count: int) -> None:
+    """One JSON line per dead entry (payload as text)."""
+    for entry in _dead(_settings(config), lambda d: d.list(count)):
+        row = msgspec.structs.asdict(entry)
+        row["payload"] = {k.decode(): v.decode(errors="replace") for k, v in entry.payload.items()}
+        click.echo(msgspec.json.encode(row).decode())
+
+
+@dead.command("redrive")
+@config_option
+@click.argument("dead_ids", nargs=-1, required=True)
+def dead_redrive(config: Path | None, dead_ids: tuple[str, ...]) -> None:
+    """Put dead entries back on their stream (after fixing the cause)."""
+    for dead_id in dead_ids:
+        new_id = _dead(_settings(config), lambda d, i=dead_id: d.redrive(i))  # type: ignore[misc]
+        click.echo(f"{dead_id} -> {new_id.decode() if new_id else 'not found'}")
+
+
+@dead.command("drop")
+@config_option
+@click.argument("dead_ids", nargs=-1, required=True)
+def dead_drop(config: Path | None, dead_ids: tuple[str, ...]) -> None:
+    """Delete dead entries for good."""
+    for dead_id in dead_ids:
+        gone = _dead(_settings(config), lambda d, i=dead_id: d.drop(i))  # type: ignore[misc]
+        click.echo(f"{dead_id} {'dropped' if gone else 'not found'}")
+
+
+@crm_sync.command("lookup")
+@config_option
+@click.argument("number")
+def lookup(config: Path | None, number: str) -> None:
+    """Ask the configured CRM about a number (no cache): the effective entity and why."""
+    settings = _settings(config)
+
+    async def main() -> None:
+        adapter = await open_adapter(settings)
+        try:
+            found = await adapter.lookup(to_e164(number, settings.region))
+        finally:
+            await adapter.aclose()
+        chosen = choose(found, settings.effective)
+        click.echo(msgspec.json.encode({"lookup": found, "effective": chosen}).decode())
+
+    asyncio.run(main())
+
+
+COMMANDS.append(crm_sync)
