@@ -5,9 +5,9 @@ from __future__ import annotations
 
 __all__ = [
     "ACTION_FIELDS",
+    "AMI_FIELDS",
     "CRM_COMMAND_FIELDS",
     "CRM_EVENT_FIELDS",
-    "AMI_FIELDS",
     "F_ACTION",
     "F_BANNER",
     "F_DATA",
