@@ -1,0 +1,1 @@
+"""Speech providers (TTS/STT) behind one interface: Yandex SpeechKit, espeak-ng, pocketsphinx."""

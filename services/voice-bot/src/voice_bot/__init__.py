@@ -1,0 +1,1 @@
+"""voice-bot: a FastAGI voice assistant."""
