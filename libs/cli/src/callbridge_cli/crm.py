@@ -108,11 +108,15 @@ def lookup(config: Path | None, number: str) -> None:
     settings = _settings(config)
 
     async def main() -> None:
-        adapter = await open_adapter(settings)
+        redis = connect(settings.redis_url)
         try:
-            found = await adapter.lookup(to_e164(number, settings.region))
+            adapter = await open_adapter(settings, redis)
+            try:
+                found = await adapter.lookup(to_e164(number, settings.region))
+            finally:
+                await adapter.aclose()
         finally:
-            await adapter.aclose()
+            await redis.aclose()
         chosen = choose(found, settings.effective)
         click.echo(msgspec.json.encode({"lookup": found, "effective": chosen}).decode())
 

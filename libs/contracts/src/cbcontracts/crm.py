@@ -85,6 +85,8 @@ class CardStart(CrmCommandBase, tag="crm.card_start", frozen=True, kw_only=True)
     did: str = ""
     started_at: int = 0
     extension: str = ""
+    user_id: str = ""  # who the card is registered for: the responsible user from the lookup
+    entity: CardEntity | None = None  # the effective entity, when known
 
 
 class CardShow(CrmCommandBase, tag="crm.card_show", frozen=True, kw_only=True):

@@ -5,17 +5,22 @@ records its result (``SET NX EX``). A crash after ``fn`` and before the record r
 step on redelivery; that second request carries the same key to the CRM adapter (amoCRM
 ``uniq``, Bitrix24 ``EXTERNAL_CALL_ID``, the built-in CRM's idempotency table), which is what
 closes that gap. Keys: ``{prefix}crm:done:{key}``, kept ``ttl_s`` (7 days).
+
+:class:`StepBook` is the batched form used by crm-sync's executors: the records a batch of
+commands may need are read with one ``MGET`` up front, and the new ones are written with the
+batch's acks (one pipeline, records before acks). The gap is the same — a crash before that
+write repeats steps whose records were not written yet, with the same keys to the adapter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeVar, cast
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Protocol, TypeVar, cast
 
 import msgspec
 import redis.asyncio as aioredis
 
-__all__ = ["Once"]
+__all__ = ["Once", "StepBook", "Steps"]
 
 T = TypeVar("T")
 
@@ -25,6 +30,10 @@ class Once:
         self._redis = redis
         self._base = f"{prefix}crm:done:"
         self.ttl_s = ttl_s
+
+    @property
+    def redis(self) -> aioredis.Redis:
+        return self._redis
 
     def key(self, key: str) -> str:
         return f"{self._base}{key}"
@@ -46,4 +55,51 @@ class Once:
             return msgspec.json.decode(done, type=typ)
         result = await fn()
         await self.record(key, msgspec.json.encode(result))
+        return result
+
+
+class Steps(Protocol):
+    """What :class:`~cbcrm.sync.CallSync` needs to run steps exactly once."""
+
+    async def results(self, *keys: str) -> list[bytes | None]: ...
+    async def run(self, key: str, fn: Callable[[], Awaitable[T]], typ: type[T]) -> T: ...
+
+
+class StepBook:
+    """Step records of a batch: read in advance, written later by the caller (``written``)."""
+
+    def __init__(self, once: Once) -> None:
+        self.once = once
+        self.known: dict[str, bytes | None] = {}
+        self.written: list[tuple[str, bytes]] = []
+
+    async def prefetch(self, keys: Iterable[str], extra: Iterable[str] = ()) -> list[bytes | None]:
+        """One MGET of the records ``keys`` (remembered) and of any other ``extra`` keys
+        (full Redis key names, returned after the records, not remembered)."""
+        wanted = [k for k in dict.fromkeys(keys) if k not in self.known]
+        others = list(extra)
+        names = [self.once.key(k) for k in wanted] + others
+        if not names:
+            return []
+        values = cast(list[bytes | None], await self.once.redis.mget(names))
+        self.known.update(zip(wanted, values, strict=False))
+        return values[len(wanted) :]
+
+    def record(self, key: str, result: bytes) -> None:
+        """``key`` is done with ``result``: to be written with the batch."""
+        self.known[key] = result
+        self.written.append((key, result))
+
+    async def results(self, *keys: str) -> list[bytes | None]:
+        missing = [k for k in keys if k not in self.known]
+        if missing:
+            await self.prefetch(missing)
+        return [self.known[k] for k in keys]
+
+    async def run(self, key: str, fn: Callable[[], Awaitable[T]], typ: type[T]) -> T:
+        [done] = await self.results(key)
+        if done is not None:
+            return msgspec.json.decode(done, type=typ)
+        result = await fn()
+        self.record(key, msgspec.json.encode(result))
         return result

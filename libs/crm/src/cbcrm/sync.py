@@ -14,15 +14,25 @@ import msgspec
 
 from cbcontracts.crm import Leg, SyncCall
 
-from .adapter import CallLog, CrmAdapter, CrmUser, Deal, Entity, NewContact, NewDeal, NewTask
+from .adapter import (
+    CallLog,
+    CrmAdapter,
+    CrmUser,
+    Deal,
+    Entity,
+    Lookup,
+    NewContact,
+    NewDeal,
+    NewTask,
+)
 from .effective import Effective, EffectiveRule, choose
 from .links import LinkSigner
 from .lookup import LookupCache
-from .once import Once
+from .once import Once, Steps
 from .routing import UserDirectory
 from .rules import Rules, Scenario, scenario_of
 
-__all__ = ["CallSync", "Card", "Outcome"]
+__all__ = ["CallSync", "Card", "Outcome", "step_keys"]
 
 
 class Card(msgspec.Struct, frozen=True, kw_only=True):
@@ -58,21 +68,27 @@ class CallSync:
         self.rule = effective or EffectiveRule()
         self.links = links
 
-    async def card(self, phone: str, last_rang: str = "") -> Card:
-        chosen = choose(await self.lookups.get(phone), self.rule)
+    async def card(self, phone: str, last_rang: str = "", *, found: Lookup | None = None) -> Card:
+        """The card of ``phone``; ``found`` = its lookup if the caller has it already."""
+        chosen = choose(found or await self.lookups.get(phone), self.rule)
         owner = chosen.entity.responsible_user_id if chosen.entity else ""
         rang = await self.users.by_extension(last_rang)
         user_id, source = self.rules.responsible(owner, rang.id if rang else "")
         user = await self.users.by_id(user_id) or (CrmUser(id=user_id) if user_id else None)
         return Card(effective=chosen, responsible=user, responsible_source=source)
 
-    async def sync(self, cmd: SyncCall) -> Outcome:
+    async def sync(
+        self, cmd: SyncCall, *, steps: Steps | None = None, found: Lookup | None = None
+    ) -> Outcome:
+        """Apply ``cmd``; ``steps`` records the steps (default: :class:`Once`, one round trip
+        per step), ``found`` is the number's lookup if the caller read it already."""
+        once = steps or self.once
         legs = _legs(cmd)
-        card = await self.card(cmd.phone, legs[-1].extension if legs else "")
+        card = await self.card(cmd.phone, legs[-1].extension if legs else "", found=found)
         chosen = card.effective
         # A redelivered command must take the same path: a contact we created on the first
         # attempt does not make the caller "known".
-        contact, deal_done = await self.once.results(f"{cmd.key}/contact", f"{cmd.key}/deal")
+        contact, deal_done = await once.results(f"{cmd.key}/contact", f"{cmd.key}/deal")
         made_contact, made_deal = contact is not None, deal_done is not None
         scenario = scenario_of(cmd.direction, cmd.result, chosen.known and not made_contact)
         if scenario is None:
@@ -82,15 +98,15 @@ class CallSync:
         created: list[str] = []
         entity, deal = chosen.entity, chosen.deal
         if (entity is None or made_contact) and action.create_contact:
-            entity = await self._create_contact(cmd, responsible, action.unsorted)
+            entity = await self._create_contact(cmd, responsible, action.unsorted, once)
             created.append(f"contact:{entity.id}")
         no_open_deal = made_deal or made_contact or not chosen.open_deals
         if entity is not None and action.create_deal and no_open_deal:
-            deal = await self._create_deal(cmd, entity, responsible, action.unsorted)
+            deal = await self._create_deal(cmd, entity, responsible, action.unsorted, once)
             created.append(f"deal:{deal.id}")
         logged: list[str] = []
         if action.log_call:
-            logged = await self._log_legs(cmd, legs, entity, deal, chosen.code, responsible)
+            logged = await self._log_legs(cmd, legs, entity, deal, chosen.code, responsible, once)
         if action.create_task and entity is not None:
             task = NewTask(
                 text=self.rules.text("task_text", cmd.phone),
@@ -99,7 +115,7 @@ class CallSync:
                 deadline=self.rules.deadline(action, cmd.ended_at),
             )
             key = f"{cmd.key}/task"
-            task_id = await self.once.run(key, lambda: self.adapter.create_task(task, key=key), str)
+            task_id = await once.run(key, lambda: self.adapter.create_task(task, key=key), str)
             created.append(f"task:{task_id}")
         return Outcome(
             scenario=scenario,
@@ -109,7 +125,9 @@ class CallSync:
             logged=tuple(logged),
         )
 
-    async def _create_contact(self, cmd: SyncCall, responsible: str, unsorted: bool) -> Entity:
+    async def _create_contact(
+        self, cmd: SyncCall, responsible: str, unsorted: bool, once: Steps
+    ) -> Entity:
         new = NewContact(
             name=self.rules.text("contact_name", cmd.phone),
             phone=cmd.phone,
@@ -117,12 +135,12 @@ class CallSync:
             unsorted=unsorted,
         )
         key = f"{cmd.key}/contact"
-        entity = await self.once.run(key, lambda: self.adapter.create_contact(new, key=key), Entity)
+        entity = await once.run(key, lambda: self.adapter.create_contact(new, key=key), Entity)
         await self.lookups.invalidate(cmd.phone)
         return entity
 
     async def _create_deal(
-        self, cmd: SyncCall, entity: Entity, responsible: str, unsorted: bool
+        self, cmd: SyncCall, entity: Entity, responsible: str, unsorted: bool, once: Steps
     ) -> Deal:
         new = NewDeal(
             name=self.rules.text("deal_name", cmd.phone),
@@ -131,7 +149,7 @@ class CallSync:
             unsorted=unsorted,
         )
         key = f"{cmd.key}/deal"
-        deal = await self.once.run(key, lambda: self.adapter.create_deal(new, key=key), Deal)
+        deal = await once.run(key, lambda: self.adapter.create_deal(new, key=key), Deal)
         await self.lookups.invalidate(cmd.phone)
         return deal
 
@@ -143,6 +161,7 @@ class CallSync:
         deal: Deal | None,
         reason: str,
         responsible: str,
+        once: Steps,
     ) -> list[str]:
         url = self.links.url(cmd.call_id) if self.links and cmd.recorded else ""
         ids = []
@@ -163,7 +182,7 @@ class CallSync:
                 reason=reason,
             )
             key = f"{cmd.key}/log/{i}"
-            ids.append(await self.once.run(key, lambda: self.adapter.log_call(log, key=key), str))  # noqa: B023
+            ids.append(await once.run(key, lambda: self.adapter.log_call(log, key=key), str))  # noqa: B023
         return ids
 
 
@@ -174,3 +193,9 @@ def _legs(cmd: SyncCall) -> list[Leg]:
         return list(cmd.legs)
     ext = cmd.extension or (cmd.rang[-1] if cmd.rang else "")
     return [Leg(extension=ext, started_at=cmd.started_at, duration_s=0)] if ext else []
+
+
+def step_keys(cmd: SyncCall) -> list[str]:
+    """The step records :meth:`CallSync.sync` may read for ``cmd`` (to fetch in advance)."""
+    logs = [f"{cmd.key}/log/{i}" for i in range(max(1, len(_legs(cmd))))]
+    return [f"{cmd.key}/contact", f"{cmd.key}/deal", *logs, f"{cmd.key}/task"]

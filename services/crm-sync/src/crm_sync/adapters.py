@@ -1,31 +1,41 @@
-"""The one place that builds the configured CRM adapter (``adapter = "builtin" | "webhook"``).
+"""The one place that builds the configured CRM adapter (``adapter = "builtin" | "webhook" |
+"amocrm" | "bitrix24" | "megaplan"``).
 
-The amoCRM, Bitrix24 and Megaplan adapters register here when their packages land
-(``ADAPTERS[name] = factory``); every factory takes the settings and returns an open
-:class:`~cbcrm.adapter.CrmAdapter`.
+Every factory takes the settings and the service's Redis client and returns an open
+:class:`~cbcrm.adapter.CrmAdapter`. The HTTP CRMs share, per account and across replicas,
+their OAuth tokens (``{prefix}crm:{crm}:tokens``), a leaky-bucket rate limiter
+(``{prefix}crm:{crm}:rate``) and idempotency records (``{prefix}crm:{crm}:memo:…``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from cbcrm.adapter import CrmAdapter
-from cbcrm.builtin import BuiltinCrm
-from cbcrm.webhook import WebhookAdapter
-from cbruntime import SettingsError
+import redis.asyncio as aioredis
 
+from cbcrm.adapter import CrmAdapter
+from cbcrm.amocrm import AmoClient, AmoCrmAdapter, AmoSettings
+from cbcrm.bitrix24 import B24Adapter, B24Client, B24Settings
+from cbcrm.builtin import BuiltinCrm
+from cbcrm.exceptions import CrmAuthError
+from cbcrm.megaplan import MegaplanAdapter, MegaplanClient, MegaplanSettings
+from cbcrm.remote import Memo, RedisLimiter, TokenStore
+from cbcrm.webhook import WebhookAdapter
+from cbruntime import Secret, SettingsError
+
+from .remote_settings import RemoteLimits
 from .settings import CrmSyncSettings
 
 __all__ = ["ADAPTERS", "open_adapter"]
 
-Factory = Callable[[CrmSyncSettings], Awaitable[CrmAdapter]]
+Factory = Callable[[CrmSyncSettings, aioredis.Redis], Awaitable[CrmAdapter]]
 
 
-async def _builtin(settings: CrmSyncSettings) -> CrmAdapter:
+async def _builtin(settings: CrmSyncSettings, redis: aioredis.Redis) -> CrmAdapter:
     return await BuiltinCrm.open(settings.builtin.path, seed=settings.builtin.seed)
 
 
-async def _webhook(settings: CrmSyncSettings) -> CrmAdapter:
+async def _webhook(settings: CrmSyncSettings, redis: aioredis.Redis) -> CrmAdapter:
     hook = settings.webhook
     if not hook.urls or hook.secret is None:
         raise SettingsError("webhook adapter: set webhook.urls and webhook.secret")
@@ -34,13 +44,93 @@ async def _webhook(settings: CrmSyncSettings) -> CrmAdapter:
     )
 
 
-ADAPTERS: dict[str, Factory] = {"builtin": _builtin, "webhook": _webhook}
+def _shared(
+    settings: CrmSyncSettings, redis: aioredis.Redis, crm: str, limits: RemoteLimits
+) -> tuple[RedisLimiter, TokenStore, Memo]:
+    base = f"{settings.key_prefix}crm:{crm}:"
+    limiter = RedisLimiter(redis, f"{base}rate", rate=limits.rate, burst=limits.burst)
+    return limiter, TokenStore(redis, f"{base}tokens"), Memo(redis, f"{base}memo:")
 
 
-async def open_adapter(settings: CrmSyncSettings) -> CrmAdapter:
+def _reveal(secret: Secret | None) -> str:
+    return secret.reveal() if secret is not None else ""
+
+
+async def _authorise(
+    store: TokenStore, code: Secret | None, exchange: Callable[[str], Awaitable[None]]
+) -> None:
+    """Exchange the configured authorization code once, when no tokens are stored yet (a
+    replica that loses the race finds the winner's tokens)."""
+    if code is None or await store.load() is not None:
+        return
+    try:
+        await exchange(code.reveal())
+    except CrmAuthError:
+        if await store.load() is None:
+            raise
+
+
+async def _amocrm(settings: CrmSyncSettings, redis: aioredis.Redis) -> CrmAdapter:
+    s = settings.amocrm
+    if not s.base_url or not (s.long_lived_token or (s.client_id and s.client_secret)):
+        raise SettingsError(
+            "amocrm adapter: set amocrm.base_url and amocrm.long_lived_token, or "
+            "amocrm.client_id, amocrm.client_secret and amocrm.redirect_uri"
+        )
+    limiter, store, memo = _shared(settings, redis, "amocrm", s.limits)
+    config = AmoSettings(base_url=s.base_url, client_id=s.client_id,
+                         client_secret=_reveal(s.client_secret), redirect_uri=s.redirect_uri,
+                         long_lived_token=_reveal(s.long_lived_token), source=s.source,
+                         timeout_s=s.limits.timeout_s, extensions=dict(s.extensions))  # fmt: skip
+    client = AmoClient(config, limiter=limiter, tokens=store, retry=s.limits.retry())
+    if config.uses_oauth:
+        await _authorise(store, s.auth_code, client.exchange_code)
+    return AmoCrmAdapter(client, memo)
+
+
+async def _bitrix24(settings: CrmSyncSettings, redis: aioredis.Redis) -> CrmAdapter:
+    s = settings.bitrix24
+    if not s.portal_url or not s.client_id or s.client_secret is None:
+        raise SettingsError(
+            "bitrix24 adapter: set bitrix24.portal_url, bitrix24.client_id, "
+            "bitrix24.client_secret (and bitrix24.auth_code once)"
+        )
+    limiter, store, memo = _shared(settings, redis, "bitrix24", s.limits)
+    config = B24Settings(portal_url=s.portal_url, oauth_url=s.oauth_url, client_id=s.client_id,
+                         client_secret=s.client_secret.reveal(),
+                         application_token=_reveal(s.application_token),
+                         line_number=s.line_number, timeout_s=s.limits.timeout_s)  # fmt: skip
+    client = B24Client(config, limiter=limiter, tokens=store, retry=s.limits.retry())
+    await _authorise(store, s.auth_code, client.exchange_code)
+    return B24Adapter(client, memo)
+
+
+async def _megaplan(settings: CrmSyncSettings, redis: aioredis.Redis) -> CrmAdapter:
+    s = settings.megaplan
+    if not s.base_url or not s.username or s.password is None:
+        raise SettingsError("megaplan adapter: set megaplan.base_url, .username and .password")
+    limiter, store, memo = _shared(settings, redis, "megaplan", s.limits)
+    config = MegaplanSettings(base_url=s.base_url, username=s.username,
+                              password=s.password.reveal(), program_id=s.program_id,
+                              extensions=dict(s.extensions),
+                              timeout_s=s.limits.timeout_s)  # fmt: skip
+    client = MegaplanClient(config, limiter=limiter, tokens=store, retry=s.limits.retry())
+    return MegaplanAdapter(client, memo)
+
+
+ADAPTERS: dict[str, Factory] = {
+    "builtin": _builtin,
+    "webhook": _webhook,
+    "amocrm": _amocrm,
+    "bitrix24": _bitrix24,
+    "megaplan": _megaplan,
+}
+
+
+async def open_adapter(settings: CrmSyncSettings, redis: aioredis.Redis) -> CrmAdapter:
     try:
         factory = ADAPTERS[settings.adapter]
     except KeyError:
         known = ", ".join(sorted(ADAPTERS))
         raise SettingsError(f"unknown CRM adapter {settings.adapter!r} (known: {known})") from None
-    return await factory(settings)
+    return await factory(settings, redis)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import defaultdict
 from typing import Any, cast
 
 import msgspec
@@ -25,23 +26,22 @@ import redis.asyncio as aioredis
 
 from cbcontracts.crm import (
     CallSynced,
-    CardHide,
-    CardShow,
-    CardStart,
     CrmCommand,
     CrmEventBase,
     CrmFailed,
     SyncCall,
     decode_command,
 )
-from cbcrm.adapter import CallLog
+from cbcrm.adapter import Lookup
 from cbcrm.exceptions import CrmPermanentError, CrmTransientError
-from cbcrm.once import Once
+from cbcrm.once import Once, StepBook
 from cbcrm.sync import CallSync
 from cbstreams import Delivery
 from cbstreams.deadletter import DeadLetters
+from cbstreams.exceptions import redis_errors
 from cbstreams.fields import F_DATA
 
+from .commands import CommandRunner
 from .consumer import GroupConsumer
 from .metrics import CrmSyncMetrics
 from .publisher import CrmPublisher
@@ -50,6 +50,9 @@ from .settings import ExecutorSettings
 __all__ = ["Executor"]
 
 log = logging.getLogger(__name__)
+
+_Job = tuple[bytes, dict[bytes, bytes], CrmCommand]
+_Done = tuple[list[bytes], list[CrmEventBase]]  # entry ids to ack, events to publish
 
 
 class Executor:
@@ -65,6 +68,7 @@ class Executor:
     ) -> None:
         self.consumer, self.sync, self.once, self.publisher = consumer, sync, once, publisher
         self.dead, self.metrics, self.settings = dead, metrics, settings
+        self.runner = CommandRunner(sync)
         self.redis: aioredis.Redis = consumer.redis
         self.not_before = f"{consumer.key}:notbefore:{consumer.group}"
         self._slots = asyncio.Semaphore(settings.workers)
@@ -83,9 +87,51 @@ class Executor:
         return len(batch)
 
     async def handle_batch(self, batch: list[Delivery]) -> None:
+        """Commands of one call in order, calls concurrently; the batch's records, events and
+        acks in one pipeline at the end (records first)."""
+        if not batch:
+            return
+        book = StepBook(self.once)
+        calls: dict[str, list[_Job]] = defaultdict(list)
+        for entry_id, data in batch:
+            try:
+                cmd = decode_command(data[F_DATA])
+            except (KeyError, msgspec.DecodeError) as exc:
+                await self._dead(entry_id, data, None, f"malformed command: {exc}", 1)
+                continue
+            calls[f"{cmd.pbx}/{cmd.call_id}"].append((entry_id, data, cmd))
+        found = await self.runner.prefetch(book, [c for jobs in calls.values() for *_, c in jobs])
+        done: _Done = ([], [])
         async with asyncio.TaskGroup() as tg:
-            for entry_id, data in batch:
-                tg.create_task(self.handle(entry_id, data))
+            for jobs in calls.values():
+                tg.create_task(self._handle_call(jobs, book, found, done))
+        await self._commit(book, done)
+
+    async def _handle_call(
+        self, jobs: list[_Job], book: StepBook, found: dict[str, Lookup], done: _Done
+    ) -> None:
+        async with self._slots:
+            for entry_id, data, cmd in jobs:
+                [result] = await book.results(cmd.key)
+                if result is not None:
+                    self.metrics.executed.labels(_tag(cmd), "duplicate").inc()
+                    done[0].append(entry_id)
+                    continue
+                await self._execute(entry_id, data, cmd, book, found, done)
+
+    async def _commit(self, book: StepBook, done: _Done) -> None:
+        acks, events = done
+        if not (book.written or acks or events):
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for key, result in book.written:
+            pipe.set(self.once.key(key), result, nx=True, ex=self.once.ttl_s)
+        self.publisher.queue_events(pipe, events)
+        if acks:
+            pipe.xack(self.consumer.key, self.consumer.group, *acks)
+            pipe.hdel(self.not_before, *acks)
+        with redis_errors():
+            await pipe.execute()
 
     async def retry_due(self) -> int:
         """Claim and run the pending commands whose retry is due, and orphans; how many."""
@@ -115,23 +161,19 @@ class Executor:
             except TimeoutError:
                 pass
 
-    async def handle(self, entry_id: bytes, data: dict[bytes, bytes]) -> None:
-        async with self._slots:
-            try:
-                command = decode_command(data[F_DATA])
-            except (KeyError, msgspec.DecodeError) as exc:
-                await self._dead(entry_id, data, None, f"malformed command: {exc}", 1)
-                return
-            if await self.once.result(command.key) is not None:
-                self.metrics.executed.labels(_tag(command), "duplicate").inc()
-                await self.consumer.ack([entry_id])
-                return
-            await self._execute(entry_id, data, command)
-
-    async def _execute(self, entry_id: bytes, data: dict[bytes, bytes], cmd: CrmCommand) -> None:
+    async def _execute(
+        self,
+        entry_id: bytes,
+        data: dict[bytes, bytes],
+        cmd: CrmCommand,
+        book: StepBook,
+        found: dict[str, Lookup],
+        done: _Done,
+    ) -> None:
         started = time.perf_counter()
+        phone = cmd.phone if isinstance(cmd, SyncCall) else ""
         try:
-            result, events = await self._run(cmd)
+            result, events = await self.runner.run(cmd, book, found.get(phone))
         except CrmPermanentError as exc:
             await self._dead(
                 entry_id, data, cmd, f"{type(exc).__name__}: {exc}", await self._attempts(entry_id)
@@ -144,48 +186,13 @@ class Executor:
                 entry_id, data, cmd, CrmTransientError(f"{type(exc).__name__}: {exc}")
             )
         else:
-            if events:
-                await self.publisher.events(events)
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.set(self.once.key(cmd.key), result, nx=True, ex=self.once.ttl_s)
-            pipe.xack(self.consumer.key, self.consumer.group, entry_id)
-            pipe.hdel(self.not_before, entry_id)
-            await pipe.execute()
+            book.record(cmd.key, result)
+            done[0].append(entry_id)
+            done[1].extend(events)
+            if any(isinstance(e, CallSynced) and e.created for e in events):
+                found.pop(phone, None)  # the CRM changed: later calls of the batch look again
             self.metrics.executed.labels(_tag(cmd), "ok").inc()
             self.metrics.latency.labels(_tag(cmd)).observe(time.perf_counter() - started)
-
-    async def _run(self, cmd: CrmCommand) -> tuple[bytes, list[CrmEventBase]]:
-        adapter = self.sync.adapter
-        if isinstance(cmd, SyncCall):
-            out = await self.sync.sync(cmd)
-            entity = msgspec.to_builtins(out.entity) if out.entity else None
-            synced = msgspec.convert(
-                {
-                    "event_id": f"{cmd.event_id}/synced",
-                    "call_id": cmd.call_id,
-                    "pbx": cmd.pbx,
-                    "tenant": cmd.tenant,
-                    "at": time.time_ns() // 1000,
-                    "crm": adapter.name,
-                    "scenario": out.scenario or "",
-                    "entity": entity,
-                    "reason_code": out.effective.code,
-                    "created": out.created,
-                    "logged": out.logged,
-                },
-                CallSynced,
-            )
-            return msgspec.json.encode(out.logged), [synced]
-        if isinstance(cmd, CardStart):
-            log_ = CallLog(call_id=cmd.call_id, direction=cmd.direction, phone=cmd.phone,
-                           started_at=cmd.started_at, extension=cmd.extension)  # fmt: skip
-            return msgspec.json.encode(await adapter.card_start(log_, key=cmd.key)), []
-        users = [u.id for e in cmd.extensions if (u := await self.sync.users.by_extension(e))]
-        if isinstance(cmd, CardShow):
-            await adapter.card_show(cmd.call_id, users)
-        elif isinstance(cmd, CardHide):
-            await adapter.card_hide(cmd.call_id, users)
-        return b"1", []
 
     async def _attempts(self, entry_id: bytes) -> int:
         rows: Any = await self.redis.xpending_range(

@@ -64,7 +64,7 @@ class CrmSyncService:
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.settings
-        adapter = self._adapter or await open_adapter(s)
+        adapter = self._adapter or await open_adapter(s, self.redis)
         try:
             sync = build_sync(self.redis, adapter, s)
             publisher = CrmPublisher(self.redis, s.commands_stream, s.events_stream,

@@ -26,6 +26,7 @@ from cbcontracts import CallEnded, CallEvent, CallStarted, CallTransferred, deco
 from cbcontracts.calls import CallAnswered, CallRinging, CallRingingStopped
 from cbcontracts.crm import (
     CardData,
+    CardEntity,
     CardHide,
     CardShow,
     CardStart,
@@ -140,11 +141,9 @@ class Planner:
         base = {"event_id": event.event_id, "call_id": event.call_id, "pbx": event.pbx,
                 "tenant": event.tenant, "crm": self.crm}  # fmt: skip
         if isinstance(event, CallStarted):
-            await self._card(event, phone)
+            card = await self._card(event, phone)
             if self.drives_card:
-                return [CardStart(key=f"{event.event_id}/card_start", direction=event.direction,
-                                  phone=phone, did=event.did, started_at=event.at // 1_000_000,
-                                  extension=event.extension, **base)]  # fmt: skip
+                return [self._card_start(event, phone, card, base)]
         elif isinstance(event, CallRinging) and self.drives_card:
             return [CardShow(key=f"{event.event_id}/show", extensions=(event.extension,), **base)]
         elif isinstance(event, CallRingingStopped) and self.drives_card:
@@ -167,7 +166,7 @@ class Planner:
             return ""
         return phone.e164
 
-    async def _card(self, event: CallStarted, phone: str) -> None:
+    async def _card(self, event: CallStarted, phone: str) -> Card | None:
         try:
             card = await self.sync.card(phone, event.extension)
         except CrmError as exc:
@@ -175,9 +174,23 @@ class Planner:
                                pbx=event.pbx, at=time.time_ns() // 1000, crm=self.crm,
                                command="lookup", key="", error=str(exc))  # fmt: skip
             await self.publisher.events([failed])
-            return
+            return None
         await self.publisher.events([card_event(event, phone, card, self.crm)])
         self.metrics.cards.inc()
+        return card
+
+    def _card_start(
+        self, event: CallStarted, phone: str, card: Card | None, base: dict[str, Any]
+    ) -> CardStart:
+        """The CRM's card, registered for the responsible user (the operator who dials, for an
+        outbound call), on the effective entity."""
+        entity = card.effective.entity if card else None
+        user = card.responsible.id if card and card.responsible else ""
+        return CardStart(key=f"{event.event_id}/card_start", direction=event.direction,
+                         phone=phone, did=event.did, started_at=event.at // 1_000_000,
+                         extension=event.extension, user_id="" if event.extension else user,
+                         entity=msgspec.convert(entity, CardEntity, from_attributes=True)
+                         if entity else None, **base)  # fmt: skip
 
     async def _sync_call(self, event: CallEnded, phone: str, base: dict[str, Any]) -> SyncCall:
         return SyncCall(

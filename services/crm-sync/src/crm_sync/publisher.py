@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 
 from cbcontracts.crm import CrmCommandBase, CrmEventBase, encode_command, encode_crm_event
 from cbstreams import StreamPublisher, Trimmer
@@ -27,12 +28,19 @@ class CrmPublisher:
         self._commands = StreamPublisher(
             redis, commands_key, Trimmer(commands_retention_s * 1000, every_s=60.0)
         )
-        self._events = StreamPublisher(
-            redis, events_key, Trimmer(events_retention_s * 1000, every_s=60.0)
-        )
+        self._events_trim = Trimmer(events_retention_s * 1000, every_s=60.0)
+        self._events = StreamPublisher(redis, events_key, self._events_trim)
 
     async def commands(self, commands: Sequence[CrmCommandBase]) -> list[bytes]:
         return await self._commands.publish([(F_DATA, encode_command(c)) for c in commands])
 
     async def events(self, events: Sequence[CrmEventBase]) -> list[bytes]:
         return await self._events.publish([(F_DATA, encode_crm_event(e)) for e in events])
+
+    def queue_events(self, pipe: Pipeline, events: Sequence[CrmEventBase]) -> None:
+        """XADD ``events`` (and XTRIM when due) in the caller's pipeline."""
+        key = self._events.key
+        for event in events:
+            pipe.execute_command("XADD", key, "*", F_DATA, encode_crm_event(event))
+        if events and (minid := self._events_trim.due()) is not None:
+            pipe.execute_command("XTRIM", key, "MINID", self._events_trim.op, minid)

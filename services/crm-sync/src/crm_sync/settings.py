@@ -12,6 +12,8 @@ from cbcrm.effective import EffectiveRule
 from cbcrm.rules import RulesConfig
 from cbruntime import Secret, load_settings
 
+from .remote_settings import AmoSyncSettings, B24SyncSettings, MegaplanSyncSettings
+
 __all__ = [
     "BuiltinSettings",
     "CrmSyncSettings",
@@ -76,7 +78,7 @@ class CrmSyncSettings:
     executor_group: str = "crm-executor"
     run_planner: bool = True
     run_executor: bool = True
-    adapter: str = "builtin"  # builtin | webhook (amocrm, bitrix24, megaplan: see docs)
+    adapter: str = "builtin"  # builtin | webhook | amocrm | bitrix24 | megaplan
     region: str = "RU"
     block_ms: int = 1000
     batch: int = 100
@@ -84,6 +86,9 @@ class CrmSyncSettings:
     events_retention_s: int = 86_400
     builtin: BuiltinSettings = field(default_factory=BuiltinSettings)
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
+    amocrm: AmoSyncSettings = field(default_factory=AmoSyncSettings)
+    bitrix24: B24SyncSettings = field(default_factory=B24SyncSettings)
+    megaplan: MegaplanSyncSettings = field(default_factory=MegaplanSyncSettings)
     lookup: LookupSettings = field(default_factory=LookupSettings)
     executor: ExecutorSettings = field(default_factory=ExecutorSettings)
     recordings: RecordingSettings = field(default_factory=RecordingSettings)

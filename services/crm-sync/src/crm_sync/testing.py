@@ -14,6 +14,7 @@ from cbcontracts import (
     CallEnded,
     CallEvent,
     CallRinging,
+    CallRingingStopped,
     CallStarted,
     CallTransferred,
     encode_event,
@@ -64,6 +65,11 @@ class CallScript:
 
     def ringing(self, extension: str, at: float = 0.5) -> CallRinging:
         return CallRinging(**self._base(at), extension=extension)
+
+    def ringing_stopped(
+        self, extension: str, at: float, reason: str = "answered_elsewhere"
+    ) -> CallRingingStopped:
+        return CallRingingStopped(**self._base(at), extension=extension, reason=reason)  # type: ignore[arg-type]
 
     def answered(self, extension: str, at: float) -> CallAnswered:
         return CallAnswered(**self._base(at), answered_by=extension, extension=extension)

@@ -160,10 +160,13 @@ class B24Adapter:
         return await self.calls.register(call)
 
     async def card_show(self, call_id: str, user_ids: list[str]) -> None:
-        await self.calls.show(call_id, user_ids)
+        """Pop the card for ``user_ids``; ``call_id`` is ours or Bitrix24's CALL_ID."""
+        if user_ids and (b24_call_id := await self.calls.card_id(call_id)):
+            await self.calls.show(b24_call_id, user_ids)
 
     async def card_hide(self, call_id: str, user_ids: list[str]) -> None:
-        await self.calls.show(call_id, user_ids, hide=True)
+        if user_ids and (b24_call_id := await self.calls.card_id(call_id)):
+            await self.calls.show(b24_call_id, user_ids, hide=True)
 
     def external_call_start(self, form: list[tuple[str, str]]) -> ExternalCallStart:
         """A click-to-call event (ONEXTERNALCALLSTART), its application_token checked."""

@@ -75,6 +75,13 @@ class B24Calls:
         await self.remember(call.call_id, call_id)
         return call_id
 
+    async def card_id(self, call_id: str) -> str:
+        """Bitrix24's CALL_ID for ``call_id`` (ours, registered by ``card_start``, or already
+        Bitrix24's own); "" when our call has no card (nothing to show or hide)."""
+        if call_id.startswith("externalCall."):
+            return call_id
+        return await self._memo.get("b24:callid", call_id) or ""
+
     async def remember(self, our_call_id: str, b24_call_id: str) -> None:
         await self._memo.put("b24:callid", our_call_id, b24_call_id)
 
