@@ -35,12 +35,21 @@ class LegBook:
         pipe.expire(key, self.ttl_s)
         await pipe.execute()
 
-    async def finish(self, ended: CallEnded) -> tuple[Leg, ...]:
-        """The legs of a finished call, oldest first; the record is kept (deleted by expiry,
-        so a redelivered call.ended gives the same legs)."""
-        raw = cast(
-            dict[bytes, bytes], await self._redis.hgetall(self.key(ended.pbx, ended.call_id))
-        )
+    async def read(self, calls: list[tuple[str, str]]) -> list[dict[bytes, bytes]]:
+        """The records of ``calls`` ((pbx, call id) pairs) in one round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        for pbx, call_id in calls:
+            pipe.hgetall(self.key(pbx, call_id))
+        return cast(list[dict[bytes, bytes]], await pipe.execute()) if calls else []
+
+    async def finish(
+        self, ended: CallEnded, raw: dict[bytes, bytes] | None = None
+    ) -> tuple[Leg, ...]:
+        """The legs of a finished call, oldest first (``raw``: its record, if read already);
+        the record is kept (deleted by expiry, so a redelivered call.ended gives the same
+        legs)."""
+        if raw is None:
+            [raw] = await self.read([(ended.pbx, ended.call_id)])
         starts = [v.decode().split("|") for _, v in sorted(raw.items())]
         if not starts and ended.result == "answered":
             operator = ended.extension or ended.answered_by

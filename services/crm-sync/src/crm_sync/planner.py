@@ -18,28 +18,27 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
 from cbcontracts import CallEnded, CallEvent, CallStarted, CallTransferred, decode_event
 from cbcontracts.calls import CallAnswered, CallRinging, CallRingingStopped
 from cbcontracts.crm import (
-    CardData,
-    CardEntity,
     CardHide,
     CardShow,
-    CardStart,
     CrmCommandBase,
     CrmFailed,
     SyncCall,
 )
+from cbcrm.adapter import Lookup
 from cbcrm.exceptions import CrmError, InvalidPhone
 from cbcrm.phones import normalize
 from cbcrm.sync import CallSync, Card
 from cbstreams import Delivery
 from cbstreams.fields import F_DATA
 
+from .cards import card_event, card_start
 from .consumer import GroupConsumer
 from .legs import LegBook
 from .metrics import CrmSyncMetrics
@@ -47,35 +46,17 @@ from .publisher import CrmPublisher
 
 __all__ = ["Planner", "card_event"]
 
+_lookup = msgspec.msgpack.Decoder(Lookup)
+
 log = logging.getLogger(__name__)
 
 
-def card_event(event: CallEvent, phone: str, card: Card, crm: str) -> CardData:
-    chosen = card.effective
-    fields: dict[str, Any] = msgspec.structs.asdict(chosen)
-    entity = fields.pop("entity")
-    return msgspec.convert(
-        {
-            **fields,
-            "event_id": f"{event.event_id}/card",
-            "call_id": event.call_id,
-            "pbx": event.pbx,
-            "tenant": event.tenant,
-            "at": time.time_ns() // 1000,
-            "crm": crm,
-            "phone": phone,
-            "known": chosen.known,
-            "entity": entity,
-            "reason_code": chosen.code,
-            "company": entity.company
-            if entity and entity.kind == "contact"
-            else (entity.name if entity else ""),
-            "responsible": card.responsible,
-            "responsible_source": card.responsible_source,
-        },
-        CardData,
-        from_attributes=True,
-    )
+class _Ahead:
+    """What a batch's events need from Redis, read before they are handled."""
+
+    def __init__(self) -> None:
+        self.lookups: dict[str, Lookup | None] = {}
+        self.legs: dict[tuple[str, str], dict[bytes, bytes]] = {}
 
 
 class Planner:
@@ -119,31 +100,56 @@ class Planner:
                 )
                 continue
             by_call[f"{event.pbx}/{event.call_id}"].append(event)
+        ahead = await self._read_ahead(by_call)
         planned: list[CrmCommandBase] = []
         async with asyncio.TaskGroup() as tg:
             for events in by_call.values():
-                tg.create_task(self._handle_call(events, planned))
+                tg.create_task(self._handle_call(events, planned, ahead))
         if planned:  # one XADD round trip for the batch's commands (cards went out at once)
             await self.publisher.commands(planned)
             for command in planned:
                 self.metrics.planned.labels(command.__struct_config__.tag).inc()
         await self.consumer.ack([entry_id for entry_id, _ in batch])
 
-    async def _handle_call(self, events: list[CallEvent], planned: list[CrmCommandBase]) -> None:
+    async def _read_ahead(self, by_call: dict[str, list[CallEvent]]) -> _Ahead:
+        """One MGET of the cached lookups of the batch's new calls and one pipeline of the
+        leg records of its finished calls (unless the batch itself adds to them)."""
+        ahead = _Ahead()
+        ended: list[tuple[str, str]] = []
+        for events in by_call.values():
+            for event in events:
+                if isinstance(event, CallStarted) and (phone := self._phone(event)):
+                    ahead.lookups[phone] = None
+            if isinstance(events[-1], CallEnded) and not any(
+                isinstance(e, CallAnswered | CallTransferred) for e in events
+            ):
+                ended.append((events[-1].pbx, events[-1].call_id))
+        phones = list(ahead.lookups)
+        if phones:
+            keys = [self.sync.lookups.key(p) for p in phones]
+            raw = cast(list[bytes | None], await self.consumer.redis.mget(keys))
+            ahead.lookups = {p: _lookup.decode(v) for p, v in zip(phones, raw, strict=True) if v}
+        ahead.legs = dict(zip(ended, await self.legs.read(ended), strict=True))
+        return ahead
+
+    async def _handle_call(
+        self, events: list[CallEvent], planned: list[CrmCommandBase], ahead: _Ahead
+    ) -> None:
         async with self._slots:
             for event in events:
-                planned.extend(await self.handle(event))
+                planned.extend(await self.handle(event, ahead))
 
-    async def handle(self, event: CallEvent) -> list[CrmCommandBase]:
+    async def handle(self, event: CallEvent, ahead: _Ahead | None = None) -> list[CrmCommandBase]:
+        ahead = ahead or _Ahead()
         phone = self._phone(event)
         if not phone:
             return []
         base = {"event_id": event.event_id, "call_id": event.call_id, "pbx": event.pbx,
                 "tenant": event.tenant, "crm": self.crm}  # fmt: skip
         if isinstance(event, CallStarted):
-            card = await self._card(event, phone)
+            card = await self._card(event, phone, ahead.lookups.get(phone))
             if self.drives_card:
-                return [self._card_start(event, phone, card, base)]
+                return [card_start(event, phone, card, base)]
         elif isinstance(event, CallRinging) and self.drives_card:
             return [CardShow(key=f"{event.event_id}/show", extensions=(event.extension,), **base)]
         elif isinstance(event, CallRingingStopped) and self.drives_card:
@@ -154,7 +160,8 @@ class Planner:
         elif isinstance(event, CallTransferred):
             await self.legs.start(event.pbx, event.call_id, event.seq, event.to_extension, event.at)
         elif isinstance(event, CallEnded):
-            return [await self._sync_call(event, phone, base)]
+            legs = ahead.legs.get((event.pbx, event.call_id))
+            return [await self._sync_call(event, phone, base, legs)]
         return []
 
     def _phone(self, event: CallEvent) -> str:
@@ -166,38 +173,27 @@ class Planner:
             return ""
         return phone.e164
 
-    async def _card(self, event: CallStarted, phone: str) -> Card | None:
+    async def _card(self, event: CallStarted, phone: str, found: Lookup | None) -> Card | None:
         try:
-            card = await self.sync.card(phone, event.extension)
+            card = await self.sync.card(phone, event.extension, found=found)
         except CrmError as exc:
             failed = CrmFailed(event_id=f"{event.event_id}/card", call_id=event.call_id,
                                pbx=event.pbx, at=time.time_ns() // 1000, crm=self.crm,
                                command="lookup", key="", error=str(exc))  # fmt: skip
-            await self.publisher.events([failed])
+            await self.publisher.event(failed)
             return None
-        await self.publisher.events([card_event(event, phone, card, self.crm)])
+        await self.publisher.event(card_event(event, phone, card, self.crm))
         self.metrics.cards.inc()
         return card
 
-    def _card_start(
-        self, event: CallStarted, phone: str, card: Card | None, base: dict[str, Any]
-    ) -> CardStart:
-        """The CRM's card, registered for the responsible user (the operator who dials, for an
-        outbound call), on the effective entity."""
-        entity = card.effective.entity if card else None
-        user = card.responsible.id if card and card.responsible else ""
-        return CardStart(key=f"{event.event_id}/card_start", direction=event.direction,
-                         phone=phone, did=event.did, started_at=event.at // 1_000_000,
-                         extension=event.extension, user_id="" if event.extension else user,
-                         entity=msgspec.convert(entity, CardEntity, from_attributes=True)
-                         if entity else None, **base)  # fmt: skip
-
-    async def _sync_call(self, event: CallEnded, phone: str, base: dict[str, Any]) -> SyncCall:
+    async def _sync_call(
+        self, event: CallEnded, phone: str, base: dict[str, Any], legs: dict[bytes, bytes] | None
+    ) -> SyncCall:
         return SyncCall(
             key=f"{event.event_id}/sync", direction=event.direction, result=event.result,
             phone=phone, did=event.did, started_at=event.started_at // 1_000_000,
             ended_at=event.at // 1_000_000, ring_s=event.ring_seconds, talk_s=event.talk_seconds,
-            legs=await self.legs.finish(event), rang=event.rang,
+            legs=await self.legs.finish(event, legs), rang=event.rang,
             extension=event.extension if event.direction == "outbound" else "",
             recorded=bool(event.recording_file), originate_id=event.originate_id, **base,
         )  # fmt: skip

@@ -9,6 +9,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
 from cbcontracts.crm import CrmCommandBase, CrmEventBase, encode_command, encode_crm_event
+from cbcrm.remote import Coalescer
 from cbstreams import StreamPublisher, Trimmer
 from cbstreams.fields import F_DATA
 
@@ -30,9 +31,15 @@ class CrmPublisher:
         )
         self._events_trim = Trimmer(events_retention_s * 1000, every_s=60.0)
         self._events = StreamPublisher(redis, events_key, self._events_trim)
+        self._one_by_one: Coalescer[CrmEventBase, bytes] = Coalescer(self.events, max_items=256)
 
     async def commands(self, commands: Sequence[CrmCommandBase]) -> list[bytes]:
         return await self._commands.publish([(F_DATA, encode_command(c)) for c in commands])
+
+    async def event(self, event: CrmEventBase) -> bytes:
+        """Publish one event now; events published at the same moment share one XADD
+        pipeline (cards of a batch of calls: one round trip, none waits for another)."""
+        return await self._one_by_one.submit(event)
 
     async def events(self, events: Sequence[CrmEventBase]) -> list[bytes]:
         return await self._events.publish([(F_DATA, encode_crm_event(e)) for e in events])

@@ -37,7 +37,7 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> Reply:
 @dataclass(eq=False)
 class FakeAmoCrm(FakeServer):
     state: AmoState = field(default_factory=AmoState)
-    rate: int = 7  # requests per second, any 1 s window
+    rate: int = 7  # requests per second, any 1 s window; 0 = no limit (benchmarks)
     block_after: int = 50  # 429s within a minute before the IP is blocked
     block_for: float = 30.0
     _window: deque[float] = field(default_factory=deque)
@@ -70,6 +70,8 @@ class FakeAmoCrm(FakeServer):
         return problem(status, "Server error" if status >= 500 else "Error", "injected fault")
 
     def limit_reply(self, now: float, request: Request) -> Reply | None:
+        if self.rate <= 0:
+            return None
         if now < self._blocked_until:
             return problem(403, "Forbidden", "IP address is blocked: too many requests")
         while self._window and now - self._window[0] >= 1.0:
