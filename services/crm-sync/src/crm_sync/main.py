@@ -14,9 +14,10 @@ from cbcrm.routing import UserDirectory
 from cbcrm.rules import Rules
 from cbcrm.sync import CallSync
 from cbruntime import HealthServer
-from cbstreams import connect
+from cbstreams import Lease, connect
 from cbstreams.deadletter import DeadLetters
 
+from .active import SingleActive
 from .adapters import open_adapter
 from .consumer import GroupConsumer
 from .executor import Executor
@@ -75,7 +76,11 @@ class CrmSyncService:
                     health = HealthServer(self.metrics.registry, port=s.metrics_port)
                     tg.create_task(health.serve(stop))
                 if s.run_planner:
-                    tg.create_task(self.planner(sync, publisher).run(stop))
+                    lease = Lease(self.redis, f"{s.key_prefix}crm:lease:planner", s.instance,
+                                  ttl_ms=s.planner_lease_ttl_ms)  # fmt: skip
+                    single = SingleActive(lease, renew_s=s.planner_lease_renew_s,
+                                          poll_s=s.planner_standby_poll_s)  # fmt: skip
+                    tg.create_task(single.run(self.planner(sync, publisher), stop))
                 if s.run_executor:
                     tg.create_task(self.executor(sync, publisher).run(stop))
         finally:

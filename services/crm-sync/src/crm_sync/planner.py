@@ -18,6 +18,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any, cast
 
 import msgspec
@@ -35,7 +36,7 @@ from cbcrm.adapter import Lookup
 from cbcrm.exceptions import CrmError, InvalidPhone
 from cbcrm.phones import normalize
 from cbcrm.sync import CallSync, Card
-from cbstreams import Delivery
+from cbstreams import Delivery, LeaseLost
 from cbstreams.fields import F_DATA
 
 from .cards import card_event, card_start
@@ -77,11 +78,19 @@ class Planner:
         self.crm = sync.adapter.name
         self.drives_card = sync.adapter.drives_call_card
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, active: Callable[[], bool] = lambda: True) -> None:
+        """Plan until ``stop``; raises LeaseLost as soon as ``active()`` says we may not."""
         async for batch in self.consumer.pending():
+            self._check(active)
             await self.handle_batch(batch)
         while not stop.is_set():
+            self._check(active)
             await self.run_once()
+
+    @staticmethod
+    def _check(active: Callable[[], bool]) -> None:
+        if not active():
+            raise LeaseLost("the planner lease lapsed")
 
     async def run_once(self, block_ms: int | None = None) -> int:
         batch = await self.consumer.new(block_ms)

@@ -76,7 +76,10 @@ class CrmSyncSettings:
     dead_stream: str = "cb:dead"
     planner_group: str = "crm-sync"
     executor_group: str = "crm-executor"
-    run_planner: bool = True
+    run_planner: bool = True  # as a standby unless this replica holds the planner lease
+    planner_lease_ttl_ms: int = 3000  # {prefix}crm:lease:planner; a dead planner's lapses
+    planner_lease_renew_s: float = 1.0
+    planner_standby_poll_s: float = 0.5
     run_executor: bool = True
     adapter: str = "builtin"  # builtin | webhook | amocrm | bitrix24 | megaplan
     region: str = "RU"
