@@ -5,6 +5,11 @@ The gateway's ``/v1/route`` (which the dialplan ``CURL()``s before ``Dial()``) c
 slow CRM it answers "no one" rather than late. Lookups go through the shared
 :class:`~cbcrm.lookup.LookupCache`; the CRM's users (id, name, extension) are cached in Redis
 by :class:`UserDirectory` (``{prefix}crm:{crm}:users``, msgpack, EX ``ttl_s``).
+
+:class:`RouteTable` is the gateway's plain route cache, ``{prefix}route:{tenant}:{digits}`` ->
+extension (``api_gateway.services.routing.RedisRouteCache`` reads it), which crm-sync fills
+as soon as a call's lookup resolves the responsible manager: one key per spelling the PBX may
+send as ``CALLERID(num)`` (``79161234567``, ``89161234567``, ``9161234567``), with a TTL.
 """
 
 from __future__ import annotations
@@ -16,14 +21,15 @@ from typing import cast
 
 import msgspec
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 
 from .adapter import CrmUser
-from .effective import EffectiveRule, choose
+from .effective import Effective, EffectiveRule, choose
 from .exceptions import CrmError, InvalidPhone
 from .lookup import LookupCache
-from .phones import DEFAULT_REGION, to_e164
+from .phones import DEFAULT_REGION, search_forms, to_e164
 
-__all__ = ["Route", "Router", "UserDirectory"]
+__all__ = ["Route", "RouteTable", "Router", "UserDirectory"]
 
 _enc = msgspec.msgpack.Encoder()
 _dec = msgspec.msgpack.Decoder(list[CrmUser])
@@ -113,7 +119,10 @@ class Router:
             return Route(reason="crm_error")
 
     async def _route(self, phone: str) -> Route:
-        chosen = choose(await self._lookups.get(phone), self._rule)
+        return await self.resolve(choose(await self._lookups.get(phone), self._rule))
+
+    async def resolve(self, chosen: Effective) -> Route:
+        """The route of an effective entity already chosen (no lookup)."""
         if chosen.entity is None:
             return Route(reason="unknown_number")
         owner = (chosen.deal and chosen.deal.responsible_user_id) or ""
@@ -130,3 +139,18 @@ class Router:
             entity_id=chosen.entity.id,
             reason="responsible",
         )
+
+
+class RouteTable:
+    """Writes the gateway's route cache (see the module doc) into a caller's pipeline."""
+
+    def __init__(self, prefix: str = "cb:", ttl_s: int = 3600) -> None:
+        self._base, self.ttl_s = f"{prefix}route:", ttl_s
+
+    def keys(self, tenant: str, e164: str) -> list[str]:
+        digits = dict.fromkeys(f.lstrip("+") for f in search_forms(e164))
+        return [f"{self._base}{tenant}:{d}" for d in digits]
+
+    def queue(self, pipe: Pipeline, tenant: str, e164: str, extension: str) -> None:
+        for key in self.keys(tenant, e164):
+            pipe.set(key, extension, ex=self.ttl_s)

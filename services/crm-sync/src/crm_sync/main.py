@@ -10,7 +10,7 @@ from cbcrm.adapter import CrmAdapter
 from cbcrm.links import LinkSigner
 from cbcrm.lookup import LookupCache
 from cbcrm.once import Once
-from cbcrm.routing import UserDirectory
+from cbcrm.routing import RouteTable, UserDirectory
 from cbcrm.rules import Rules
 from cbcrm.sync import CallSync
 from cbruntime import HealthServer
@@ -54,7 +54,9 @@ class CrmSyncService:
         consumer = GroupConsumer(self.redis, s.calls_stream, s.planner_group, s.instance,
                                  batch=s.batch, block_ms=s.block_ms)  # fmt: skip
         legs = LegBook(self.redis, s.key_prefix)
-        return Planner(consumer, sync, publisher, legs, self.metrics, region=s.region)
+        routes = RouteTable(s.key_prefix, s.route_ttl_s) if s.route_ttl_s > 0 else None
+        return Planner(consumer, sync, publisher, legs, self.metrics, region=s.region,
+                       routes=routes)  # fmt: skip
 
     def executor(self, sync: CallSync, publisher: CrmPublisher) -> Executor:
         s = self.settings

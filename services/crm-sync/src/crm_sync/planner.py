@@ -35,6 +35,7 @@ from cbcontracts.crm import (
 from cbcrm.adapter import Lookup
 from cbcrm.exceptions import CrmError, InvalidPhone
 from cbcrm.phones import normalize
+from cbcrm.routing import Router, RouteTable
 from cbcrm.sync import CallSync, Card
 from cbstreams import Delivery, LeaseLost
 from cbstreams.fields import F_DATA
@@ -58,6 +59,7 @@ class _Ahead:
     def __init__(self) -> None:
         self.lookups: dict[str, Lookup | None] = {}
         self.legs: dict[tuple[str, str], dict[bytes, bytes]] = {}
+        self.routes: list[tuple[str, str, str]] = []  # (tenant, E.164, extension) to write
 
 
 class Planner:
@@ -71,9 +73,12 @@ class Planner:
         *,
         region: str = "RU",
         concurrency: int = 32,
+        routes: RouteTable | None = None,
     ) -> None:
         self.consumer, self.sync, self.publisher, self.legs = consumer, sync, publisher, legs
         self._slots = asyncio.Semaphore(concurrency)  # calls handled at once (Redis pool)
+        self.routes = routes  # None: keep no routing data for the gateway
+        self._router = Router(sync.lookups, sync.users, sync.rule, region)
         self.metrics, self.region = metrics, region
         self.crm = sync.adapter.name
         self.drives_card = sync.adapter.drives_call_card
@@ -118,6 +123,11 @@ class Planner:
             await self.publisher.commands(planned)
             for command in planned:
                 self.metrics.planned.labels(command.__struct_config__.tag).inc()
+        if ahead.routes and self.routes is not None:  # the gateway's /v1/route data
+            pipe = self.consumer.redis.pipeline(transaction=False)
+            for tenant, phone, extension in ahead.routes:
+                self.routes.queue(pipe, tenant, phone, extension)
+            await pipe.execute()
         await self.consumer.ack([entry_id for entry_id, _ in batch])
 
     async def _read_ahead(self, by_call: dict[str, list[CallEvent]]) -> _Ahead:
@@ -157,6 +167,10 @@ class Planner:
                 "tenant": event.tenant, "crm": self.crm}  # fmt: skip
         if isinstance(event, CallStarted):
             card = await self._card(event, phone, ahead.lookups.get(phone))
+            if card is not None and self.routes is not None and event.tenant:
+                route = await self._router.resolve(card.effective)
+                if route.extension:
+                    ahead.routes.append((event.tenant, phone, route.extension))
             if self.drives_card:
                 return [card_start(event, phone, card, base)]
         elif isinstance(event, CallRinging) and self.drives_card:

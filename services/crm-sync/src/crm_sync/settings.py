@@ -80,6 +80,7 @@ class CrmSyncSettings:
     planner_lease_ttl_ms: int = 3000  # {prefix}crm:lease:planner; a dead planner's lapses
     planner_lease_renew_s: float = 1.0
     planner_standby_poll_s: float = 0.5
+    route_ttl_s: int = 3600  # {prefix}route:{tenant}:{digits} for the gateway; 0 = not kept
     run_executor: bool = True
     adapter: str = "builtin"  # builtin | webhook | amocrm | bitrix24 | megaplan
     region: str = "RU"
