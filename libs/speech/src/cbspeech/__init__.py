@@ -18,11 +18,12 @@ from .exceptions import (
     SpeechQuotaExceeded,
     SpeechUnavailable,
 )
-from .sphinx import DIGITS, SphinxRecognizer, jsgf
+from .sphinx import DIGIT_WORDS, DIGITS, SphinxRecognizer, jsgf
 from .yandex import SpeechKitAuth, SpeechKitClient
 
 __all__ = [
     "DIGITS",
+    "DIGIT_WORDS",
     "Audio",
     "CachedPrompt",
     "EspeakSynthesizer",

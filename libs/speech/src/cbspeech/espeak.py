@@ -28,5 +28,7 @@ class EspeakSynthesizer:
         return [*argv, "--stdout", "--stdin"]
 
     async def synthesize(self, text: str, voice: VoiceParams) -> Audio:
+        if not text.strip():
+            return Audio(b"")
         wav = await run_tool(self.argv(voice), text.encode())
         return await to_asterisk(wav, sox=self._sox)

@@ -41,8 +41,9 @@ class SpeechQuotaExceeded(SpeechError):
 
     transient = True
 
-    def __init__(self, message: str, *, provider: str = "", code: str = "",
-                 retry_after_s: float = 1.0) -> None:  # fmt: skip
+    def __init__(
+        self, message: str, *, provider: str = "", code: str = "", retry_after_s: float = 1.0
+    ) -> None:
         super().__init__(message, provider=provider, code=code)
         self.retry_after_s = retry_after_s
 

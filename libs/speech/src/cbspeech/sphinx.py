@@ -79,9 +79,10 @@ class SphinxRecognizer:
     def _known(self, phrases: Sequence[str], probe: Decoder) -> list[str]:
         """Drop phrases with words the dictionary lacks (a grammar with one fails to load)."""
         return [
-            p for p in phrases
+            p
+            for p in phrases
             if p == DIGITS or all(probe.lookup_word(w) is not None for w in _words(p))
-        ]  # fmt: skip
+        ]
 
     def _slot(self, phrases: tuple[str, ...]) -> _Slot:
         key = "\n".join(phrases)

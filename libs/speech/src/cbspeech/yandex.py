@@ -99,8 +99,11 @@ class SpeechKitClient:
         if not text.strip() or len(text) > TTS_MAX_CHARS:
             raise SpeechLimitExceeded(f"TTS text must be 1..{TTS_MAX_CHARS} chars", provider=NAME)
         form = {"ssml" if voice.ssml else "text": text, "format": fmt, **self._common()}
-        form |= {k: v for k, v in (("lang", voice.lang), ("voice", voice.voice),
-                                   ("emotion", voice.emotion)) if v}  # fmt: skip
+        form |= {
+            k: v
+            for k, v in (("lang", voice.lang), ("voice", voice.voice), ("emotion", voice.emotion))
+            if v
+        }
         if voice.speed != 1.0:
             form["speed"] = f"{voice.speed:g}"
         if fmt == "lpcm":

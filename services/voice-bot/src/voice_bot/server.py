@@ -23,9 +23,17 @@ CallHandler = Callable[[AgiChannel], Awaitable[None]]
 
 
 class FastAgiServer:
-    def __init__(self, handler: CallHandler, *, host: str = "127.0.0.1", port: int = 4573,
-                 read_timeout_s: float = 10.0, env_timeout_s: float = 5.0,
-                 drain_s: float = 30.0, max_calls: int = 200) -> None:  # fmt: skip
+    def __init__(
+        self,
+        handler: CallHandler,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 4573,
+        read_timeout_s: float = 10.0,
+        env_timeout_s: float = 5.0,
+        drain_s: float = 30.0,
+        max_calls: int = 200,
+    ) -> None:
         self.handler, self.host, self.port = handler, host, port
         self.read_timeout_s, self.env_timeout_s = read_timeout_s, env_timeout_s
         self.drain_s, self.max_calls = drain_s, max_calls
@@ -58,8 +66,9 @@ class FastAgiServer:
             async with asyncio.timeout(self.drain_s):
                 await self._idle.wait()
         except TimeoutError:
-            log.warning("cancelling %d calls still running after %g s", len(self.calls),
-                        self.drain_s)  # fmt: skip
+            log.warning(
+                "cancelling %d calls still running after %g s", len(self.calls), self.drain_s
+            )
             for task in self.calls:
                 task.cancel()
 
