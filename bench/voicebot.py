@@ -1,0 +1,126 @@
+"""voice-bot figures, with the local engines (espeak-ng, sox, pocketsphinx) and a private
+redis-server (or REDIS_URL). Prints ``name=value`` lines:
+
+* ``tts_cache_hit_ms``   — median time to get an already-synthesised prompt (Redis index
+  GETEX + a stat of the file);
+* ``tts_miss_ms``        — the first synthesis of that prompt (espeak-ng + sox + write);
+* ``bot_turn_ms``        — one say + listen turn over a real FastAGI socket: the cached
+  prompt played (STREAM FILE answered at once), the answer recorded (the caller's speaking
+  time excluded: the fake PBX writes a pre-spoken "yes" instantly), read, resampled and
+  recognised by pocketsphinx with the dialog's grammar, and the branch taken;
+* ``stt_ms``             — the recognition part of that turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+from cbspeech import EspeakSynthesizer, SphinxRecognizer, TtsCache, VoiceParams, write_wav
+from cbstreams import connect
+from cbstreams.localredis import local_redis_server
+from voice_bot.agi import AgiChannel
+from voice_bot.callio import AgiCallIO, Heard, Paths
+from voice_bot.crm import CallerInfo
+from voice_bot.dialog import parse_dialog
+from voice_bot.runner import DialogRunner
+from voice_bot.server import FastAgiServer
+from voice_bot.testing import AgiPeer, Command, default_answer
+from voice_bot.transcript import Transcript
+
+TURN = """
+name: bench
+steps:
+  - id: ask
+    do: listen
+    prompt: "Would you like to talk to your manager? Say yes or no."
+    intents: {"yes": {phrases: ["yes"]}, "no": {phrases: ["no"]}}
+    goto: {"yes": done, "no": done}
+  - {id: done, do: set, vars: {ok: "1"}, next: end}
+"""
+
+
+class TimedIO(AgiCallIO):
+    stts: list[float]
+
+    async def listen(self, phrases: Sequence[str], *, timeout_s: float, silence_s: int) -> Heard:
+        heard = await super().listen(phrases, timeout_s=timeout_s, silence_s=silence_s)
+        self.stts.append(heard.stt_ms)
+        return heard
+
+
+@contextlib.asynccontextmanager
+async def redis_url() -> AsyncIterator[str]:
+    if url := os.environ.get("REDIS_URL"):
+        yield url
+        return
+    with local_redis_server() as url:
+        yield url
+
+
+async def main() -> None:
+    dialog = parse_dialog(TURN)
+    async with redis_url() as url:
+        redis = connect(url)
+        prefix = f"bench{time.time_ns()}:"
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            cache = TtsCache(redis, root / "snd", EspeakSynthesizer(), prefix=prefix)
+            stt = SphinxRecognizer()
+            t0 = time.perf_counter()
+            await cache.get(dialog.steps[0].prompt, VoiceParams())  # type: ignore[union-attr]
+            print(f"tts_miss_ms={(time.perf_counter() - t0) * 1000:.1f}")
+            hits = []
+            for _ in range(200):
+                t0 = time.perf_counter()
+                await cache.get(dialog.steps[0].prompt, VoiceParams())  # type: ignore[union-attr]
+                hits.append(time.perf_counter() - t0)
+            print(f"tts_cache_hit_ms={statistics.median(hits) * 1000:.3f}")
+
+            answer = await EspeakSynthesizer().synthesize("yes", VoiceParams())
+            await stt.prepare(dialog.steps[0].phrases())  # type: ignore[union-attr]
+            turns: list[float] = []
+            stts: list[float] = []
+            outcomes: list[str] = []
+
+            async def handle(agi: AgiChannel) -> None:
+                io = TimedIO(agi, cache, stt, Paths(root / "snd", root / "rec"), VoiceParams())
+                io.stts = stts
+                runner = DialogRunner(dialog, io, Transcript(call_id="b"), CallerInfo(number="1"))
+                t0 = time.perf_counter()
+                await runner.run()
+                turns.append(time.perf_counter() - t0)
+                outcomes.append(runner.vars["answer"])
+
+            async def speak(cmd: Command) -> Sequence[str]:
+                if cmd.name == "RECORD FILE":
+                    await asyncio.to_thread(write_wav, Path(cmd.words[2] + ".wav"), answer)
+                    return ["200 result=0 (timeout) endpos=5000"]
+                return await default_answer(cmd)
+
+            server = FastAgiServer(handle, port=0)
+            stop = asyncio.Event()
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(server.serve(stop))
+                await server.ready.wait()
+                for _ in range(20):
+                    await AgiPeer("127.0.0.1", server.port).run(speak)
+                stop.set()
+            if set(outcomes) != {"yes"}:
+                raise SystemExit(f"misrecognised: {outcomes}")
+            print(f"bot_turn_ms={statistics.median(turns) * 1000:.1f}")
+            print(f"stt_ms={statistics.median(stts):.1f}")
+        keys = [k async for k in redis.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await redis.delete(*keys)
+        await redis.aclose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
