@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import crm, gateway, services, sim, tracker
+from . import crm, gateway, services, sim, tracker, voice
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,5 +19,6 @@ for _command in (
     *tracker.COMMANDS,
     *gateway.COMMANDS,
     *crm.COMMANDS,
+    *voice.COMMANDS,
 ):
     cli.add_command(_command)
