@@ -29,6 +29,19 @@ async def test_traffic_runs_a_bounded_number_of_calls_and_leaves_no_channels(
     assert len({m["Uniqueid"] for m in news}) == len(news)
 
 
+async def test_traffic_draws_outside_numbers_from_the_configured_phones(
+    sim: Simulator, client: Client
+) -> None:
+    phones = ("79161234567", "79031112233")
+    config = TrafficConfig(rate=0, concurrency=4, max_calls=20, speed=0, phones=phones)
+    async with asyncio.timeout(30):
+        await TrafficGenerator(sim.pbx, config).run()
+    await client.action("Ping")
+    inbound = [m for m in client.events("Newchannel") if m["Channel"].startswith("PJSIP/trunk")]
+    assert inbound
+    assert {m["CallerIDNum"] for m in inbound} - {"<unknown>"} == set(phones)
+
+
 async def test_traffic_respects_the_concurrency_limit(sim: Simulator) -> None:
     config = TrafficConfig(rate=0, concurrency=3, max_calls=12, speed=50.0)
     generator = TrafficGenerator(sim.pbx, config)

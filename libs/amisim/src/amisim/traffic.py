@@ -57,6 +57,9 @@ class TrafficConfig:
     max_calls: int | None = None
     mix: Mapping[str, float] = field(default_factory=lambda: dict(SCENARIOS))
     speed: float | None = None  # None: the simulator's
+    #: Outside numbers to draw each call's ``phone`` from (e.g. a demo CRM's contacts);
+    #: empty: a fresh random number per call.
+    phones: Sequence[str] = ()
 
 
 class TrafficGenerator:
@@ -87,8 +90,10 @@ class TrafficGenerator:
         return self.completed
 
     def _start_one(self) -> Call:
-        name = self.pbx.ids.rng.choices(self._names, self._weights)[0]
-        call = self.pbx.start_call(name, speed=self.config.speed)
+        rng = self.pbx.ids.rng
+        name = rng.choices(self._names, self._weights)[0]
+        values = {"phone": rng.choice(self.config.phones)} if self.config.phones else None
+        call = self.pbx.start_call(name, values, speed=self.config.speed)
         self.started += 1
         self.pbx.spawn(self._release_when_done(call), f"traffic-{call.id}")
         return call
