@@ -85,7 +85,10 @@ async def serve(
     )
     config.load()
     server = uvicorn.Server(config)
-    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
+    # The protocol named: asyncio sets TCP_NODELAY only on sockets whose proto is
+    # IPPROTO_TCP; with proto 0 every response waited ~40 ms for the client's delayed ACK.
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((settings.host, settings.port))
     async with asyncio.TaskGroup() as tg:

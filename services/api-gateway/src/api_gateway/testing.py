@@ -58,7 +58,8 @@ async def serving(app: FastAPI, timeout_s: float = 10.0) -> AsyncIterator[str]:
         app, log_config=None, access_log=False, lifespan=lifespan, timeout_graceful_shutdown=1
     )
     server = uvicorn.Server(config)
-    sock = socket.socket()
+    # IPPROTO_TCP named, else asyncio leaves Nagle on (see main.serve)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     async with asyncio.TaskGroup() as tg:
         task = tg.create_task(server.serve(sockets=[sock]))
