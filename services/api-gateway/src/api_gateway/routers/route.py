@@ -9,6 +9,7 @@ key that cannot be checked), so a call is never stuck in the dialplan waiting fo
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 from fastapi import APIRouter, Query, Request, Response
@@ -22,6 +23,15 @@ from ..state import Services
 router = APIRouter(tags=["routing"])
 
 
+Networks = tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], ...]
+
+
+@functools.cache
+def _networks(allow: tuple[tuple[str, str], ...]) -> Networks:
+    """``route.allow`` parsed once (not on every lookup of the dialplan's hot path)."""
+    return tuple((ipaddress.ip_network(cidr, strict=False), tenant) for cidr, tenant in allow)
+
+
 def _allowed_tenant(services: Services, host: str | None) -> str | None:
     if not host:
         return None
@@ -29,10 +39,8 @@ def _allowed_tenant(services: Services, host: str | None) -> str | None:
         address = ipaddress.ip_address(host)
     except ValueError:
         return None
-    for cidr, tenant in services.settings.route.allow.items():
-        if address in ipaddress.ip_network(cidr, strict=False):
-            return tenant
-    return None
+    allow = _networks(tuple(services.settings.route.allow.items()))
+    return next((tenant for network, tenant in allow if address in network), None)
 
 
 async def _tenant(request: Request, services: Services) -> str | None:
