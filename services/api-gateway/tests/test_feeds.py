@@ -87,15 +87,21 @@ def test_ext_100s_websocket_receives_100s_card_and_never_101s(
                 ev("ended", "B", 3),
             ]
             tc.portal.call(publish_events, services.redis, settings, publish)
-            got100 = [ws100.receive_json() for _ in range(2)]
-            got101 = [ws101.receive_json() for _ in range(4)]
-    assert [(m["type"], m["call_id"]) for m in got100] == [("card.show", "B"), ("card.hide", "B")]
+            got100 = [ws100.receive_json() for _ in range(3)]
+            got101 = [ws101.receive_json() for _ in range(6)]
+    assert [(m["type"], m["call_id"]) for m in got100] == [
+        ("card.show", "B"),
+        ("card.hide", "B"),
+        ("call.ended", "B"),  # a call it was shown: its record is there now
+    ]
     assert got100[1]["reason"] == "transferred"
     assert [(m["type"], m["call_id"]) for m in got101] == [
         ("card.show", "A"),
         ("card.hide", "A"),
         ("card.show", "B"),
+        ("call.ended", "A"),
         ("card.hide", "B"),
+        ("call.ended", "B"),
     ]
     assert got101[2]["external"] == "79161234567"  # the card follows the transfer
 

@@ -4,6 +4,10 @@ operator session (``cbs_…``; browsers' WebSocket/EventSource pass it as ``?tok
 401 for no, unknown, malformed or revoked credentials (one answer for all: nothing to learn
 by probing); 403 for a valid key without the scope; 429 when over the key's rate limit.
 Resources of another tenant are answered 404 by the routers, as if they did not exist.
+
+An operator session (``Authorization: Bearer cbs_…``) acts on the REST endpoints as a key of
+its tenant limited to its one extension, with the scopes an operator's page needs
+(:data:`OPERATOR_SCOPES`): its calls, click-to-call from its phone, its recordings, its feed.
 """
 
 from __future__ import annotations
@@ -14,11 +18,27 @@ from fastapi.security import APIKeyHeader, HTTPBearer
 from starlette.requests import HTTPConnection
 
 from .errors import ApiError, forbidden, unauthenticated
-from .services.keystore import ApiKey, Scope
+from .services.keystore import ApiKey, Scope, hash_token
 from .services.sessions import OperatorSession
 from .state import Services
 
-__all__ = ["authenticate_key", "bearer", "credential", "require", "session_or_key"]
+__all__ = [
+    "OPERATOR_SCOPES",
+    "authenticate_key",
+    "bearer",
+    "credential",
+    "operator",
+    "require",
+    "session_or_key",
+]
+
+#: What an operator session may do on the REST endpoints (always for its extension only).
+OPERATOR_SCOPES: tuple[Scope, ...] = (
+    "calls:read",
+    "calls:originate",
+    "recordings:read",
+    "events:read",
+)
 
 bearer = HTTPBearer(auto_error=False, description="an API key `cbk_…`")
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key")
@@ -66,11 +86,36 @@ async def check_scope_and_rate(conn: HTTPConnection, key: ApiKey, scope: Scope) 
     return key
 
 
+async def operator(conn: HTTPConnection, token: str | None) -> OperatorSession:
+    """The operator session of ``token`` (401 if unknown or expired)."""
+    session = await services_of(conn).sessions.get(token) if token else None
+    if session is None:
+        raise unauthenticated("the session is unknown or expired")
+    return session
+
+
+def operator_key(session: OperatorSession, token: str) -> ApiKey:
+    """The session as a key: its tenant, its one extension, the operator scopes."""
+    return ApiKey(
+        id="s" + hash_token(token)[:15],
+        tenant=session.tenant,
+        name=f"operator {session.user}",
+        scopes=OPERATOR_SCOPES,
+        extensions=(session.extension,),
+    )
+
+
 def require(scope: Scope) -> Callable[[HTTPConnection], Awaitable[ApiKey]]:
-    """A dependency: the caller's key, which must hold ``scope`` (``admin`` holds all)."""
+    """A dependency: the caller's key, which must hold ``scope`` (``admin`` holds all); an
+    operator session counts as a key limited to its extension (:func:`operator_key`)."""
 
     async def dependency(conn: HTTPConnection) -> ApiKey:
-        key = await authenticate_key(conn, credential(conn))
+        token = credential(conn)
+        if token and token.startswith("cbs_"):
+            key = operator_key(await operator(conn, token), token)
+            conn.state.key_id = key.id
+        else:
+            key = await authenticate_key(conn, token)
         return await check_scope_and_rate(conn, key, scope)
 
     return dependency
@@ -80,9 +125,6 @@ async def session_or_key(conn: HTTPConnection, scope: Scope) -> OperatorSession 
     """For feeds: an operator session token, else an API key with ``scope``."""
     token = credential(conn, query=True)
     if token and token.startswith("cbs_"):
-        session = await services_of(conn).sessions.get(token)
-        if session is None:
-            raise unauthenticated("the session is unknown or expired")
-        return session
+        return await operator(conn, token)
     key = await authenticate_key(conn, token)
     return await check_scope_and_rate(conn, key, scope)

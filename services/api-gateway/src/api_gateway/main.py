@@ -9,9 +9,13 @@ import gc
 import logging
 import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from .errors import install_error_handler
 from .metrics import GatewayMetrics
@@ -20,6 +24,7 @@ from .routers.calls import router as calls_router
 from .routers.feeds import router as feeds_router
 from .routers.health import router as health_router
 from .routers.keys import router as keys_router
+from .routers.operators import router as operators_router
 from .routers.originate import router as originate_router
 from .routers.recordings import router as recordings_router
 from .routers.route import router as route_router
@@ -27,7 +32,10 @@ from .routers.webhooks import router as webhooks_router
 from .settings import GatewaySettings
 from .state import Services, open_services
 
-__all__ = ["create_app", "serve"]
+__all__ = ["WEB", "create_app", "serve"]
+
+#: The operator's page and the CRM widgets' shared modules (plain ES modules, no build).
+WEB = Path(__file__).parent / "web"
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +67,7 @@ def create_app(settings: GatewaySettings, services: Services | None = None) -> F
     for router in (
         route_router,  # first: the dialplan's hot path (routes are matched in order)
         keys_router,
+        operators_router,
         originate_router,
         calls_router,
         recordings_router,
@@ -72,6 +81,24 @@ def create_app(settings: GatewaySettings, services: Services | None = None) -> F
         found: Services | None = getattr(app.state, "services", None)
         return found.metrics if found else None
 
+    @app.get("/", include_in_schema=False)
+    async def index() -> RedirectResponse:
+        return RedirectResponse("/ui/")
+
+    @app.post("/ui/crm/bitrix24.html", include_in_schema=False)
+    async def bitrix24_page() -> FileResponse:
+        """Bitrix24 opens an application's page with a POST (its auth in the form)."""
+        return FileResponse(WEB / "crm" / "bitrix24.html", media_type="text/html")
+
+    # The page is public; every data call it makes is authorized by the operator session.
+    app.mount("/ui", StaticFiles(directory=WEB, html=True), name="ui")
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Auth-Token", "X-API-Key"],
+        )
     app.add_middleware(RequestContext, metrics=metrics)
     return app
 

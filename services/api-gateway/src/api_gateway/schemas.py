@@ -14,11 +14,14 @@ __all__ = [
     "KeyCreate",
     "KeyCreated",
     "KeyView",
+    "Operator",
     "OriginateIn",
     "OriginateOut",
     "RecordingLink",
     "SessionCreate",
     "SessionOut",
+    "SignInExchange",
+    "SignInLink",
     "TransferIn",
 ]
 
@@ -110,4 +113,24 @@ class SessionOut(BaseModel):
     token: str = Field(description="shown once; pass it as ?token= to the feeds")
     user: str
     extension: str
+    expires_at: int
+
+
+class SignInLink(BaseModel):
+    url: str = Field(description="the page's address with the one-time code; works once")
+    code: str
+    user: str
+    extension: str
+    expires_at: int = Field(description="the code's expiry (unix s)")
+
+
+class SignInExchange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=8, max_length=100, pattern=r"^cbc_[A-Za-z0-9_-]+$")
+
+
+class Operator(BaseModel):
+    user: str
+    extension: str
+    tenant: str
     expires_at: int

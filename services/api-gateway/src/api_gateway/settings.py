@@ -63,6 +63,9 @@ class RecordingSettings:
     root: str = ""
     #: Or an HTTP base URL on the PBX host serving them (Range is passed through).
     base_url: str = ""
+    #: MixMonitor's directory on the PBX: absolute file names under it are looked up
+    #: relative to ``root`` / ``base_url`` (e.g. ``/var/spool/asterisk/monitor``).
+    pbx_dir: str = ""
     link_secret: Secret | None = None
     link_ttl_s: int = 3600
 
@@ -72,6 +75,8 @@ class FeedSettings:
     calls_stream: str = "cb:calls"
     crm_stream: str = "cb:crm:events"
     session_ttl_s: int = 12 * 3600
+    #: How long an operator's one-time sign-in link stays valid.
+    signin_ttl_s: int = 24 * 3600
     block_ms: int = 5000
 
 
@@ -87,6 +92,9 @@ class GatewaySettings:
     log_json: bool = True
     #: Requests per minute per key when the key sets none.
     default_rate_limit: int = 600
+    #: Browser origins allowed to call the API (CORS), e.g. the amoCRM account of the
+    #: widget: ``["https://example.amocrm.ru"]``. Empty: same origin only.
+    cors_origins: list[str] = field(default_factory=list)
     tenants: dict[str, TenantSettings] = field(default_factory=dict)
     originate: OriginateSettings = field(default_factory=OriginateSettings)
     route: RouteSettings = field(default_factory=RouteSettings)

@@ -5,6 +5,8 @@
 * ``POST /v1/webhooks/amocrm/{tenant}/call`` — the amoCRM widget's click-to-call: an
   ``X-Auth-Token`` one-time JWT (HS256, integration secret; ``user_id`` -> extension by
   ``amocrm_users``), or an API key of that tenant with ``calls:originate``.
+* ``POST /v1/webhooks/amocrm/{tenant}/session`` — the amoCRM widget's caller cards: the same
+  one-time JWT gives an operator session for the user's extension.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pydantic import BaseModel, Field
 from ..auth import authenticate_key, check_scope_and_rate, credential, services_of
 from ..errors import ApiError, not_found, unauthenticated
 from ..routers.originate import originate_for
-from ..schemas import OriginateIn, OriginateOut
+from ..schemas import OriginateIn, OriginateOut, SessionOut
 from ..services.webhooks import bitrix_form, token_matches, verify_amocrm_jwt
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -83,4 +85,25 @@ async def amocrm_call(body: AmoCall, request: Request, tenant: str = Tenant) -> 
     done = await originate_for(services, tenant, key, call, source="amocrm")
     return OriginateOut(
         call_id=done.call_id, pbx=done.pbx, extension=done.extension, number=done.number
+    )
+
+
+@router.post("/amocrm/{tenant}/session")
+async def amocrm_session(request: Request, tenant: str = Tenant) -> SessionOut:
+    """The amoCRM widget's operator session (its caller cards): ``X-Auth-Token`` names the
+    amoCRM user; ``amocrm_users`` gives the extension the session is bound to."""
+    services = services_of(request)
+    config = services.settings.tenants.get(tenant)
+    jwt = request.headers.get("x-auth-token", "")
+    claims = verify_amocrm_jwt(config.amocrm_secret, jwt) if config is not None else None
+    if config is None or claims is None:
+        raise unauthenticated("X-Auth-Token is invalid or expired")
+    user = str(claims.get("user_id", ""))
+    extension = config.amocrm_users.get(user)
+    if not extension:
+        raise ApiError(403, "extension-not-allowed", "Forbidden", "this user has no extension")
+    ttl = services.settings.feeds.session_ttl_s
+    session, token = await services.sessions.issue(tenant, f"amocrm:{user}", extension, ttl, "")
+    return SessionOut(
+        token=token, user=session.user, extension=session.extension, expires_at=session.expires_at
     )

@@ -4,7 +4,11 @@
   (and, for a key limited to some extensions, only the events that involve them).
 * :class:`OperatorCards` — an operator session: the caller card of its one extension: shown
   when that extension rings (or a call is transferred to it), filled with the CRM's data,
-  hidden when it stops ringing, is answered elsewhere, is transferred away, or ends.
+  hidden when it stops ringing, is answered elsewhere, is transferred away, or ends;
+  ``card.answered`` when this extension answers it; ``call.ended`` when a call it was shown
+  ends (its record exists from then: time to refresh the history). The CRM data of recent
+  calls is kept (bounded), so a card shown after its ``crm.card`` (a transfer, a late ring)
+  still fills.
 
 CRM events (``cb:crm:events``) are ``cbcontracts.crm`` events in the ``data`` field; an
 operator gets the ``crm.card`` data of the calls whose card it shows, an integrator every CRM
@@ -13,6 +17,7 @@ event of its tenant. Entries that do not decode are skipped.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 import msgspec
@@ -75,18 +80,27 @@ class TenantFilter:
 
 
 class OperatorCards:
+    #: CRM cards of recent calls kept for cards shown after their data arrived.
+    RECENT = 512
+
     def __init__(self, pbxs: set[str], extension: str) -> None:
         self._pbxs = pbxs
         self._ext = extension
         self._shown: dict[tuple[str, str], Message] = {}
+        self._recent: OrderedDict[tuple[str, str], CardData] = OrderedDict()
+        self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()  # shown, not ended
 
     def __call__(self, stream: int, fields: dict[bytes, bytes]) -> list[Message]:
         if stream == CRM:
             crm = decode_crm(fields)
-            if not isinstance(crm, CardData) or (crm.pbx, crm.call_id) not in self._shown:
+            if not isinstance(crm, CardData) or crm.pbx not in self._pbxs:
                 return []
-            data = msgspec.to_builtins(crm)
-            return [{"type": "card.data", "call_id": crm.call_id, "pbx": crm.pbx, "data": data}]
+            key = (crm.pbx, crm.call_id)
+            self._recent[key] = crm
+            self._recent.move_to_end(key)
+            while len(self._recent) > self.RECENT:
+                self._recent.popitem(last=False)
+            return [_card_data(crm)] if key in self._shown else []
         event = decode_call(fields)
         if event is None or event.pbx not in self._pbxs:
             return []
@@ -106,8 +120,16 @@ class OperatorCards:
             return self._hide(key, event.reason)
         if isinstance(event, CallAnswered) and event.extension not in ("", ext):
             return self._hide(key, "answered_elsewhere")
+        if isinstance(event, CallAnswered) and event.extension == ext and key in self._shown:
+            return [{"type": "card.answered", "call_id": event.call_id, "pbx": event.pbx}]
         if isinstance(event, CallEnded):
-            return self._hide(key, "ended")
+            self._recent.pop(key, None)
+            hidden = self._hide(key, "ended")
+            if key in self._seen:
+                del self._seen[key]
+                ended = {"type": "call.ended", "call_id": event.call_id, "pbx": event.pbx}
+                return [*hidden, {**ended, "result": event.result}]
+            return hidden
         return []
 
     def _show(self, key: tuple[str, str], event: CallEvent) -> list[Message]:
@@ -121,11 +143,21 @@ class OperatorCards:
             "external": event.external,
             "direction": event.direction,
             "did": event.did,
+            "transferred": isinstance(event, CallTransferred),
         }
         self._shown[key] = card
-        return [card]
+        self._seen[key] = None
+        while len(self._seen) > self.RECENT:
+            self._seen.popitem(last=False)
+        known = self._recent.get(key)
+        return [card] if known is None else [card, _card_data(known)]
 
     def _hide(self, key: tuple[str, str], reason: str) -> list[Message]:
         if self._shown.pop(key, None) is None:
             return []
         return [{"type": "card.hide", "call_id": key[1], "pbx": key[0], "reason": reason}]
+
+
+def _card_data(crm: CardData) -> Message:
+    data = msgspec.to_builtins(crm)
+    return {"type": "card.data", "call_id": crm.call_id, "pbx": crm.pbx, "data": data}

@@ -32,7 +32,15 @@ class RecordingSource:
     def __init__(self, settings: RecordingSettings, http: httpx.AsyncClient) -> None:
         self._root = Path(settings.root).resolve() if settings.root else None
         self._base_url = settings.base_url.rstrip("/")
+        self._pbx_dir = PurePosixPath(settings.pbx_dir) if settings.pbx_dir else None
         self._http = http
+
+    def _relative(self, name: str) -> str:
+        """``name`` relative to the root when it lies under the PBX's MixMonitor directory."""
+        path = PurePosixPath(name)
+        if self._pbx_dir is not None and path.is_relative_to(self._pbx_dir):
+            return str(path.relative_to(self._pbx_dir))
+        return name
 
     @property
     def is_remote(self) -> bool:
@@ -42,6 +50,7 @@ class RecordingSource:
         """The file ``name`` (MixMonitor's file, relative or absolute under the root)."""
         if self._root is None:
             raise not_found("no-recording", "recordings are not configured")
+        name = self._relative(name)
         candidate = Path(name) if Path(name).is_absolute() else self._root / name
         resolved = candidate.resolve()
         if not resolved.is_relative_to(self._root) or not resolved.is_file():
@@ -50,7 +59,7 @@ class RecordingSource:
 
     async def open_remote(self, name: str, range_header: str | None) -> httpx.Response:
         """A streaming response from the recordings server (the caller closes it)."""
-        parts = PurePosixPath(name.lstrip("/")).parts
+        parts = PurePosixPath(self._relative(name).lstrip("/")).parts
         if not parts or any(p in ("..", ".") for p in parts):
             raise not_found("no-recording", "this call has no recording")
         url = f"{self._base_url}/{'/'.join(quote(p) for p in parts)}"

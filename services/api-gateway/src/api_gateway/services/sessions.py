@@ -1,6 +1,10 @@
 """Operator sessions: a random token bound server-side to one user and one extension of a
 tenant, stored hashed in Redis with a TTL (``{prefix}gw:session:<sha256>``). The feed of a
-session is filtered by that extension; nothing the browser sends can change it."""
+session is filtered by that extension; nothing the browser sends can change it.
+
+Sign-in links: an admin issues a one-time code (``{prefix}gw:signin:<sha256>``, with its own
+TTL) naming the user and extension; the operator's page exchanges it for a session. The code
+is taken with GETDEL: it works once."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import redis.asyncio as aioredis
 
 from .keystore import hash_token
 
-__all__ = ["OperatorSession", "SessionStore"]
+__all__ = ["OperatorSession", "SessionStore", "SignIn"]
 
 
 class OperatorSession(msgspec.Struct, frozen=True, kw_only=True):
@@ -24,8 +28,19 @@ class OperatorSession(msgspec.Struct, frozen=True, kw_only=True):
     issued_by: str = ""  # the admin key's id
 
 
+class SignIn(msgspec.Struct, frozen=True, kw_only=True):
+    """What a one-time sign-in code will become: a session of ``session_ttl_s``."""
+
+    tenant: str
+    user: str
+    extension: str
+    session_ttl_s: int
+    issued_by: str = ""
+
+
 _enc = msgspec.json.Encoder()
 _dec = msgspec.json.Decoder(OperatorSession)
+_signin_dec = msgspec.json.Decoder(SignIn)
 
 
 class SessionStore:
@@ -58,3 +73,24 @@ class SessionStore:
 
     async def end(self, token: str) -> None:
         await self._redis.delete(self._key(token))
+
+    def _code_key(self, code: str) -> str:
+        return f"{self._prefix}gw:signin:{hash_token(code)}"
+
+    async def issue_code(self, signin: SignIn, ttl_s: int) -> tuple[str, int]:
+        """A one-time sign-in code (``cbc_…``) and when it expires (unix s)."""
+        code = f"cbc_{secrets.token_urlsafe(24)}"
+        await self._redis.set(self._code_key(code), _enc.encode(signin), ex=ttl_s)
+        return code, int(time.time()) + ttl_s
+
+    async def redeem(self, code: str) -> tuple[OperatorSession, str] | None:
+        """The session a sign-in code names (the code is gone after this), else None."""
+        if not code.startswith("cbc_"):
+            return None
+        raw = cast(bytes | None, await self._redis.getdel(self._code_key(code)))
+        if raw is None:
+            return None
+        signin = _signin_dec.decode(raw)
+        return await self.issue(
+            signin.tenant, signin.user, signin.extension, signin.session_ttl_s, signin.issued_by
+        )

@@ -1,0 +1,159 @@
+// The gateway's API as the operator's page uses it: a session token (kept in
+// localStorage), JSON requests with it, and the live feed over a WebSocket that resumes
+// where it stopped. Shared by the page and the CRM widgets.
+
+const STORE = "callbridge.session";
+
+export class AuthError extends Error {}
+
+export class Api {
+  constructor(base = "", storage = window.localStorage) {
+    this.base = base.replace(/\/$/, "");
+    this.storage = storage;
+    this.token = storage.getItem(STORE) || "";
+  }
+
+  get signedIn() {
+    return this.token !== "";
+  }
+
+  forget() {
+    this.token = "";
+    this.storage.removeItem(STORE);
+  }
+
+  /** Exchange a one-time sign-in code for a session (the code never works again). */
+  async exchange(code) {
+    const session = await this.request("POST", "/v1/sessions/exchange", { code }, false);
+    this.token = session.token;
+    this.storage.setItem(STORE, session.token);
+    return session;
+  }
+
+  async request(method, path, body = undefined, auth = true) {
+    const headers = { Accept: "application/json" };
+    if (auth) headers.Authorization = `Bearer ${this.token}`;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const answer = await fetch(this.base + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (answer.status === 401) throw new AuthError("signed out");
+    if (answer.status === 204) return null;
+    const data = await answer.json().catch(() => ({}));
+    if (!answer.ok) throw new Error(data.detail || data.title || `HTTP ${answer.status}`);
+    return data;
+  }
+
+  me() {
+    return this.request("GET", "/v1/me");
+  }
+
+  async signOut() {
+    await this.request("DELETE", "/v1/me").catch(() => null);
+    this.forget();
+  }
+
+  /** Call records (newest first); filters: number, direction, result, since, until, cursor. */
+  calls(filters = {}) {
+    const query = new URLSearchParams();
+    for (const [name, value] of Object.entries(filters)) {
+      if (value !== undefined && value !== null && value !== "") query.set(name, value);
+    }
+    return this.request("GET", `/v1/calls?${query}`);
+  }
+
+  /** Click-to-call: this operator's phone rings first, then the number is dialled. */
+  call(extension, number) {
+    return this.request("POST", "/v1/calls", { extension, number });
+  }
+
+  /** A signed link to a call's recording (plays in <audio>, seeks with HTTP Range). */
+  recordingLink(callId, pbx) {
+    return this.request("POST", `/v1/calls/${encodeURIComponent(callId)}/recording/link?pbx=${encodeURIComponent(pbx)}`);
+  }
+
+  /**
+   * Follow this operator's cards: onMessage(msg) for every message, onState("live" |
+   * "reconnecting" | "signed-out"). Reconnects with ?since= the last id seen. Returns stop().
+   */
+  feed(onMessage, onState = () => {}) {
+    let since = "";
+    let socket = null;
+    let stopped = false;
+    let delay = 500;
+    const open = () => {
+      const url = new URL(this.base + "/v1/feeds/events", window.location.href);
+      url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+      url.searchParams.set("token", this.token);
+      if (since) url.searchParams.set("since", since);
+      socket = new WebSocket(url);
+      socket.onopen = () => {
+        delay = 500;
+        onState("live");
+      };
+      socket.onmessage = (event) => {
+        const message = JSON.parse(event.data);
+        if (message.id) since = message.id;
+        onMessage(message);
+      };
+      socket.onclose = (event) => {
+        if (stopped) return;
+        if (event.code === 4401) {
+          onState("signed-out");
+          return;
+        }
+        onState("reconnecting");
+        window.setTimeout(open, delay);
+        delay = Math.min(delay * 2, 10000);
+      };
+    };
+    open();
+    return () => {
+      stopped = true;
+      if (socket) socket.close();
+    };
+  }
+}
+
+/** A phone number as people read it: +7 916 123-45-67 for Russian numbers, else as is. */
+export function formatNumber(raw) {
+  const digits = String(raw || "").replace(/[^\d]/g, "");
+  const ru = digits.length === 11 && (digits[0] === "7" || digits[0] === "8") ? digits.slice(1)
+    : digits.length === 10 && digits[0] !== "0" ? digits : "";
+  if (ru) return `+7 ${ru.slice(0, 3)} ${ru.slice(3, 6)}-${ru.slice(6, 8)}-${ru.slice(8)}`;
+  return String(raw || "");
+}
+
+/** An element with attributes and children (strings become text: never HTML). */
+export function h(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else if (name === "class") node.className = value;
+    else node.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+/** A number with a "call" button next to it (click-to-call wherever a number appears). */
+export function numberWithCall(number, onCall, label = formatNumber(number)) {
+  const button = h(
+    "button",
+    {
+      type: "button",
+      class: "call-button",
+      title: `Call ${formatNumber(number)}`,
+      "aria-label": `Call ${formatNumber(number)}`,
+      onclick: () => onCall(number),
+    },
+    "📞",
+  );
+  return h("span", { class: "number" }, h("span", { class: "number-text" }, label), " ", button);
+}

@@ -1,0 +1,113 @@
+// The operator's page: sign in with the one-time link, then the caller cards of this
+// operator's phone, a dial box and the call history.
+
+import { Api, AuthError, formatNumber, h } from "./api.js";
+import { CardDeck } from "./card.js";
+import { History } from "./history.js";
+
+const api = new Api();
+const $ = (selector) => document.querySelector(selector);
+const KEEP = "callbridge.keepAfterAnswer";
+
+function toast(text, kind = "info") {
+  const node = h("p", { class: `toast toast-${kind}`, role: kind === "error" ? "alert" : "status" }, text);
+  $("#toasts").append(node);
+  window.setTimeout(() => node.remove(), 6000);
+}
+
+function showSignIn(text) {
+  $("#signin").hidden = false;
+  $("#app").hidden = true;
+  $("#signin-text").textContent = text;
+}
+
+async function signInFromLink() {
+  const code = new URLSearchParams(window.location.hash.slice(1)).get("code");
+  if (!code) return;
+  history.replaceState(null, "", window.location.pathname); // the code works once anyway
+  try {
+    await api.exchange(code);
+  } catch {
+    api.forget();
+    showSignIn("This sign-in link was already used or has expired. Ask your administrator for a new one.");
+    throw new Error("sign-in failed");
+  }
+}
+
+async function start() {
+  try {
+    await signInFromLink();
+  } catch {
+    return;
+  }
+  if (!api.signedIn) {
+    showSignIn("Open the sign-in link your administrator gave you.");
+    return;
+  }
+  let me;
+  try {
+    me = await api.me();
+  } catch {
+    api.forget();
+    showSignIn("Your session has ended. Open a new sign-in link.");
+    return;
+  }
+  $("#signin").hidden = true;
+  $("#app").hidden = false;
+  $("#who").textContent = `${me.user} · ext. ${me.extension}`;
+  document.title = `Calls · ${me.extension} · callbridge`;
+
+  const keep = $("#keep");
+  keep.checked = window.localStorage.getItem(`${KEEP}.${me.user}`) === "1";
+  keep.addEventListener("change", () => window.localStorage.setItem(`${KEEP}.${me.user}`, keep.checked ? "1" : "0"));
+
+  const call = async (number) => {
+    try {
+      await api.call(me.extension, number);
+      toast(`Your phone (${me.extension}) rings now; pick it up to call ${formatNumber(number)}.`);
+    } catch (error) {
+      if (error instanceof AuthError) return showSignIn("Your session has ended. Open a new sign-in link.");
+      toast(`Could not call ${formatNumber(number)}: ${error.message}`, "error");
+    }
+    return undefined;
+  };
+
+  const cards = $("#cards");
+  const deck = new CardDeck(cards, {
+    onCall: call,
+    keepAfterAnswer: () => keep.checked,
+    lastCalls: async (number) => (await api.calls({ number, limit: 4 })).calls,
+  });
+  const empty = $("#no-call");
+  const history = new History($("#history"), api, call);
+  api.feed(
+    (message) => {
+      deck.handle(message);
+      empty.hidden = deck.cards.size > 0; // new cards are announced (aria-live), focus stays
+      if (message.type === "call.ended") history.load(); // its record is there now
+    },
+    (state) => {
+      $("#feed-state").textContent = { live: "Live", reconnecting: "Reconnecting…", "signed-out": "Signed out" }[state];
+      $("#feed-state").dataset.state = state;
+      if (state === "signed-out") showSignIn("Your session has ended. Open a new sign-in link.");
+    },
+  );
+  history.load();
+
+  $("#dial").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const number = new FormData(event.target).get("number");
+    if (String(number).replace(/\D/g, "").length >= 3) call(String(number));
+    else toast("Type a number to call.", "error");
+  });
+  $("#signout").addEventListener("click", async () => {
+    await api.signOut();
+    showSignIn("You are signed out. Open a new sign-in link to come back.");
+  });
+}
+
+// A new sign-in link opened in this tab changes only the #fragment: start over with it.
+window.addEventListener("hashchange", () => {
+  if (window.location.hash.includes("code=")) window.location.reload();
+});
+start();
