@@ -4,6 +4,7 @@ from .exceptions import RuntimeSetupError, SettingsError
 from .http import HealthServer, health_app
 from .logs import JsonFormatter, setup_logging
 from .metrics import CollectorRegistry, counter, gauge, histogram, new_registry, render
+from .net import listen_socket
 from .settings import ENV_PREFIX, Secret, env_tree, load_settings, merge
 from .signals import run_until_signal, stop_on_signals
 
@@ -20,6 +21,7 @@ __all__ = [
     "gauge",
     "health_app",
     "histogram",
+    "listen_socket",
     "load_settings",
     "merge",
     "new_registry",

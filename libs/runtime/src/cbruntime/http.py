@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,6 +18,7 @@ import uvicorn
 from prometheus_client import CollectorRegistry
 
 from .metrics import CONTENT_TYPE_LATEST, render
+from .net import listen_socket
 
 __all__ = ["HealthServer", "health_app"]
 
@@ -95,9 +95,7 @@ class HealthServer:
         config.load()
         server = uvicorn.Server(config)
         server.lifespan = config.lifespan_class(config)
-        sock = socket.socket(socket.AF_INET6 if ":" in self._host else socket.AF_INET)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self._host, self._port))
+        sock = listen_socket(self._host, self._port)
         self.port = sock.getsockname()[1]
         try:
             await server.startup(sockets=[sock])

@@ -27,6 +27,8 @@ from typing import Any, Self
 
 import uvicorn
 
+from cbruntime import listen_socket
+
 __all__ = ["FakeSpeechKit", "Seen"]
 
 _Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -72,9 +74,8 @@ class FakeSpeechKit:
         config.load()
         server = uvicorn.Server(config)
         server.lifespan = config.lifespan_class(config)
-        sock = socket.socket(socket.AF_INET)
+        sock = listen_socket("127.0.0.1", self.port)
         try:
-            sock.bind(("127.0.0.1", self.port))
             self.port = sock.getsockname()[1]
             await server.startup(sockets=[sock])
         except BaseException:
