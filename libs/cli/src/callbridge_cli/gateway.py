@@ -13,6 +13,7 @@ import click
 
 from api_gateway.main import serve
 from api_gateway.services.keystore import SCOPES, KeyStore, Scope
+from api_gateway.services.sessions import SessionStore, SignIn
 from api_gateway.settings import GatewaySettings, load
 from cbruntime import RuntimeSetupError, run_until_signal, setup_logging
 from cbstreams import connect
@@ -116,4 +117,39 @@ def revoke(config: Path | None, key_id: str) -> None:
     click.echo(f"revoked {key_id}")
 
 
-COMMANDS.extend([gateway, keys])
+@click.group("operators")
+def operators() -> None:
+    """Operators of the web page: one-time sign-in links."""
+
+
+@operators.command("link")
+@_config
+@click.option("--tenant", required=True, help="The tenant owning the operator's PBX.")
+@click.option("--user", required=True, help="The operator's name, as the page shows it.")
+@click.option("--extension", required=True, help="The operator's phone extension.")
+@click.option("--ttl", "ttl_s", default=0, help="Session lifetime in s; 0 = the configured.")
+def link(config: Path | None, tenant: str, user: str, extension: str, ttl_s: int) -> None:
+    """Print a one-time sign-in link: opening it signs a browser in as USER at EXTENSION."""
+    settings = _settings(config)
+    signin = SignIn(
+        tenant=tenant,
+        user=user,
+        extension=extension,
+        session_ttl_s=ttl_s or settings.feeds.session_ttl_s,
+        issued_by="cli",
+    )
+
+    async def issue() -> tuple[str, int]:
+        redis = connect(settings.redis_url)
+        try:
+            store = SessionStore(redis, settings.key_prefix)
+            return await store.issue_code(signin, settings.feeds.signin_ttl_s)
+        finally:
+            await redis.aclose()
+
+    code, expires_at = asyncio.run(issue())
+    click.echo(f"works once, until {expires_at} (unix s)", err=True)
+    click.echo(f"{settings.public_url.rstrip('/')}/ui/#code={code}")
+
+
+COMMANDS.extend([gateway, keys, operators])

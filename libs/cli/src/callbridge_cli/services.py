@@ -5,20 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import secrets
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
-from ami_ingest import HttpSettings, IngestError, IngestService, IngestSettings, PbxSettings
+from ami_ingest import IngestError, IngestService
 from ami_ingest import load as load_ingest_settings
-from amisim import Simulator, TrafficConfig, TrafficGenerator
-from call_tracker.main import TrackerService
-from call_tracker.settings import PbxTopology, TrackerSettings
-from cbruntime import RuntimeSetupError, Secret, run_until_signal, setup_logging
+from cbruntime import RuntimeSetupError, run_until_signal, setup_logging
 from cbstreams.localredis import LocalRedisError, local_redis_server, wait_for_ping
+
+from .stack import DEMO_USERS, Stack, StackConfig, embedded_stack
 
 COMMANDS: list[click.Command] = []
 
@@ -58,75 +57,74 @@ def _redis(url: str | None) -> Iterator[str]:
         yield local
 
 
-async def _report(
-    service: IngestService, tracker: TrackerSettings, traffic: TrafficGenerator, every: float
-) -> None:
+async def _report(stack: Stack, every: float) -> None:
+    service = stack.ingest
     pbx = service.pbxs[0]
     m = service.metrics
+    calls_stream = stack.gateway.feeds.calls_stream
     while True:
         await asyncio.sleep(every)
-        length = await service.redis.xlen(pbx.keys.ami)
-        calls = await service.redis.xlen(tracker.calls_stream)
+        length = await stack.services.redis.xlen(pbx.keys.ami)
+        calls = await stack.services.redis.xlen(calls_stream)
+        traffic = stack.traffic
+        done = f"{traffic.completed}/{traffic.started}" if traffic else "0/0"
         click.echo(
-            f"[{pbx.name}] {pbx.state}: calls {traffic.completed}/{traffic.started} done, "
+            f"[{pbx.name}] {pbx.state}: calls {done} done, "
             f"frames in {m.frames_in.labels(pbx.name)._value.get():.0f}, "
             f"published {m.published.labels(pbx.name)._value.get():.0f}, "
-            f"{pbx.keys.ami} length {length}, {tracker.calls_stream} length {calls}"
+            f"{pbx.keys.ami} length {length}, {calls_stream} length {calls}"
         )
 
 
-async def _embedded(stop: asyncio.Event, redis_url: str, rate: float, every: float) -> None:
-    secret = secrets.token_urlsafe(12)
-    async with Simulator(secret=secret, speed=1.0) as sim:
+async def _embedded(stop: asyncio.Event, config: StackConfig, every: float) -> None:
+    async with embedded_stack(config) as stack:
+        sim = stack.sim
         click.echo(f"AMI simulator: tcp://{sim.host}:{sim.port} (user {sim.username})")
-        settings = IngestSettings(
-            redis_url=redis_url,
-            instance="embedded",
-            http=HttpSettings(port=0),
-            log_json=False,
-            pbx={
-                "main": PbxSettings(
-                    host=sim.host,
-                    port=sim.port,
-                    username=sim.username,
-                    secret=Secret(secret),
-                    auth="md5",
-                )
-            },
-        )
-        service = IngestService(settings)
-        tracking = TrackerSettings(
-            redis_url=redis_url, instance="embedded", log_json=False, pbx={"main": PbxTopology()}
-        )
-        traffic = TrafficGenerator(sim.pbx, TrafficConfig(rate=rate, concurrency=10))
+        click.echo(f"raw AMI stream: {stack.ingest.pbxs[0].keys.ami}")
+        click.echo(f"call events: {stack.gateway.feeds.calls_stream}")
+        click.echo(f"crm-sync: the built-in CRM, demo data, on {stack.gateway.feeds.crm_stream}")
+        click.echo(f"api-gateway: {stack.url} (API docs {stack.url}/docs)")
+        click.echo(f"recordings: {config.recordings}")
+        for ext in ("101", "102"):
+            click.echo(f"operator {ext} ({DEMO_USERS[ext]}): {await stack.signin_link(ext)}")
+        click.echo("")
+        click.echo(f"Open as operator 100 ({DEMO_USERS['100']}): {await stack.signin_link('100')}")
+        click.echo("(each sign-in link works once; Ctrl-C stops everything)")
+        click.echo("")
         async with asyncio.TaskGroup() as tg:
-            tasks = [
-                tg.create_task(service.run(stop)),
-                tg.create_task(TrackerService(tracking).run(stop)),
-                tg.create_task(traffic.run()),
-            ]
-            if service.http is not None:
-                await service.http.wait_started()
-                click.echo(f"ami-ingest health/metrics: {service.http.url}/metrics")
-            click.echo(f"raw AMI stream: {service.pbxs[0].keys.ami}")
-            click.echo(f"call events: {tracking.calls_stream} (Ctrl-C stops)")
-            tasks.append(tg.create_task(_report(service, tracking, traffic, every)))
+            report = tg.create_task(_report(stack, every))
             await stop.wait()
-            for task in tasks[2:]:
-                task.cancel()
+            report.cancel()
     click.echo("stopped")
 
 
 @click.command("run")
 @click.option("--redis-url", envvar="CB_REDIS_URL", help="Redis to use; else a local one.")
-@click.option("--rate", default=0.5, show_default=True, help="Simulated calls per second.")
+@click.option("--rate", default=0.2, show_default=True, help="Simulated calls per second.")
+@click.option(
+    "--speed", default=0.25, show_default=True, help="Simulated call pace (1 = as captured)."
+)
+@click.option("--port", default=8080, show_default=True, help="The page's port (taken: any).")
 @click.option("--every", default=5.0, show_default=True, help="Seconds between reports.")
-def run(redis_url: str | None, rate: float, every: float) -> None:
-    """Run the embedded default: Redis, the AMI simulator making calls, ami-ingest and the
-    call-tracker."""
+def run(redis_url: str | None, rate: float, speed: float, port: int, every: float) -> None:
+    """Run the embedded default: Redis, the AMI simulator making calls, ami-ingest, the
+    call-tracker, crm-sync on the built-in CRM and the api-gateway with the operator's page
+    on 127.0.0.1; prints the sign-in link for operator 100."""
     setup_logging(os.environ.get("CB_LOG_LEVEL", "WARNING"), json=False, stream=sys.stderr)
-    with _redis(redis_url) as url, contextlib.suppress(KeyboardInterrupt):
-        run_until_signal(lambda stop: _embedded(stop, url, rate, every))
+    with (
+        _redis(redis_url) as url,
+        tempfile.TemporaryDirectory(prefix="callbridge-") as tmp,
+        contextlib.suppress(KeyboardInterrupt),
+    ):
+        config = StackConfig(
+            redis_url=url,
+            recordings=Path(tmp) / "recordings",
+            crm_path=str(Path(tmp) / "crm.sqlite3"),
+            rate=rate,
+            speed=speed,
+            port=port,
+        )
+        run_until_signal(lambda stop: _embedded(stop, config, every))
 
 
 COMMANDS += [ingest, run]
