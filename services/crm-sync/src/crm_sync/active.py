@@ -30,26 +30,25 @@ class SingleActive:
         self.lease, self.renew_s, self.poll_s = lease, renew_s, poll_s
 
     async def run(self, planner: Planner, stop: asyncio.Event) -> None:
-        """Plan while holding the lease, stand by otherwise, until ``stop``."""
-        try:
-            while await self._acquired(stop):
-                log.info("planner active", extra={"lease": self.lease.key})
-                try:
-                    async with asyncio.TaskGroup() as tg:
-                        keeper = tg.create_task(self.lease.keep(self.renew_s))
-                        c = planner.consumer
-                        await ensure_group(c.redis, c.key, c.group)
-                        await claim_all(c.redis, c.key, c.group, c.consumer)
-                        await planner.run(stop, active=lambda: self.lease.held)
-                        keeper.cancel()
-                except* LeaseLost:
-                    log.warning("planner lease lost: standing by", extra={"lease": self.lease.key})
-                except* StreamUnavailable as group:
-                    log.warning("redis unavailable", extra={"error": str(group.exceptions[0])})
-        finally:
-            with contextlib.suppress(StreamUnavailable):
-                if self.lease.held:
-                    await self.lease.release()
+        """Plan while holding the lease, stand by otherwise, until ``stop`` (then release it;
+        a replica cancelled or killed leaves it to lapse)."""
+        while await self._acquired(stop):
+            log.info("planner active", extra={"lease": self.lease.key})
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    keeper = tg.create_task(self.lease.keep(self.renew_s))
+                    c = planner.consumer
+                    await ensure_group(c.redis, c.key, c.group)
+                    await claim_all(c.redis, c.key, c.group, c.consumer)
+                    await planner.run(stop, active=lambda: self.lease.held)
+                    keeper.cancel()
+            except* LeaseLost:
+                log.warning("planner lease lost: standing by", extra={"lease": self.lease.key})
+            except* StreamUnavailable as group:
+                log.warning("redis unavailable", extra={"error": str(group.exceptions[0])})
+        with contextlib.suppress(StreamUnavailable):
+            if self.lease.held:
+                await self.lease.release()
 
     async def _acquired(self, stop: asyncio.Event) -> bool:
         """True once the lease is ours; False if ``stop`` came first."""
