@@ -37,7 +37,7 @@ from api_gateway.settings import (
 from api_gateway.state import Services, open_services
 from call_tracker.main import TrackerService
 from call_tracker.settings import PbxTopology, TrackerSettings
-from cbruntime import Secret
+from cbruntime import Secret, listen_socket
 from cbstreams import PbxKeys
 from crm_sync.main import CrmSyncService
 from crm_sync.settings import BuiltinSettings, CrmSyncSettings
@@ -112,15 +112,13 @@ class Stack:
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    """The gateway's socket (TCP_NODELAY comes with IPPROTO_TCP); a taken port: any."""
     try:
-        sock.bind((host, port))
+        return listen_socket(host, port)
     except OSError:
         if port == 0:
             raise
-        sock.bind((host, 0))
-    return sock
+        return listen_socket(host, 0)
 
 
 def _settings(config: StackConfig, url: str, port: int, link_secret: str) -> GatewaySettings:
