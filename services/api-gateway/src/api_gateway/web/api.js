@@ -153,7 +153,7 @@ export function numberWithCall(number, onCall, label = formatNumber(number)) {
       "aria-label": `Call ${formatNumber(number)}`,
       onclick: () => onCall(number),
     },
-    "📞",
+    "Call",
   );
   return h("span", { class: "number" }, h("span", { class: "number-text" }, label), " ", button);
 }
