@@ -21,6 +21,8 @@ from typing import Any, Self
 
 import uvicorn
 
+from cbruntime import listen_socket
+
 from .faults import Faults
 
 __all__ = ["FakeServer", "Recorded", "Reply", "Request"]
@@ -116,10 +118,8 @@ class FakeServer:
         config.load()
         server = uvicorn.Server(config)
         server.lifespan = config.lifespan_class(config)
-        sock = socket.socket(socket.AF_INET)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock = listen_socket(self.host, self.port)
         try:
-            sock.bind((self.host, self.port))
             self.port = sock.getsockname()[1]
             await server.startup(sockets=[sock])
         except BaseException:
