@@ -3,7 +3,9 @@ the OAuth server (``/oauth/token/``: code and refresh grants, rotating refresh t
 ``/rest/{method}.json`` with ``auth`` (1-hour access tokens, 401 ``expired_token``), the
 ``{"result", "time"}`` / ``{"error", "error_description"}`` envelopes, ``batch`` (≤ 50 commands,
 ``$result[key][FIELD]`` references, ``result_error``), and the portal's leaky bucket
-(2 requests/s drain, 50 deep; beyond it 503 ``QUERY_LIMIT_EXCEEDED``)."""
+(2 requests/s drain, 50 deep; beyond it 503 ``QUERY_LIMIT_EXCEEDED``) and the per-method
+operating budget (:mod:`.bitrix24_budget`: ``time.operating``/``operating_reset_at`` in every
+response, ``result_time`` per command of a ``batch``, 429 ``OPERATION_TIME_LIMIT``)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..bitrix24 import phpquery
+from .bitrix24_budget import OperatingBudget
 from .bitrix24_state import B24Fault, B24State
 from .server import FakeServer, Reply, Request
 
@@ -38,6 +41,7 @@ class FakeBitrix24(FakeServer):
     codes: set[str] = field(default_factory=set)
     access: dict[str, float] = field(default_factory=dict)
     refresh: set[str] = field(default_factory=set)
+    operating: OperatingBudget = field(default_factory=OperatingBudget)
     _level: float = 0.0
     _last: float = 0.0
 
@@ -82,18 +86,35 @@ class FakeBitrix24(FakeServer):
             return b24_error(401, "expired_token", "The access token provided has expired.")
         try:
             if method == "user.get":
+                self._charge(method)
                 items, total, nxt = self._users(params)
-                page = {"result": items, "total": total, "time": _time()}
+                page = {"result": items, "total": total, "time": self.operating.timing(method)}
                 return Reply.json(200, page if nxt is None else {**page, "next": nxt})
-            result = self._batch(params) if method == "batch" else self._run(method, params)
+            if method == "batch":
+                self._charge(method)
+                result = self._batch(params)
+            else:
+                result = self._run(method, params)
         except B24Fault as fault:
-            return b24_error(fault.status, fault.code, fault.description)
-        return Reply.json(200, {"result": result, "time": _time()})
+            reply: dict[str, Any] = {"error": fault.code, "error_description": fault.description}
+            if fault.code == "OPERATION_TIME_LIMIT":  # an assumption: the time block rides along
+                reply["time"] = self.operating.timing(method)
+            return Reply.json(fault.status, reply)
+        return Reply.json(200, {"result": result, "time": self.operating.timing(method)})
+
+    def _charge(self, method: str) -> float:
+        """Refuse ``method`` over its operating budget, else charge one call of it."""
+        if self.operating.blocked(method):
+            raise B24Fault(
+                429, "OPERATION_TIME_LIMIT", "Method is blocked due to operation time limit."
+            )
+        return self.operating.spend(method)
 
     def _run(self, method: str, params: dict[str, Any]) -> Any:
         handler = self.state.methods().get(method)
         if handler is None:
             raise B24Fault(404, "ERROR_METHOD_NOT_FOUND", "Method not found!")
+        self._charge(method)
         return handler(params)
 
     def _users(self, params: dict[str, Any]) -> tuple[list[Any], int, int | None]:
@@ -119,6 +140,7 @@ class FakeBitrix24(FakeServer):
         halt = str(params.get("halt", "0")) == "1"
         results: dict[str, Any] = {}
         errors: dict[str, Any] = {}
+        times: dict[str, Any] = {}
         for key, line in cmd.items():
             method, _, query = line.partition("?")
             if method == "batch":
@@ -134,12 +156,14 @@ class FakeBitrix24(FakeServer):
                 errors[key] = {"error": fault.code, "error_description": fault.description}
                 if halt:
                     break
+            finally:
+                times[key] = self.operating.timing(method, self.operating.cost(method))
         return {
             "result": results or [],
             "result_error": errors or [],
             "result_total": [],
             "result_next": [],
-            "result_time": [],
+            "result_time": times or [],
         }
 
     def _token(self, form: dict[str, str]) -> Reply:
@@ -174,15 +198,3 @@ class FakeBitrix24(FakeServer):
                 "user_id": 1,
             },
         )
-
-
-def _time() -> dict[str, Any]:
-    now = time.time()
-    return {
-        "start": now,
-        "finish": now,
-        "duration": 0.0,
-        "processing": 0.0,
-        "operating": 0,
-        "operating_reset_at": int(now) + 600,
-    }
