@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 
 from cbcrm.adapter import CrmAdapter
 from cbcrm.amocrm import AmoClient, AmoCrmAdapter, AmoSettings
-from cbcrm.bitrix24 import B24Adapter, B24Client, B24Settings
+from cbcrm.bitrix24 import B24Adapter, B24Client, B24Settings, OperatingTracker
 from cbcrm.builtin import BuiltinCrm
 from cbcrm.exceptions import CrmAuthError
 from cbcrm.megaplan import MegaplanAdapter, MegaplanClient, MegaplanSettings
@@ -100,7 +100,8 @@ async def _bitrix24(settings: CrmSyncSettings, redis: aioredis.Redis) -> CrmAdap
                          client_secret=s.client_secret.reveal(),
                          application_token=_reveal(s.application_token),
                          line_number=s.line_number, timeout_s=s.limits.timeout_s)  # fmt: skip
-    client = B24Client(config, limiter=limiter, tokens=store, retry=s.limits.retry())
+    budget = OperatingTracker(redis, f"{settings.key_prefix}crm:bitrix24:operating")
+    client = B24Client(config, limiter=limiter, tokens=store, retry=s.limits.retry(), budget=budget)
     await _authorise(store, s.auth_code, client.exchange_code)
     return B24Adapter(client, memo)
 

@@ -3,6 +3,11 @@ adapter's single error boundary — httpx errors, HTTP statuses and Bitrix24's
 ``{"error": ..., "error_description": ...}`` bodies (also per command inside ``batch``) all
 become :mod:`cbcrm.exceptions`.
 
+With an :class:`~.budget.OperatingTracker`, every response's per-method ``operating`` figures
+are kept in Redis, a method near its budget is held (a transient error with ``retry_after``
+until its ``operating_reset_at``, no request sent), and 429 ``OPERATION_TIME_LIMIT`` waits for
+the same reset rather than a fixed pause.
+
 The access token travels in the JSON body (``auth``), never in a URL, so it cannot reach an
 access log. ``expired_token`` refreshes once under the shared Redis lock and repeats.
 """
@@ -17,6 +22,7 @@ import httpx
 from ..exceptions import CrmAuthError, CrmError, CrmPermanentError, CrmTransientError
 from ..remote import Limiter, RetryPolicy, TokenSet, TokenStore, transport_errors, with_retries
 from . import phpquery
+from .budget import OperatingTracker
 from .settings import B24Settings
 
 __all__ = ["B24Client", "Command"]
@@ -34,14 +40,18 @@ _AUTH = {
     "user_access_error",
     "PAYMENT_REQUIRED",
 }
+_BUDGET = ("OPERATION_TIME_LIMIT",)
 _WAIT = {"QUERY_LIMIT_EXCEEDED": 1.0, "OPERATION_TIME_LIMIT": 10.0, "OVERLOAD_LIMIT": 60.0}
 
 
-def error(code: str, description: str, status: int | None = None) -> CrmError:
+def error(
+    code: str, description: str, status: int | None = None, retry_after: float | None = None
+) -> CrmError:
     """Bitrix24's error code → our error (messages carry the code and description only)."""
     message = f"bitrix24: {code}: {description}".rstrip(": ")
     if code in _WAIT:
-        return CrmTransientError(message, crm=CRM, status=status, retry_after=_WAIT[code])
+        wait = _WAIT[code] if retry_after is None else retry_after
+        return CrmTransientError(message, crm=CRM, status=status, retry_after=wait)
     if (status is not None and status >= 500) or code in (
         "INTERNAL_SERVER_ERROR",
         "ERROR_UNEXPECTED_ANSWER",
@@ -60,9 +70,11 @@ class B24Client:
         limiter: Limiter,
         tokens: TokenStore,
         retry: RetryPolicy | None = None,
+        budget: OperatingTracker | None = None,
     ) -> None:
         self.settings = settings
         self._limiter, self._store, self._retry = limiter, tokens, retry or RetryPolicy()
+        self._budget = budget
         self._http = httpx.AsyncClient(timeout=settings.timeout_s)
         self._tokens: TokenSet | None = None
 
@@ -85,14 +97,24 @@ class B24Client:
         """Up to 50 commands in one request (``halt=0``): each command's result, or the
         :class:`CrmError` it failed with, in order."""
         cmd = {f"c{i}": f"{m}?{phpquery.encode(p)}" for i, (m, p) in enumerate(commands)}
-        body = await with_retries(self._retry, lambda: self._once("batch", {"halt": 0, "cmd": cmd}))
+        methods = {f"c{i}": m for i, (m, _) in enumerate(commands)}
+        body = await with_retries(
+            self._retry,
+            lambda: self._once("batch", {"halt": 0, "cmd": cmd}, [*methods.values()]),
+        )
         inner = body["result"]
         results, errors = inner.get("result") or {}, inner.get("result_error") or {}
+        times = inner.get("result_time") or {}
         out: list[Any] = []
         for key in cmd:
+            timing = times.get(key) if isinstance(times, dict) else None
+            if self._budget is not None:
+                await self._budget.observe(methods[key], timing)
             if key in errors:
                 e = errors[key]
-                out.append(error(str(e.get("error", "")), str(e.get("error_description", ""))))
+                code = str(e.get("error", ""))
+                wait = await self._refused(methods[key], timing) if code in _BUDGET else None
+                out.append(error(code, str(e.get("error_description", "")), retry_after=wait))
             else:
                 out.append(results.get(key) if isinstance(results, dict) else None)
         return out
@@ -102,7 +124,10 @@ class B24Client:
         await self._store.save(fresh)
         self._tokens = fresh
 
-    async def _once(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    async def _once(
+        self, method: str, params: dict[str, Any], inner: list[str] | None = None
+    ) -> dict[str, Any]:
+        await self._hold([method, *(inner or [])])
         tokens = await self._current()
         response = await self._send(method, params, tokens)
         if response.status_code == 401 and _code(response) in (
@@ -112,7 +137,33 @@ class B24Client:
         ):
             tokens = await self._refresh(tokens)
             response = await self._send(method, params, tokens)
+        body = _body(response)
+        if response.status_code == 429 and body.get("error") in _BUDGET:
+            wait = await self._refused(method, body.get("time"))
+            raise error(str(body["error"]), str(body.get("error_description", "")), 429, wait)
+        if self._budget is not None:
+            await self._budget.observe(method, body.get("time"))
         return _decode(response)
+
+    async def _hold(self, methods: list[str]) -> None:
+        """Held: a method past ``hold_at`` of its budget waits for its reset (no request)."""
+        if self._budget is None:
+            return
+        held, wait = await self._budget.hold(methods)
+        if wait > 0:
+            raise CrmTransientError(
+                f"bitrix24: {held}: operating budget nearly spent, held until its reset",
+                crm=CRM,
+                retry_after=wait,
+            )
+
+    async def _refused(self, method: str, timing: Any) -> float:
+        """Seconds until ``method``'s budget resets, after the portal refused it."""
+        reset = timing.get("operating_reset_at") if isinstance(timing, dict) else None
+        reset_at = float(reset) if isinstance(reset, int | float) else None
+        if self._budget is not None:
+            return await self._budget.exhausted(method, reset_at)
+        return max(0.0, reset_at - time.time()) if reset_at is not None else _WAIT[_BUDGET[0]]
 
     async def _send(self, method: str, params: dict[str, Any], tokens: TokenSet) -> httpx.Response:
         base = (tokens.endpoint or f"{self.settings.portal_url.rstrip('/')}/rest/").rstrip("/")

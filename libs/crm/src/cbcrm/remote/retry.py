@@ -1,5 +1,7 @@
 """Retrying transient CRM errors with tenacity: exponential backoff with jitter, never
-shorter than the ``Retry-After`` the CRM asked for, then the last error surfaces unchanged."""
+shorter than the ``Retry-After`` the CRM asked for, then the last error surfaces unchanged.
+An error asking for longer than the whole ``deadline`` is not retried here at all: the caller
+(crm-sync's executor) schedules it for when the CRM said."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from typing import TypeVar
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     stop_after_delay,
 )
@@ -43,9 +45,12 @@ class RetryPolicy:
 
 
 async def with_retries(policy: RetryPolicy, call: Callable[[], Awaitable[T]]) -> T:
-    """``await call()``, retried on :class:`CrmTransientError` under ``policy``."""
+    """``await call()``, retried on :class:`CrmTransientError` under ``policy`` (unless it
+    asks to wait longer than ``policy.deadline``)."""
     retrying = AsyncRetrying(
-        retry=retry_if_exception_type(CrmTransientError),
+        retry=retry_if_exception(
+            lambda e: isinstance(e, CrmTransientError) and e.retry_after <= policy.deadline
+        ),
         wait=policy.wait,
         stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.deadline),
         reraise=True,

@@ -8,7 +8,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from cbcrm.amocrm import AmoClient, AmoCrmAdapter, AmoSettings
-from cbcrm.bitrix24 import B24Adapter, B24Client, B24Settings
+from cbcrm.bitrix24 import B24Adapter, B24Client, B24Settings, OperatingTracker
 from cbcrm.fakes import FakeAmoCrm, FakeBitrix24, FakeMegaplan
 from cbcrm.megaplan import MegaplanAdapter, MegaplanClient, MegaplanSettings
 from cbcrm.remote import Limiter, Memo, RedisLimiter, RetryPolicy, TokenStore
@@ -76,7 +76,8 @@ async def make_b24(
     b24: FakeBitrix24, redis_client: aioredis.Redis, redis_prefix: str
 ) -> AsyncIterator[MakeB24]:
     """Builds installed Bitrix24 adapters (replicas) sharing tokens and a Redis leaky bucket
-    (1.8 req/s, 40 deep: below the portal's 2 req/s, 50 deep)."""
+    (1.8 req/s, 40 deep: below the portal's 2 req/s, 50 deep) and the per-method operating
+    budget's figures, on the fake portal's clock (which tests advance)."""
     made: list[B24Adapter] = []
     shared = RedisLimiter(redis_client, f"{redis_prefix}b24:rate", rate=1.8, burst=40)
 
@@ -89,7 +90,12 @@ async def make_b24(
             application_token=b24.application_token,
         )
         store = TokenStore(redis_client, f"{redis_prefix}b24:tokens")
-        client = B24Client(config, limiter=limiter or shared, tokens=store, retry=retry)
+        budget = OperatingTracker(
+            redis_client, f"{redis_prefix}b24:operating", clock=b24.operating.now
+        )
+        client = B24Client(
+            config, limiter=limiter or shared, tokens=store, retry=retry, budget=budget
+        )
         if await store.load() is None:
             await client.exchange_code(b24.issue_code())
         adapter = B24Adapter(client, Memo(redis_client, f"{redis_prefix}memo:"))
