@@ -27,6 +27,7 @@ import uvicorn
 from ami_ingest import HttpSettings, IngestService, IngestSettings, PbxSettings
 from amisim import Simulator, TrafficConfig, TrafficGenerator
 from api_gateway.main import create_app
+from api_gateway.server import make_server
 from api_gateway.services.sessions import SignIn
 from api_gateway.settings import (
     FeedSettings,
@@ -189,16 +190,7 @@ async def embedded_stack(config: StackConfig) -> AsyncIterator[Stack]:
             )
         )
         crm = CrmSyncService(_crm_settings(config, url, link_secret))
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(gateway, services),
-                log_config=None,
-                access_log=False,
-                lifespan="off",
-                timeout_graceful_shutdown=1,
-                ws_ping_interval=20,
-            )
-        )
+        server = make_server(create_app(gateway, services), lifespan="off", grace_s=1)
         traffic = None
         if config.rate > 0:
             pace = TrafficConfig(

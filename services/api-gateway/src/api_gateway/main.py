@@ -7,15 +7,15 @@ import asyncio
 import contextlib
 import gc
 import logging
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import uvicorn
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+
+from cbruntime import listen_socket
 
 from .errors import install_error_handler
 from .metrics import GatewayMetrics
@@ -29,6 +29,7 @@ from .routers.originate import router as originate_router
 from .routers.recordings import router as recordings_router
 from .routers.route import router as route_router
 from .routers.webhooks import router as webhooks_router
+from .server import make_server
 from .settings import GatewaySettings
 from .state import Services, open_services
 
@@ -107,18 +108,8 @@ async def serve(
     settings: GatewaySettings, stop: asyncio.Event, started: asyncio.Event | None = None
 ) -> None:
     """Serve on ``settings.host:port`` (port 0 = any) until ``stop`` is set."""
-    app = create_app(settings)
-    config = uvicorn.Config(
-        app, log_config=None, access_log=False, timeout_graceful_shutdown=2, ws_ping_interval=20
-    )
-    config.load()
-    server = uvicorn.Server(config)
-    # The protocol named: asyncio sets TCP_NODELAY only on sockets whose proto is
-    # IPPROTO_TCP; with proto 0 every response waited ~40 ms for the client's delayed ACK.
-    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((settings.host, settings.port))
+    server = make_server(create_app(settings))
+    sock = listen_socket(settings.host, settings.port)
     async with asyncio.TaskGroup() as tg:
         task = tg.create_task(server.serve(sockets=[sock]))
         while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn has no event

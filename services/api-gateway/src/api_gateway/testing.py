@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any, Literal
 
 import redis.asyncio as aioredis
-import uvicorn
 from fastapi import FastAPI
 
 from call_tracker.publisher import CallPublisher
 from cbcontracts import CallEvent
+from cbruntime import listen_socket
 
+from .server import make_server
 from .settings import FeedSettings, GatewaySettings, OriginateSettings, TenantSettings
 
 __all__ = ["publish_events", "serving", "settings_for"]
@@ -54,13 +54,8 @@ async def publish_events(
 async def serving(app: FastAPI, timeout_s: float = 10.0) -> AsyncIterator[str]:
     """``app`` served by uvicorn on 127.0.0.1, any free port; yields its base URL."""
     lifespan: Literal["on", "off"] = "off" if hasattr(app.state, "services") else "on"
-    config = uvicorn.Config(
-        app, log_config=None, access_log=False, lifespan=lifespan, timeout_graceful_shutdown=1
-    )
-    server = uvicorn.Server(config)
-    # IPPROTO_TCP named, else asyncio leaves Nagle on (see main.serve)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
+    server = make_server(app, lifespan=lifespan, grace_s=1)
+    sock = listen_socket("127.0.0.1", 0)
     async with asyncio.TaskGroup() as tg:
         task = tg.create_task(server.serve(sockets=[sock]))
         end = time.monotonic() + timeout_s
