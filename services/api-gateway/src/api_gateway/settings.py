@@ -78,6 +78,9 @@ class FeedSettings:
     #: How long an operator's one-time sign-in link stays valid.
     signin_ttl_s: int = 24 * 3600
     block_ms: int = 5000
+    #: Redis connections for feeds: each connected feed client waits in its own XREAD BLOCK.
+    #: Kept apart from the pool of API calls, so feeds can never starve routing or REST.
+    max_connections: int = 5000
 
 
 @dataclass(frozen=True, kw_only=True)

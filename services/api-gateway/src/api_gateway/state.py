@@ -49,6 +49,7 @@ class Services:
 @contextlib.asynccontextmanager
 async def open_services(settings: GatewaySettings) -> AsyncIterator[Services]:
     redis = connect(settings.redis_url)
+    feeds = connect(settings.redis_url, max_connections=settings.feeds.max_connections)
     prefix = settings.key_prefix
     registry = new_registry()
     try:
@@ -64,12 +65,13 @@ async def open_services(settings: GatewaySettings) -> AsyncIterator[Services]:
                 limiter=RateLimiter(redis, prefix),
                 calls=CallControl(redis, prefix, settings.originate),
                 records=CallRecords(redis, prefix, settings.feeds.calls_stream),
-                feeds=FeedReader(redis, settings.feeds),
+                feeds=FeedReader(feeds, settings.feeds),
                 routes=RouteService(RedisRouteCache(redis, prefix), settings.route),
                 recordings=RecordingSource(settings.recordings, http),
                 links=_links(settings),
             )
     finally:
+        await feeds.aclose()
         await redis.aclose()
 
 
