@@ -6,14 +6,17 @@ idempotency. Real SQLite and real Redis."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import aiosqlite
+import msgspec
 import pytest
 import redis.asyncio as aioredis
 
 from cbcontracts.crm import Leg, SyncCall
-from cbcrm.adapter import NewContact
+from cbcrm.adapter import CallLog, NewContact
 from cbcrm.builtin import BuiltinCrm
 from cbcrm.links import LinkSigner
 from cbcrm.lookup import LookupCache
@@ -203,3 +206,23 @@ async def test_users_carry_their_extensions(crm: BuiltinCrm) -> None:
         ("101", "Борис Петров"),
         ("102", "Вера Иванова"),
     ]
+
+
+async def test_a_database_from_before_call_notes_gets_the_column_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    async with aiosqlite.connect(path) as db:
+        await db.execute(
+            "CREATE TABLE calls (id INTEGER PRIMARY KEY, call_id TEXT NOT NULL, direction TEXT"
+            " NOT NULL, phone TEXT NOT NULL, started_at INTEGER NOT NULL, duration_s INTEGER"
+            " NOT NULL, result TEXT NOT NULL, user_id TEXT NOT NULL, extension TEXT NOT NULL,"
+            " entity_id INTEGER, recording_url TEXT NOT NULL DEFAULT '')"
+        )
+        await db.commit()
+    crm = await BuiltinCrm.open(str(path), seed=False)
+    try:
+        call = CallLog(call_id="c1", direction="inbound", phone="+74951234567", started_at=1)
+        await crm.log_call(msgspec.structs.replace(call, reason="said: yes"), key="k1")
+        (logged,) = await crm.calls()
+        assert logged["note"] == "said: yes"
+    finally:
+        await crm.aclose()

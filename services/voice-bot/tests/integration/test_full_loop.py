@@ -137,6 +137,8 @@ async def test_call_me_back_becomes_a_crm_task_for_the_manager(bot: Bot) -> None
     assert (t.outcome, t.crm_ref) == ("callback", f"task:{task['id']}")
     (logged,) = await bot.crm.calls()
     assert logged["call_id"] == "1.3/voice-bot"
+    assert "voice-bot transcript:" in logged["note"]
+    assert "call" in logged["note"]  # what the caller said is in the CRM's call log
 
 
 async def test_silence_falls_back_to_keys_and_an_unknown_caller_gets_a_contact(bot: Bot) -> None:

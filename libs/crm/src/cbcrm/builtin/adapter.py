@@ -18,7 +18,7 @@ import msgspec
 
 from ..adapter import CallLog, CrmUser, Deal, Entity, Lookup, NewContact, NewDeal, NewTask
 from ..exceptions import CrmPermanentError
-from .schema import SCHEMA, seed_demo
+from .schema import SCHEMA, migrate, seed_demo
 
 __all__ = ["BuiltinCrm"]
 
@@ -44,6 +44,7 @@ class BuiltinCrm:
     async def open(cls, path: str = ":memory:", *, seed: bool = True) -> Self:
         db = await aiosqlite.connect(path)
         await db.executescript(SCHEMA)
+        await migrate(db)
         if seed:
             await seed_demo(db)
         return cls(db)
@@ -147,11 +148,12 @@ class BuiltinCrm:
         async def write() -> str:
             cur = await self._db.execute(
                 "INSERT INTO calls (call_id, direction, phone, started_at, duration_s, result,"
-                " user_id, extension, entity_id, recording_url) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " user_id, extension, entity_id, recording_url, note)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     call.call_id, call.direction, call.phone, call.started_at, call.duration_s,
                     call.result, call.user_id, call.extension, _entity_id(call.entity),
-                    call.recording_url,
+                    call.recording_url, call.reason,
                 ),
             )  # fmt: skip
             return str(cur.lastrowid)

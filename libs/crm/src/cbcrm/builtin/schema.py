@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import aiosqlite
 
-__all__ = ["SCHEMA", "seed_demo"]
+__all__ = ["SCHEMA", "migrate", "seed_demo"]
 
 SCHEMA = """
 PRAGMA journal_mode = WAL;
@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS calls (
     id INTEGER PRIMARY KEY, call_id TEXT NOT NULL, direction TEXT NOT NULL, phone TEXT NOT NULL,
     started_at INTEGER NOT NULL, duration_s INTEGER NOT NULL, result TEXT NOT NULL,
     user_id TEXT NOT NULL, extension TEXT NOT NULL, entity_id INTEGER,
-    recording_url TEXT NOT NULL DEFAULT '');
+    recording_url TEXT NOT NULL DEFAULT '', note TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS calls_entity ON calls(entity_id);
 CREATE TABLE IF NOT EXISTS tasks (
     id INTEGER PRIMARY KEY, text TEXT NOT NULL, entity_id INTEGER,
@@ -44,6 +44,15 @@ CREATE TABLE IF NOT EXISTS tasks (
     done INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS idempotency (key TEXT PRIMARY KEY, result BLOB NOT NULL);
 """
+
+
+async def migrate(db: aiosqlite.Connection) -> None:
+    """Bring a database made by an older version up to SCHEMA (columns added since)."""
+    columns = {row[1] for row in await db.execute_fetchall("PRAGMA table_info(calls)")}
+    if "note" not in columns:
+        await db.execute("ALTER TABLE calls ADD COLUMN note TEXT NOT NULL DEFAULT ''")
+        await db.commit()
+
 
 T0 = 1_700_000_000  # demo creation times: the oldest entity wins Kommo's rule
 
