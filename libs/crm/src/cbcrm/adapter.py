@@ -25,6 +25,7 @@ __all__ = [
     "NewContact",
     "NewDeal",
     "NewTask",
+    "NoCallCard",
 ]
 
 EntityKind = Literal["contact", "company", "lead"]
@@ -126,3 +127,19 @@ class CrmAdapter(Protocol):
     async def card_hide(self, call_id: str, user_ids: list[str]) -> None: ...
 
     async def aclose(self) -> None: ...
+
+
+class NoCallCard:
+    """The call-card capability of a CRM that has no call card of its own: the operator's
+    card is callbridge's web UI (fed by ``cb:crm:events``), so these are no-ops."""
+
+    drives_call_card = False
+
+    async def card_start(self, call: CallLog, *, key: str) -> str:
+        return ""
+
+    async def card_show(self, call_id: str, user_ids: list[str]) -> None:
+        return None
+
+    async def card_hide(self, call_id: str, user_ids: list[str]) -> None:
+        return None

@@ -26,7 +26,17 @@ import httpx
 import msgspec
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from .adapter import CallLog, CrmUser, Deal, Entity, Lookup, NewContact, NewDeal, NewTask
+from .adapter import (
+    CallLog,
+    CrmUser,
+    Deal,
+    Entity,
+    Lookup,
+    NewContact,
+    NewDeal,
+    NewTask,
+    NoCallCard,
+)
 from .exceptions import CrmPermanentError, CrmTransientError
 
 __all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "WebhookAdapter", "sign", "verify"]
@@ -67,9 +77,8 @@ class _Retryable(Exception):
         self.status = status
 
 
-class WebhookAdapter:
+class WebhookAdapter(NoCallCard):
     name = "webhook"
-    drives_call_card = False
 
     def __init__(
         self,
@@ -114,15 +123,6 @@ class WebhookAdapter:
     async def log_call(self, call: CallLog, *, key: str) -> str:
         await self.post("call.logged", call, key)
         return key
-
-    async def card_start(self, call: CallLog, *, key: str) -> str:
-        return ""
-
-    async def card_show(self, call_id: str, user_ids: list[str]) -> None:
-        return None
-
-    async def card_hide(self, call_id: str, user_ids: list[str]) -> None:
-        return None
 
     async def post(self, event: str, data: Any, key: str) -> None:
         """POST one signed event to every URL (each with its own retries)."""

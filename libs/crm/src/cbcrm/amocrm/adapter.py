@@ -20,6 +20,7 @@ from ..adapter import (
     NewContact,
     NewDeal,
     NewTask,
+    NoCallCard,
 )
 from ..exceptions import InvalidPhone
 from ..phones import to_e164, trailing_digits
@@ -33,9 +34,8 @@ CLOSED = (142, 143)  # won, lost
 _PLURAL: dict[EntityKind, str] = {"contact": "contacts", "company": "companies", "lead": "leads"}
 
 
-class AmoCrmAdapter:
+class AmoCrmAdapter(NoCallCard):
     name = "amocrm"
-    drives_call_card = False
 
     def __init__(self, client: AmoClient, memo: Memo) -> None:
         self._client, self._memo = client, memo
@@ -134,15 +134,6 @@ class AmoCrmAdapter:
     async def create_unsorted(self, call: CallLog, *, did: str, key: str) -> str:
         """An Unsorted (incoming lead) SIP entry for a call from an unknown number."""
         return await self.calls.unsorted(call, did=did, key=key)
-
-    async def card_start(self, call: CallLog, *, key: str) -> str:
-        return ""
-
-    async def card_show(self, call_id: str, user_ids: list[str]) -> None:
-        return None
-
-    async def card_hide(self, call_id: str, user_ids: list[str]) -> None:
-        return None
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -16,7 +16,17 @@ from typing import Any, Self, TypeVar
 import aiosqlite
 import msgspec
 
-from ..adapter import CallLog, CrmUser, Deal, Entity, Lookup, NewContact, NewDeal, NewTask
+from ..adapter import (
+    CallLog,
+    CrmUser,
+    Deal,
+    Entity,
+    Lookup,
+    NewContact,
+    NewDeal,
+    NewTask,
+    NoCallCard,
+)
 from ..exceptions import CrmPermanentError
 from .schema import SCHEMA, migrate, seed_demo
 
@@ -30,11 +40,10 @@ FROM entities e LEFT JOIN entities c ON c.id = e.company_id WHERE e.id = ?"""
 _MATCH_SQL = "SELECT DISTINCT entity_id FROM phones WHERE phone = ? ORDER BY entity_id"
 
 
-class BuiltinCrm:
+class BuiltinCrm(NoCallCard):
     """The SQLite CRM. Build it with :meth:`open`."""
 
     name = "builtin"
-    drives_call_card = False
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
@@ -161,15 +170,6 @@ class BuiltinCrm:
         return await self._once(key, write, str)
 
     # -- call card: the built-in CRM's card is the gateway's web UI, fed by cb:crm:events ------
-
-    async def card_start(self, call: CallLog, *, key: str) -> str:
-        return ""
-
-    async def card_show(self, call_id: str, user_ids: list[str]) -> None:
-        return None
-
-    async def card_hide(self, call_id: str, user_ids: list[str]) -> None:
-        return None
 
     # -- helpers ----------------------------------------------------------------------------
 

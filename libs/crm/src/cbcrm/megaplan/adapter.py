@@ -18,6 +18,7 @@ from ..adapter import (
     NewContact,
     NewDeal,
     NewTask,
+    NoCallCard,
 )
 from ..exceptions import CrmPermanentError
 from ..phones import trailing_digits
@@ -50,9 +51,8 @@ def _ref(content_type: str, oid: str) -> dict[str, str]:
     return {"contentType": content_type, "id": oid}
 
 
-class MegaplanAdapter:
+class MegaplanAdapter(NoCallCard):
     name = "megaplan"
-    drives_call_card = False
 
     def __init__(self, client: MegaplanClient, memo: Memo) -> None:
         self._client, self._memo = client, memo
@@ -185,15 +185,6 @@ class MegaplanAdapter:
             "workTime": {"contentType": "DateInterval", "value": call.duration_s},
         }
         return await self._create(f"/api/v3/deal/{deal_id}/comments", body, key)
-
-    async def card_start(self, call: CallLog, *, key: str) -> str:
-        return ""
-
-    async def card_show(self, call_id: str, user_ids: list[str]) -> None:
-        return None
-
-    async def card_hide(self, call_id: str, user_ids: list[str]) -> None:
-        return None
 
     async def aclose(self) -> None:
         await self._client.aclose()
