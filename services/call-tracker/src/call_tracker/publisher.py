@@ -18,6 +18,7 @@ from cbcontracts import (
     encode_record,
     record_from_ended,
 )
+from cbstreams import Trimmer
 
 __all__ = ["F_DATA", "CallPublisher", "CdrKeys"]
 
@@ -59,11 +60,14 @@ class CallPublisher:
         prefix: str = "cb:",
         retention_s: int = 90 * 86_400,
         maxlen: int | None = None,
+        trimmer: Trimmer | None = None,
     ) -> None:
         self.stream = stream
         self.cdr = CdrKeys(prefix)
         self.retention_s = retention_s
         self.maxlen = maxlen
+        #: Retention of the calls stream by age (``XTRIM MINID``, at most every few seconds).
+        self.trimmer = trimmer or Trimmer(None)
 
     def add(self, pipe: Any, events: list[CallEvent]) -> None:
         """Queue XADDs for ``events`` and the records of the calls they end on ``pipe``."""
@@ -73,6 +77,9 @@ class CallPublisher:
             )
             if isinstance(event, CallEnded):
                 self._add_record(pipe, record_from_ended(event))
+        minid = self.trimmer.due() if events else None
+        if minid is not None:
+            pipe.execute_command("XTRIM", self.stream, "MINID", self.trimmer.op, minid)
 
     def _add_record(self, pipe: Any, record: CallRecord) -> None:
         member = f"{record.pbx}:{record.call_id}"
