@@ -18,6 +18,7 @@ from cbruntime import RuntimeSetupError, run_until_signal, setup_logging
 from cbstreams.localredis import LocalRedisError, local_redis_server, wait_for_ping
 
 from .stack import DEMO_USERS, Stack, StackConfig, embedded_stack
+from .suite import SuiteSettings, load_suite, running_suite
 
 COMMANDS: list[click.Command] = []
 
@@ -98,7 +99,23 @@ async def _embedded(stop: asyncio.Event, config: StackConfig, every: float) -> N
     click.echo("stopped")
 
 
+async def _configured(stop: asyncio.Event, settings: SuiteSettings) -> None:
+    async with running_suite(settings) as suite:
+        for line in suite.lines():
+            click.echo(line)
+        click.echo("(Ctrl-C stops everything)")
+        await stop.wait()
+    click.echo("stopped")
+
+
 @click.command("run")
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Run against a real PBX and CRM: one TOML file with [ingest], [tracker], "
+    "[crm_sync] and [gateway] tables (deploy/config/callbridge.example.toml). "
+    "Without it: the embedded demo.",
+)
 @click.option("--redis-url", envvar="CB_REDIS_URL", help="Redis to use; else a local one.")
 @click.option("--rate", default=0.2, show_default=True, help="Simulated calls per second.")
 @click.option(
@@ -106,17 +123,32 @@ async def _embedded(stop: asyncio.Event, config: StackConfig, every: float) -> N
 )
 @click.option("--port", default=8080, show_default=True, help="The page's port (taken: any).")
 @click.option("--every", default=5.0, show_default=True, help="Seconds between reports.")
-def run(redis_url: str | None, rate: float, speed: float, port: int, every: float) -> None:
+def run(
+    config: Path | None, redis_url: str | None, rate: float, speed: float, port: int, every: float
+) -> None:
     """Run the embedded default: Redis, the AMI simulator making calls, ami-ingest, the
     call-tracker, crm-sync on the built-in CRM and the api-gateway with the operator's page
-    on 127.0.0.1; prints the sign-in link for operator 100."""
+    on 127.0.0.1; prints the sign-in link for operator 100.
+
+    With --config FILE.toml: the same services in one process against the PBX and CRM the
+    file names (no simulator, no demo data; the other options are ignored)."""
+    if config is not None:
+        try:
+            settings = load_suite(config)
+        except RuntimeSetupError as exc:
+            raise click.ClickException(str(exc)) from None
+        gw = settings.gateway
+        setup_logging(gw.log_level, json=gw.log_json, stream=sys.stderr)
+        with contextlib.suppress(KeyboardInterrupt):
+            run_until_signal(lambda stop: _configured(stop, settings))
+        return
     setup_logging(os.environ.get("CB_LOG_LEVEL", "WARNING"), json=False, stream=sys.stderr)
     with (
         _redis(redis_url) as url,
         tempfile.TemporaryDirectory(prefix="callbridge-") as tmp,
         contextlib.suppress(KeyboardInterrupt),
     ):
-        config = StackConfig(
+        demo = StackConfig(
             redis_url=url,
             recordings=Path(tmp) / "recordings",
             crm_path=str(Path(tmp) / "crm.sqlite3"),
@@ -124,7 +156,7 @@ def run(redis_url: str | None, rate: float, speed: float, port: int, every: floa
             speed=speed,
             port=port,
         )
-        run_until_signal(lambda stop: _embedded(stop, config, every))
+        run_until_signal(lambda stop: _embedded(stop, demo, every))
 
 
 COMMANDS += [ingest, run]

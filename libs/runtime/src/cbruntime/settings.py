@@ -100,15 +100,23 @@ def load_settings(
     environ: Mapping[str, str] | None = None,
     *,
     prefix: str = ENV_PREFIX,
+    section: str | None = None,
 ) -> T:
     """Build ``cls`` (a dataclass or msgspec Struct) from ``path`` (if given) and the env.
 
     ``environ`` defaults to ``os.environ``; ``{prefix}CONFIG`` names the file when ``path``
-    is None. Raises :class:`SettingsError`.
+    is None. With ``section`` the file holds several services' settings: ``cls`` is built
+    from its ``[section]`` table, which inherits the file's top-level keys that are not tables
+    (``redis_url``, ``key_prefix``…). Raises :class:`SettingsError`.
     """
     env = os.environ if environ is None else environ
     file = path if path is not None else env.get(f"{prefix}CONFIG")
     data = _read_toml(Path(file)) if file else {}
+    if section is not None:
+        table = data.get(section)
+        if not isinstance(table, dict):
+            raise SettingsError(f"settings file {file}: no [{section}] table")
+        data = merge({k: v for k, v in data.items() if not isinstance(v, dict)}, table)
     tree = env_tree(env, prefix)
     tree.pop("config", None)
     try:

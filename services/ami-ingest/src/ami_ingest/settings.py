@@ -70,10 +70,13 @@ class IngestSettings:
 
 
 def load(
-    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+    path: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    section: str | None = None,
 ) -> IngestSettings:
     """Load and check the settings; raises SettingsError or IngestError."""
-    settings = load_settings(IngestSettings, path, environ)
+    settings = load_settings(IngestSettings, path, environ, section=section)
     if not settings.pbx:
         raise IngestError("no PBX configured: add a [pbx.NAME] table or CB_PBX__NAME__HOST")
     if settings.lease_renew_s * 2 > settings.lease_ttl_ms / 1000:

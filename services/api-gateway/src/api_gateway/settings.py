@@ -113,9 +113,12 @@ class GatewaySettings:
 
 
 def load(
-    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+    path: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    section: str | None = None,
 ) -> GatewaySettings:
-    settings = load_settings(GatewaySettings, path, environ)
+    settings = load_settings(GatewaySettings, path, environ, section=section)
     if settings.recordings.root and settings.recordings.base_url:
         raise SettingsError("recordings: set root or base_url, not both")
     return settings

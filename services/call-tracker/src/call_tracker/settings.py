@@ -55,9 +55,12 @@ class TrackerSettings:
 
 
 def load(
-    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+    path: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    section: str | None = None,
 ) -> TrackerSettings:
-    settings = load_settings(TrackerSettings, path, environ)
+    settings = load_settings(TrackerSettings, path, environ, section=section)
     if not settings.pbx:
         raise SettingsError("no PBX configured: add a [pbx.NAME] table or CB_PBX__NAME__TRUNKS")
     return settings

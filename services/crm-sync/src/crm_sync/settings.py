@@ -104,6 +104,9 @@ class CrmSyncSettings:
 
 
 def load(
-    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+    path: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    section: str | None = None,
 ) -> CrmSyncSettings:
-    return load_settings(CrmSyncSettings, path, environ)
+    return load_settings(CrmSyncSettings, path, environ, section=section)
