@@ -30,6 +30,7 @@ from api_gateway.main import create_app
 from api_gateway.server import make_server
 from api_gateway.services.sessions import SignIn
 from api_gateway.settings import (
+    CrmSettings,
     FeedSettings,
     GatewaySettings,
     RecordingSettings,
@@ -136,6 +137,7 @@ def _settings(config: StackConfig, url: str, port: int, link_secret: str) -> Gat
             root=str(config.recordings), pbx_dir=MONITOR_DIR, link_secret=Secret(link_secret)
         ),
         feeds=FeedSettings(calls_stream=f"{p}calls", crm_stream=f"{p}crm:events", block_ms=1000),
+        crm=CrmSettings(commands_stream=f"{p}crm:commands"),
     )
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "CardShow",
     "CardStart",
     "CardUser",
+    "CreateDeal",
     "CrmCommand",
     "CrmCommandBase",
     "CrmEvent",
@@ -97,7 +98,21 @@ class CardHide(CrmCommandBase, tag="crm.card_hide", frozen=True, kw_only=True):
     extensions: tuple[str, ...]
 
 
-CrmCommand = SyncCall | CardStart | CardShow | CardHide
+class CreateDeal(CrmCommandBase, tag="crm.create_deal", frozen=True, kw_only=True):
+    """An operator's "create deal" (the gateway): a deal on ``entity_id`` (of ``entity_kind``)
+    or, without it, on the effective entity of ``phone``; the ``crm.card`` of ``call_id`` is
+    published again so the card shows it. ``key`` is the request's idempotency key;
+    ``call_id`` may be empty (no card to refresh). Every field here has a default."""
+
+    name: str = ""  # empty: "Deal from <phone>"
+    phone: str = ""  # E.164
+    entity_id: str = ""
+    entity_kind: str = ""  # contact | company; empty: the lookup's (else contact)
+    extension: str = ""  # who asked: their CRM user is responsible (else the entity's)
+    user: str = ""  # who asked, for the record
+
+
+CrmCommand = SyncCall | CardStart | CardShow | CardHide | CreateDeal
 
 
 class CardUser(_Wire, frozen=True, kw_only=True):

@@ -10,6 +10,7 @@ from pathlib import Path
 from cbruntime import Secret, SettingsError, load_settings
 
 __all__ = [
+    "CrmSettings",
     "FeedSettings",
     "GatewaySettings",
     "OriginateSettings",
@@ -84,6 +85,14 @@ class FeedSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CrmSettings:
+    #: crm-sync's command stream: "create deal" puts a ``crm.create_deal`` command there.
+    commands_stream: str = "cb:crm:commands"
+    #: How long "create deal" waits for crm-sync to do it before answering 202 (queued).
+    wait_s: float = 5.0
+
+
+@dataclass(frozen=True, kw_only=True)
 class GatewaySettings:
     redis_url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = "cb:"
@@ -103,6 +112,7 @@ class GatewaySettings:
     route: RouteSettings = field(default_factory=RouteSettings)
     recordings: RecordingSettings = field(default_factory=RecordingSettings)
     feeds: FeedSettings = field(default_factory=FeedSettings)
+    crm: CrmSettings = field(default_factory=CrmSettings)
 
     def tenant_pbxs(self, tenant: str) -> list[str]:
         found = self.tenants.get(tenant)

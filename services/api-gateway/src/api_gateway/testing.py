@@ -18,7 +18,13 @@ from cbcontracts import CallEvent
 from cbruntime import listen_socket
 
 from .server import make_server
-from .settings import FeedSettings, GatewaySettings, OriginateSettings, TenantSettings
+from .settings import (
+    CrmSettings,
+    FeedSettings,
+    GatewaySettings,
+    OriginateSettings,
+    TenantSettings,
+)
 
 __all__ = ["publish_events", "serving", "settings_for"]
 
@@ -34,6 +40,7 @@ def settings_for(redis_url: str, prefix: str, **over: Any) -> GatewaySettings:
         feeds=FeedSettings(
             calls_stream=f"{prefix}calls", crm_stream=f"{prefix}crm:events", block_ms=200
         ),
+        crm=CrmSettings(commands_stream=f"{prefix}crm:commands"),
     )
     return replace(base, **over)
 

@@ -12,20 +12,28 @@ from cbcontracts import CallEvent, CallStarted
 from cbcontracts.crm import CardData, CardEntity, CardStart
 from cbcrm.sync import Card
 
-__all__ = ["card_event", "card_start"]
+__all__ = ["card_data", "card_event", "card_start"]
 
 
 def card_event(event: CallEvent, phone: str, card: Card, crm: str) -> CardData:
+    return card_data(card, phone, crm, event_id=f"{event.event_id}/card", call_id=event.call_id,
+                     pbx=event.pbx, tenant=event.tenant)  # fmt: skip
+
+
+def card_data(
+    card: Card, phone: str, crm: str, *, event_id: str, call_id: str, pbx: str, tenant: str
+) -> CardData:
+    """The ``crm.card`` of ``call_id``: at call start, or again after the CRM changed."""
     chosen = card.effective
     fields: dict[str, Any] = msgspec.structs.asdict(chosen)
     entity = fields.pop("entity")
     return msgspec.convert(
         {
             **fields,
-            "event_id": f"{event.event_id}/card",
-            "call_id": event.call_id,
-            "pbx": event.pbx,
-            "tenant": event.tenant,
+            "event_id": event_id,
+            "call_id": call_id,
+            "pbx": pbx,
+            "tenant": tenant,
             "at": time.time_ns() // 1000,
             "crm": crm,
             "phone": phone,

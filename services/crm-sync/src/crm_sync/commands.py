@@ -4,6 +4,9 @@
   number's lookup read in advance; a ``crm.call_synced`` event says what changed.
 * ``crm.card_start`` / ``crm.card_show`` / ``crm.card_hide``: the CRM's own call card, for the
   CRM users behind the extensions.
+* ``crm.create_deal`` (an operator's "create deal"): the adapter's ``create_deal`` under the
+  command's key, then the number's lookup is dropped and the call's ``crm.card`` published
+  again, so the card shows the new deal.
 """
 
 from __future__ import annotations
@@ -17,13 +20,18 @@ from cbcontracts.crm import (
     CardHide,
     CardShow,
     CardStart,
+    CreateDeal,
     CrmCommand,
     CrmEventBase,
     SyncCall,
 )
-from cbcrm.adapter import CallLog, Entity, Lookup
+from cbcrm.adapter import CallLog, Entity, EntityKind, Lookup, NewDeal
+from cbcrm.exceptions import CrmPermanentError, InvalidPhone
 from cbcrm.once import StepBook
+from cbcrm.phones import normalize
 from cbcrm.sync import CallSync, step_keys
+
+from .cards import card_data
 
 __all__ = ["CommandRunner"]
 
@@ -80,9 +88,47 @@ class CommandRunner:
                           started_at=cmd.started_at, extension=cmd.extension,
                           user_id=cmd.user_id, entity=entity)  # fmt: skip
             return msgspec.json.encode(await self.adapter.card_start(log, key=cmd.key)), []
+        if isinstance(cmd, CreateDeal):
+            return await self.create_deal(cmd)
         users = [u.id for e in cmd.extensions if (u := await self.sync.users.by_extension(e))]
         if isinstance(cmd, CardShow):
             await self.adapter.card_show(cmd.call_id, users)
         elif isinstance(cmd, CardHide):
             await self.adapter.card_hide(cmd.call_id, users)
         return b"1", []
+
+    async def create_deal(self, cmd: CreateDeal) -> tuple[bytes, list[CrmEventBase]]:
+        entity: Entity | None = None
+        phone = ""
+        if cmd.phone:
+            try:
+                phone = normalize(cmd.phone).e164
+            except InvalidPhone:
+                raise CrmPermanentError(f"not a phone number: {cmd.phone!r}") from None
+        if phone:
+            if cmd.entity_id:
+                found = await self.sync.lookups.get(phone)
+                entity = next((e for e in found.entities if e.id == cmd.entity_id), None)
+            else:
+                entity = (await self.sync.card(phone)).effective.entity
+        elif cmd.entity_id:  # no number: the entity by its id alone
+            kind: EntityKind = "company" if cmd.entity_kind == "company" else "contact"
+            entity = Entity(kind=kind, id=cmd.entity_id)
+        if entity is None:
+            raise CrmPermanentError(f"no CRM entity of the number {phone!r} to add a deal to")
+        user = await self.sync.users.by_extension(cmd.extension) if cmd.extension else None
+        name = cmd.name or f"Deal from {phone or entity.name or entity.id}"
+        owner = user.id if user else entity.responsible_user_id
+        new = NewDeal(name=name, entity=entity, responsible_user_id=owner)
+        deal = await self.adapter.create_deal(new, key=cmd.key)
+        events: list[CrmEventBase] = []
+        phones = [p for p in (phone, *entity.phones) if p]
+        if phones:
+            await self.sync.lookups.invalidate(*phones)
+        if phone and cmd.call_id:
+            card = await self.sync.card(phone, cmd.extension)
+            refreshed = card_data(card, phone, self.adapter.name, event_id=f"{cmd.key}/card",
+                                  call_id=cmd.call_id, pbx=cmd.pbx, tenant=cmd.tenant)  # fmt: skip
+            events.append(refreshed)
+        result = {"deal": msgspec.to_builtins(deal), "entity": msgspec.to_builtins(entity)}
+        return msgspec.json.encode(result), events

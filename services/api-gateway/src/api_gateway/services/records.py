@@ -13,6 +13,7 @@ from typing import cast
 import redis.asyncio as aioredis
 
 from call_tracker.cdr import CdrQuery, query_records
+from call_tracker.model import Call, decode_call
 from call_tracker.publisher import F_DATA, CdrKeys
 from cbcontracts import CallEnded, CallEvent, CallRecord, decode_event, decode_record
 from cbstreams import PbxKeys
@@ -70,6 +71,12 @@ class CallRecords:
     async def is_live(self, pbx: str, call_id: str) -> bool:
         key = f"{PbxKeys(pbx, self._prefix).base}:tracker:calls"
         return bool(await self._redis.hexists(key, call_id))
+
+    async def live(self, pbx: str, call_id: str) -> Call | None:
+        """The call-tracker's state of a call in progress (None: not live)."""
+        key = f"{PbxKeys(pbx, self._prefix).base}:tracker:calls"
+        raw = cast(bytes | None, await self._redis.hget(key, call_id))
+        return decode_call(raw) if raw else None
 
     async def timeline(self, pbx: str, call_id: str, since_us: int) -> list[CallEvent]:
         """The call's events from ``cb:calls``, scanning forward from shortly before it

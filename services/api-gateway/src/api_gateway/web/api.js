@@ -50,6 +50,14 @@ export class Api {
     return this.request("GET", "/v1/me");
   }
 
+  /** "Create deal" for the caller of one of this operator's calls (POST /v1/crm/deals):
+   *  {status: "created", deal} once the CRM made it, or {status: "queued"}. */
+  createDeal(call, name = "") {
+    return this.request("POST", "/v1/crm/deals", {
+      call_id: call.call_id, pbx: call.pbx, name, request_id: `${call.call_id}-${Date.now()}`,
+    });
+  }
+
   async signOut() {
     await this.request("DELETE", "/v1/me").catch(() => null);
     this.forget();

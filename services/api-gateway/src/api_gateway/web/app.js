@@ -77,6 +77,7 @@ async function start() {
     onCall: call,
     keepAfterAnswer: () => keep.checked,
     lastCalls: async (number) => (await api.calls({ number, limit: 4 })).calls,
+    createDeal: (message) => api.createDeal(message),
   });
   const empty = $("#no-call");
   const history = new History($("#history"), api, call);

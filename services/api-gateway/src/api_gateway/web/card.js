@@ -38,12 +38,14 @@ export class CardDeck {
   /**
    * root: the element cards go in. options: onCall(number) for click-to-call,
    * keepAfterAnswer() → bool (the operator's option), lastCalls(number) → Promise<records>,
-   * crmBase: where relative CRM links point, linkTarget: "_blank" | "_top".
+   * crmBase: where relative CRM links point, linkTarget: "_blank" | "_top",
+   * createDeal(message) → Promise<{status, deal}>: "Create deal" asks the gateway (else the
+   * button is the CRM's own link).
    */
   constructor(root, options = {}) {
     this.root = root;
     this.options = { onCall: () => {}, keepAfterAnswer: () => false, lastCalls: null,
-      crmBase: "", linkTarget: "_blank", ...options };
+      crmBase: "", linkTarget: "_blank", createDeal: null, ...options };
     this.cards = new Map(); // call_id -> {message, data, answered, ended, node}
   }
 
@@ -186,12 +188,36 @@ export class CardDeck {
     const link = (href, text) => href
       ? h("a", { class: "button", href, target: this.options.linkTarget, rel: "noopener" }, text)
       : h("button", { type: "button", class: "button", disabled: true, title: "The CRM gave no link" }, text);
+    const create = this.options.createDeal && card.message.external
+      ? h("button", { type: "button", class: "button card-create-deal", disabled: card.dealBusy || false,
+        onclick: () => this.createDeal(card) }, card.dealBusy ? "Creating deal…" : "Create deal")
+      : link(links.create, "Create deal");
     return h("div", { class: "card-actions" },
       link(links.open, "Open in CRM"),
-      link(links.create, "Create deal"),
+      create,
+      card.dealNote ? h("p", { class: "card-deal-note", role: "status" }, card.dealNote) : null,
       card.message.external
         ? h("button", { type: "button", class: "button primary",
           onclick: () => this.options.onCall(card.message.external) }, "Call back")
         : null);
+  }
+
+  async createDeal(card) {
+    card.dealBusy = true;
+    card.dealNote = "";
+    this.draw(card);
+    try {
+      const done = await this.options.createDeal(card.message);
+      const deal = done && done.deal;
+      if (deal && card.data) {
+        const deals = card.data.open_deals || [];
+        if (!deals.some((d) => d.id === deal.id)) card.data = { ...card.data, open_deals: [...deals, deal] };
+      }
+      card.dealNote = deal ? `Deal created: ${deal.name || deal.id}` : "Deal requested: the card updates when the CRM has it";
+    } catch (error) {
+      card.dealNote = `Could not create the deal: ${error.message}`;
+    }
+    card.dealBusy = false;
+    if (this.cards.has(card.message.call_id)) this.draw(card);
   }
 }
