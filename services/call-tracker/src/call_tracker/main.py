@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from cbruntime import HealthServer
-from cbstreams import Lease, PbxKeys, connect
+from cbstreams import Lease, PbxKeys, Trimmer, connect
 
 from .handler import PbxTracker
 from .metrics import TrackerMetrics
@@ -23,7 +23,10 @@ class TrackerService:
         self.metrics = TrackerMetrics.create()
         self.redis = connect(settings.redis_url)
         publisher = CallPublisher(
-            settings.calls_stream, prefix=settings.key_prefix, retention_s=settings.retention_s
+            settings.calls_stream,
+            prefix=settings.key_prefix,
+            retention_s=settings.retention_s,
+            trimmer=Trimmer(settings.calls_retention_s * 1000),
         )
         self.trackers = [self._tracker(t, publisher) for t in settings.topologies()]
 

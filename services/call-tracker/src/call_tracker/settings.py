@@ -36,6 +36,8 @@ class TrackerSettings:
     lease_renew_s: float = 1.0
     standby_poll_s: float = 0.5
     retention_s: int = 90 * 86_400
+    #: How long call events stay on the calls stream (replay, feed resume); older are trimmed.
+    calls_retention_s: int = 7 * 86_400
     #: /metrics, /healthz on 127.0.0.1; negative disables, 0 picks a free port.
     metrics_port: int = -1
     log_level: str = "INFO"
