@@ -1,23 +1,28 @@
 """ "Create deal" end to end: the gateway's ``POST /v1/crm/deals`` puts a ``crm.create_deal``
 command on crm-sync's command stream; crm-sync (running, on the built-in CRM with its demo
 data) creates the deal once per request id and publishes the call's ``crm.card`` again with
-the new deal. An operator session may do it for its own calls only; a key needs crm:write."""
+the new deal. An operator session may do it for its own calls only; a key needs crm:write.
+The built-in CRM's entity links open a read-only page, its data behind the session."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any, cast
 
 import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from api_gateway.settings import GatewaySettings
-from api_gateway.testing import publish_events
+from api_gateway.main import create_app
+from api_gateway.settings import CrmSettings, GatewaySettings
+from api_gateway.state import open_services
+from api_gateway.testing import publish_events, settings_for
 from cbcontracts import CallEnded
 from cbcontracts.crm import CardData, decode_crm_event
+from cbcrm.builtin import BuiltinCrm
 from cbruntime import Secret
 from crm_sync.main import CrmSyncService
 from crm_sync.settings import BuiltinSettings, CrmSyncSettings, RecordingSettings
@@ -129,3 +134,38 @@ async def test_a_crm_write_key_creates_a_deal_by_number_and_a_reader_may_not(
     assert answer.status_code == 201, answer.text
     assert answer.json()["deal"]["name"] == "From the API"
     assert answer.json()["entity"]["id"] == "3"
+
+
+async def test_open_in_crm_serves_the_builtin_crms_entity_page_with_its_name_and_deals(
+    redis_url: str, redis_prefix: str, make_key: MakeKey, tmp_path: Path
+) -> None:
+    path = str(tmp_path / "crm.sqlite3")
+    crm = await BuiltinCrm.open(path, seed=True)  # the demo data, as crm-sync writes it
+    try:
+        lookup = await crm.lookup("+" + PHONE)
+        contact = lookup.entities[0]
+        deals = await crm.deals_of(contact.id)
+    finally:
+        await crm.aclose()
+    assert contact.url == f"/crm/entities/{contact.id}"
+    settings = settings_for(redis_url, redis_prefix, crm=CrmSettings(builtin_path=path))
+    async with open_services(settings) as services:
+        app = create_app(settings, services)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+            shell = await client.get(contact.url)
+            assert shell.status_code == 200
+            assert 'src="/ui/entity.js"' in shell.text
+            assert (await client.get("/ui/entity.js")).status_code == 200
+            api = f"/v1/crm/entities/{contact.id}"
+            assert (await client.get(api)).status_code == 401
+            token = await _session(client, make_key, "100")  # keys: the same Redis and prefix
+            page = await client.get(api, headers=bearer(token))
+            assert page.status_code == 200, page.text
+            data = page.json()
+            assert data["entity"]["name"] == contact.name
+            assert contact.name
+            assert [d["name"] for d in data["deals"]] == [d.name for d in deals]
+            assert deals
+            missing = await client.get("/v1/crm/entities/999999", headers=bearer(token))
+            assert missing.status_code == 404

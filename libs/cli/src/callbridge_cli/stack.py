@@ -137,7 +137,10 @@ def _settings(config: StackConfig, url: str, port: int, link_secret: str) -> Gat
             root=str(config.recordings), pbx_dir=MONITOR_DIR, link_secret=Secret(link_secret)
         ),
         feeds=FeedSettings(calls_stream=f"{p}calls", crm_stream=f"{p}crm:events", block_ms=1000),
-        crm=CrmSettings(commands_stream=f"{p}crm:commands"),
+        crm=CrmSettings(
+            commands_stream=f"{p}crm:commands",
+            builtin_path="" if config.crm_path == ":memory:" else config.crm_path,
+        ),
     )
 
 

@@ -21,6 +21,7 @@ from .errors import install_error_handler
 from .metrics import GatewayMetrics
 from .middleware import RequestContext
 from .routers.calls import router as calls_router
+from .routers.crm import pages as crm_pages
 from .routers.crm import router as crm_router
 from .routers.feeds import router as feeds_router
 from .routers.health import router as health_router
@@ -74,6 +75,7 @@ def create_app(settings: GatewaySettings, services: Services | None = None) -> F
         calls_router,
         recordings_router,
         crm_router,
+        crm_pages,
         feeds_router,
         webhooks_router,
         health_router,

@@ -90,6 +90,9 @@ class CrmSettings:
     commands_stream: str = "cb:crm:commands"
     #: How long "create deal" waits for crm-sync to do it before answering 202 (queued).
     wait_s: float = 5.0
+    #: The built-in CRM's SQLite file (crm-sync's ``builtin.path``): its entity links
+    #: (``/crm/entities/{id}``) are served as read-only pages. Empty: not served.
+    builtin_path: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,4 +1,5 @@
-"""CRM actions from the operator's card: "create deal" (``POST /v1/crm/deals``).
+"""CRM actions from the operator's card: "create deal" (``POST /v1/crm/deals``), and the
+built-in CRM's entity pages ("Open in CRM": ``/crm/entities/{id}``, read-only).
 
 The gateway does not talk to the CRM: it puts a ``crm.create_deal`` command on crm-sync's
 command stream (``crm.commands_stream``); crm-sync's executor creates the deal through the
@@ -8,6 +9,12 @@ deal, else 202 (queued; the card will update when it is done).
 
 Allowed for an operator session — for a call of its own extension only, on that call's
 number — or an API key with ``crm:write`` (any number or entity id of its tenant).
+
+With ``crm.builtin_path`` set (the embedded suite sets it), ``GET /crm/entities/{id}`` is the
+page the built-in CRM's entity links open: a static shell (``web/entity.html``) that reads
+``GET /v1/crm/entities/{id}`` with the operator's session, like the rest of the operator's
+page (``calls:read``: an operator session or a key). The built-in CRM has no tenants: every
+tenant of this gateway sees it.
 """
 
 from __future__ import annotations
@@ -15,21 +22,27 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from pathlib import Path as FsPath
 from typing import Any, cast
 
 import msgspec
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from cbcontracts.crm import CreateDeal, encode_command
+from cbcrm.builtin import BuiltinCrm
+from cbcrm.exceptions import CrmPermanentError
 from cbstreams.fields import F_DATA
 
 from ..auth import authenticate_key, check_scope_and_rate, credential, operator
-from ..deps import ServicesDep, pbx_for
+from ..deps import CallsReader, ServicesDep, pbx_for
 from ..errors import ApiError, forbidden, not_found
 from ..state import Services
 
 router = APIRouter(prefix="/v1/crm", tags=["crm"])
+pages = APIRouter(include_in_schema=False)
+ENTITY_PAGE = FsPath(__file__).parent.parent / "web" / "entity.html"
 
 _ID = r"^[A-Za-z0-9._-]+$"
 
@@ -116,3 +129,50 @@ async def create_deal(
         await asyncio.sleep(0.05)
     response.status_code = status.HTTP_202_ACCEPTED
     return DealOut(status="queued", key=cmd_key)
+
+
+class EntityPage(BaseModel):
+    entity: dict[str, Any]
+    deals: list[dict[str, Any]]
+    calls: list[dict[str, Any]]  # the CRM's call log of the entity, newest first (at most 20)
+
+
+def _builtin_path(services: Services) -> str:
+    path = services.settings.crm.builtin_path
+    if not path or not FsPath(path).exists():
+        raise not_found("no-builtin-crm", "this gateway serves no built-in CRM")
+    return path
+
+
+@router.get("/entities/{entity_id}")
+async def get_entity(
+    key: CallsReader,
+    services: ServicesDep,
+    entity_id: str = Path(pattern=r"^[0-9]{1,12}$"),
+) -> EntityPage:
+    """The built-in CRM's contact or company: phones, deals, recent calls (read-only)."""
+    crm = await BuiltinCrm.open(_builtin_path(services), seed=False)
+    try:
+        entity = await crm.entity(entity_id)
+        deals = await crm.deals_of(entity_id)
+        calls = await crm.calls(entity_id)
+    except CrmPermanentError:
+        raise not_found("no-such-entity", "no entity with this id") from None
+    finally:
+        await crm.aclose()
+    keep = ("call_id", "direction", "phone", "started_at", "duration_s", "result", "extension",
+            "note")  # fmt: skip
+    return EntityPage(
+        entity=msgspec.to_builtins(entity),
+        deals=[msgspec.to_builtins(d) for d in deals],
+        calls=[{k: c.get(k) for k in keep} for c in reversed(calls[-20:])],
+    )
+
+
+@pages.get("/crm/entities/{entity_id}")
+async def entity_page(
+    services: ServicesDep, entity_id: str = Path(pattern=r"^[0-9]{1,12}$")
+) -> FileResponse:
+    """The page "Open in CRM" opens for the built-in CRM (its data: the call above)."""
+    _builtin_path(services)
+    return FileResponse(ENTITY_PAGE, media_type="text/html")
