@@ -8,14 +8,24 @@ import httpx
 import redis.asyncio as aioredis
 
 from ami_ingest.settings import HttpSettings
-from ami_ingest.testing import SECRET, expected_frames, frames_of, read_until, running, settings_for
+from ami_ingest.testing import (
+    SECRET,
+    expected_frames,
+    frames_of,
+    read_until,
+    running,
+    settings_for,
+    until,
+)
 from amisim import Capture, Simulator
 from cbstreams import PbxKeys
 
 
 def _sample(metrics: str, name: str) -> float:
-    line = next(x for x in metrics.splitlines() if x.startswith(f'callbridge_{name}{{pbx="main"}}'))
-    return float(line.rsplit(" ", 1)[1])
+    """The value of ``callbridge_<name>{pbx="main"}``; -1 while it has no sample yet."""
+    prefix = f'callbridge_{name}{{pbx="main"}}'
+    lines = [x for x in metrics.splitlines() if x.startswith(prefix)]
+    return float(lines[0].rsplit(" ", 1)[1]) if lines else -1.0
 
 
 async def test_health_and_metrics_report_the_connection_and_every_published_frame(
@@ -34,7 +44,18 @@ async def test_health_and_metrics_report_the_connection_and_every_published_fram
             assert service.http is not None
             await service.http.wait_started()
             health = await http.get(f"{service.http.url}/healthz")
-            metrics = (await http.get(f"{service.http.url}/metrics")).text
+            url = f"{service.http.url}/metrics"
+            scraped: list[str] = []
+
+            async def caught_up() -> bool:
+                # counters move right after the XADD returns, gauges every 0.5 s: scrape
+                # until both have seen this stream (a condition under a deadline)
+                scraped[:] = [(await http.get(url)).text]
+                published = _sample(scraped[0], "ingest_published_total")
+                return published >= len(want) + 1 and _sample(scraped[0], "ami_connected") == 1
+
+            await until(caught_up, timeout=10)
+            metrics = scraped[0]
     assert health.status_code == 200
     assert _sample(metrics, "ami_connected") == 1
     assert _sample(metrics, "ingest_lease_held") == 1
