@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001  (the demo CRM's Russian names)
 """The operator's page works in a narrow window and from the keyboard alone."""
 
 from __future__ import annotations
