@@ -10,7 +10,7 @@ from aioami import Message
 from amisim import Simulator, load_template, template_names
 from amisim.testing import Client, by_linkedid
 
-CAPTURES = Path("/work/shared/captures")
+CAPTURES = Path(__file__).resolve().parents[3].parent / "shared" / "captures"  # ../shared
 CALLS = [n for n in template_names() if n != "registration"]
 
 

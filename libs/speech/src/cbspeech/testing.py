@@ -1,6 +1,6 @@
 """A contract-faithful fake SpeechKit v1 REST server: real HTTP on 127.0.0.1 (uvicorn).
 
-It checks what the real service checks (per the docs in /work/shared/reference/speechkit.md):
+It checks what the real service checks (per shared/reference/speechkit.md beside the repository):
 the ``Authorization`` header in both forms (``Api-Key`` of a known service account, or
 ``Bearer`` of a known IAM token), ``folderId`` (required with a user's IAM token, refused
 with an API key), the parameters, STT's 1 MB / 30 s limits, TTS's 5000 chars, and the

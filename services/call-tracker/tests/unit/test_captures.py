@@ -12,7 +12,7 @@ from call_tracker.replay import capture_entries, replay
 from call_tracker.topology import Topology
 from cbcontracts import CallEnded
 
-# CI clones the repo next to shared/, exactly as /work/main and /work/shared.
+# CI clones the repo next to shared/, exactly as in development (../shared).
 CAPTURES = Path(__file__).resolve().parents[4].parent / "shared" / "captures"
 EXPECTED: dict[str, Any] = (
     json.loads((CAPTURES / "EXPECTED.json").read_text())
