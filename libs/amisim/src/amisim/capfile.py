@@ -1,4 +1,5 @@
-"""The capture format of ``shared/captures`` (beside the repository): ``.ami`` + ``.times.jsonl`` + ``.chunks.jsonl``.
+"""The capture format of ``shared/captures`` (beside the repository): ``.ami`` +
+``.times.jsonl`` + ``.chunks.jsonl``.
 
 * ``NAME.ami``: the bytes as received, banner line first;
 * ``NAME.times.jsonl``: one line per frame (the banner is frame 0):
