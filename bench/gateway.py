@@ -38,6 +38,7 @@ from typing import Any
 import redis.asyncio as aioredis
 import websockets
 
+import cbruntime
 from ami_ingest.testing import SECRET, running, settings_for
 from amisim import Simulator, blast_chunks, render_events
 from api_gateway.main import serve
@@ -330,18 +331,6 @@ class CardWatcher:
                 waiter.set_result(now)
 
 
-@asynccontextmanager
-async def tracker_running(settings: TrackerSettings) -> AsyncIterator[TrackerService]:
-    service = TrackerService(settings)
-    stop = asyncio.Event()
-    task = asyncio.create_task(service.run(stop))
-    try:
-        yield service
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 10)
-
-
 async def until(cond: Callable[[], Awaitable[bool]], limit_s: float, what: str) -> None:
     deadline = time.monotonic() + limit_s
     while not await cond():
@@ -375,7 +364,7 @@ async def bench_cards(url: str, samples: int, ami_rate: float, limit_s: float) -
     async with (
         Simulator(secret=SECRET, speed=0) as sim,
         running(settings_for(url, PREFIX, sim)),
-        tracker_running(tracking),
+        cbruntime.running(TrackerService(tracking)),
         gateway_running(gateway) as base,
     ):
         await until(lambda: _has_entries(redis, keys.ami), 20, "ami-ingest did not log in")

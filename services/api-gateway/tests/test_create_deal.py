@@ -23,7 +23,7 @@ from api_gateway.testing import publish_events, settings_for
 from cbcontracts import CallEnded
 from cbcontracts.crm import CardData, decode_crm_event
 from cbcrm.builtin import BuiltinCrm
-from cbruntime import Secret
+from cbruntime import Secret, running
 from crm_sync.main import CrmSyncService
 from crm_sync.settings import BuiltinSettings, CrmSyncSettings, RecordingSettings
 
@@ -51,13 +51,8 @@ async def crm_sync(settings: GatewaySettings) -> AsyncIterator[None]:
             log_json=False,
         )
     )
-    stop = asyncio.Event()
-    task = asyncio.create_task(service.run(stop))
-    try:
+    async with running(service):
         yield
-    finally:
-        stop.set()
-        await task
 
 
 async def _session(client: httpx.AsyncClient, make_key: MakeKey, extension: str) -> str:

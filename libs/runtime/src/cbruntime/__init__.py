@@ -7,6 +7,7 @@ from .metrics import CollectorRegistry, counter, gauge, histogram, new_registry,
 from .net import listen_socket
 from .settings import ENV_PREFIX, Secret, env_tree, load_settings, merge
 from .signals import run_until_signal, stop_on_signals
+from .tasks import Service, running
 
 __all__ = [
     "ENV_PREFIX",
@@ -15,6 +16,7 @@ __all__ = [
     "JsonFormatter",
     "RuntimeSetupError",
     "Secret",
+    "Service",
     "SettingsError",
     "counter",
     "env_tree",
@@ -27,6 +29,7 @@ __all__ = [
     "new_registry",
     "render",
     "run_until_signal",
+    "running",
     "setup_logging",
     "stop_on_signals",
 ]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import redis.asyncio as aioredis
 
+import cbruntime
 from cbruntime import Secret
 
 from .main import IngestService
@@ -68,14 +69,8 @@ def settings_for(redis_url: str, prefix: str, sim: _Endpoint, **over: Any) -> In
 @asynccontextmanager
 async def running(settings: IngestSettings) -> AsyncIterator[IngestService]:
     """An IngestService running in a task until the block ends (then stopped cleanly)."""
-    service = IngestService(settings)
-    stop = asyncio.Event()
-    task = asyncio.create_task(service.run(stop))
-    try:
+    async with cbruntime.running(IngestService(settings)) as service:
         yield service
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 10)
 
 
 def expected_frames(capture: Capture) -> list[bytes]:
