@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import pytest
 
 import amisim
+from call_tracker.reducer import RawEntry
+from call_tracker.reducer.topology import Topology
 from call_tracker.replay import replay
-from call_tracker.state import RawEntry
-from call_tracker.topology import Topology
 from cbcontracts import CallEnded, CallEvent, CallTransferred
 
 TOPOLOGY = Topology(pbx="test")

@@ -12,8 +12,8 @@ import msgspec
 import pytest
 
 from call_tracker.fixtures import load_fixture
+from call_tracker.reducer.topology import Topology
 from call_tracker.replay import replay
-from call_tracker.topology import Topology
 from cbcontracts import CallEnded, CallEvent, CallRinging, CallRingingStopped, CallStarted
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from call_tracker.fixtures import load_fixture
+from call_tracker.reducer import RawEntry, new_state
+from call_tracker.reducer.topology import Topology
 from call_tracker.replay import replay
-from call_tracker.state import RawEntry, new_state
-from call_tracker.topology import Topology
 from cbcontracts import CallEvent
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 from call_tracker.fixtures import load_fixture
-from call_tracker.model import decode_call, encode_call, entry_key
-from call_tracker.state import RawEntry, new_state, reduce
-from call_tracker.topology import KIND_LOCAL, KIND_OPERATOR, KIND_TRUNK, Topology
+from call_tracker.reducer import RawEntry, new_state, reduce
+from call_tracker.reducer.model import decode_call, encode_call, entry_key
+from call_tracker.reducer.topology import KIND_LOCAL, KIND_OPERATOR, KIND_TRUNK, Topology
 from cbcontracts import CallEnded
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -1,4 +1,18 @@
-"""Dialling: a phone rings, stops ringing, answers (DialBegin, DialEnd, Newstate)."""
+"""Dialling: a phone rings, stops ringing, answers (DialBegin, DialEnd, Newstate).
+
+Rules:
+- A DialBegin without a calling channel whose destination is the call's first channel is an
+  AMI Originate (click-to-call), whatever the channel's state: chan_sip creates every phone's
+  inbound channel Down, so the state says nothing.
+- The operator legs a click-to-call rings before its operator answered are the operator's own
+  (``Leg.own``): they show the card, but their answer is not the call's answer and they are
+  not callees (an operator who rejects gives a failed call, not a busy one).
+- A party dialled by a Local channel's inner half (``;2``: ring groups, follow-me, queue
+  members, FreePBX wrappers) has answered the call only once the Local's outer half (``;1``)
+  is up: a forward whose callee picked up but never accepted (confirm-call) is not an answer.
+- An external number dialled during an inbound call is a forward: it is named from the
+  DialString (``N@trunk``, ``trunk/N``), never from the caller ID the channel inherited.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +20,17 @@ from aioami import Message
 from cbcontracts import CallAnswered, CallRinging, CallRingingStopped, StopReason
 
 from .emit import Ctx
-from .legs import clean_number, find_leg, hdr, is_customer
+from .legs import (
+    clean_number,
+    dialled_number,
+    find_leg,
+    hdr,
+    is_customer,
+    is_own,
+    local_pair,
+)
 from .model import LEG_DONE, LEG_NEW, LEG_RINGING, LEG_UP, Call, Leg
-from .topology import KIND_OPERATOR, KIND_TRUNK
+from .topology import KIND_LOCAL, KIND_OPERATOR, KIND_TRUNK
 from .transfers import transfer
 
 __all__ = ["answer", "on_dial_begin", "on_dial_end", "on_newstate", "ring", "stop_ringing"]
@@ -28,6 +50,10 @@ def on_dial_begin(ctx: Ctx, m: Message) -> None:
     call, leg = dest
     src = find_leg(ctx, m) if "Channel" in m else None
     src_leg = src[1] if src is not None and src[0] is call else None
+    if src is None and leg.uid == call.linkedid and not call.originate:
+        _originated(call)
+    if src_leg is not None and src_leg.kind == KIND_LOCAL and src_leg.chan.endswith(";2"):
+        leg.via = local_pair(src_leg.chan)
     consult = bool(call.answer_at) and src_leg is not None and not is_customer(call, src_leg)
     if leg.kind == KIND_TRUNK:
         _dial_external(ctx, call, leg, m, consult)
@@ -52,9 +78,6 @@ def on_dial_end(ctx: Ctx, m: Message) -> None:
     reason = _STOP_REASONS.get(status)
     if reason is None:
         reason = "answered_elsewhere" if call.answer_at else "caller_gave_up"
-    if not call.answer_at:
-        call.busy = call.busy or reason == "busy"
-        call.failed = call.failed or reason == "failed"
     stop_ringing(ctx, call, leg, reason)
 
 
@@ -64,9 +87,15 @@ def on_newstate(ctx: Ctx, m: Message) -> None:
         return
     call, leg = found
     state = hdr(m, "ChannelState")
+    if state == "6" and leg.kind == KIND_LOCAL:
+        _local_up(ctx, call, leg)
+        return
     adopted = call.reconstructed and leg.uid != call.linkedid and leg.kind == KIND_OPERATOR
     if state == "6" and (leg.state == LEG_RINGING or (adopted and leg.state == LEG_NEW)):
         answer(ctx, call, leg)
+    elif state == "6" and leg.uid == call.linkedid and not call.answer_at:
+        if not call.pbx_up_at and not is_own(call, leg):
+            call.pbx_up_at = ctx.at  # the PBX answered the caller (IVR, voicemail, queue…)
     elif state == "5" and adopted and leg.state == LEG_NEW:
         ring(ctx, call, leg)
 
@@ -77,8 +106,12 @@ def ring(ctx: Ctx, call: Call, leg: Leg, *, consult: bool = False) -> None:
         return
     leg.state = LEG_RINGING
     leg.consult = consult
-    if not call.ring_at and not (call.originate and leg.uid == call.linkedid):
-        call.ring_at = ctx.at
+    if call.originate and not call.originate_up and leg.ext == call.operator:
+        leg.own = True
+    if not is_own(call, leg):
+        call.n_rung += 1
+        if not call.ring_at:
+            call.ring_at = ctx.at
     ext = leg.ext
     if call.direction == "internal" and not call.emitted and not call.called:
         call.called = ext
@@ -92,11 +125,17 @@ def ring(ctx: Ctx, call: Call, leg: Leg, *, consult: bool = False) -> None:
 
 def stop_ringing(ctx: Ctx, call: Call, leg: Leg, reason: StopReason) -> None:
     """``leg`` stopped ringing without being answered; hide the card if no other leg of the
-    same extension still rings."""
+    same extension still rings. Busy and failed callees are counted for the result."""
     if leg.state != LEG_RINGING:
         return
     leg.state = LEG_DONE
-    call.ring_end_at = ctx.at
+    leg.pending = False
+    if not is_own(call, leg):
+        call.ring_end_at = ctx.at
+        if not call.answer_at and reason == "busy":
+            call.n_busy += 1
+        elif not call.answer_at and reason == "failed":
+            call.n_failed += 1
     ext = leg.ext
     if not ext or ext not in call.ringing:
         return
@@ -107,19 +146,26 @@ def stop_ringing(ctx: Ctx, call: Call, leg: Leg, reason: StopReason) -> None:
 
 
 def answer(ctx: Ctx, call: Call, leg: Leg) -> None:
-    """A dialled party answered."""
+    """A dialled party answered (behind a Local channel: once its outer half is up)."""
+    if leg.via and not _outer_up(call, leg.via):
+        leg.pending = True
+        return
+    leg.pending = False
     leg.state = LEG_UP
     if leg.kind == KIND_TRUNK:
+        number = leg.ext or call.external
         if not call.answer_at:
-            call.answer_at, call.answered_by = ctx.at, call.external
-        ctx.emit(call, CallAnswered, answered_by=call.external, extension=call.operator)
+            call.answer_at, call.answered_by = ctx.at, number
+        ctx.emit(call, CallAnswered, answered_by=number, extension=call.operator)
         return
     if leg.kind != KIND_OPERATOR:
         return
     ext = leg.ext
     if ext in call.ringing:
         call.ringing.remove(ext)
-    if not (call.originate and leg.uid == call.linkedid):
+    if is_own(call, leg):
+        call.originate_up = True
+    else:
         if not call.answer_at:
             call.answer_at, call.answered_by = ctx.at, ext
         call.last_answer = ext
@@ -128,15 +174,47 @@ def answer(ctx: Ctx, call: Call, leg: Leg) -> None:
     ctx.emit(call, CallAnswered, answered_by=ext, extension=ext, channel=leg.chan)
 
 
+def _originated(call: Call) -> None:
+    """An AMI Originate dials the call's first channel: a click-to-call from its operator."""
+    call.originate = True
+    call.direction = "outbound"
+    call.called = ""  # the client's number comes with OriginateResponse / the trunk dial
+
+
+def _local_up(ctx: Ctx, call: Call, leg: Leg) -> None:
+    """A Local channel is up: its outer half answering confirms the party behind it."""
+    leg.state = LEG_UP
+    if leg.uid == call.linkedid and call.originate:
+        call.originate_up = True
+    pair = local_pair(leg.chan)
+    if not leg.chan.endswith(";1") or not pair:
+        return
+    for other in list(call.legs.values()):
+        if other.via == pair and other.pending:
+            answer(ctx, call, other)
+
+
+def _outer_up(call: Call, pair: str) -> bool:
+    """Whether the Local pair's outer half is up (unknown: taken as up)."""
+    outer = pair + ";1"
+    for leg in call.legs.values():
+        if leg.chan == outer:
+            return leg.state == LEG_UP
+    return True
+
+
 def _dial_external(ctx: Ctx, call: Call, leg: Leg, m: Message, consult: bool) -> None:
-    dial = hdr(m, "DialString").partition("@")[0]
-    number = dial if dial.isdigit() else clean_number(hdr(m, "DestCallerIDNum"))
+    number = dialled_number(hdr(m, "DialString")) or dialled_number(hdr(m, "DestExten"))
+    if not number and call.direction != "inbound":
+        number = clean_number(hdr(m, "DestCallerIDNum"))
     if call.direction != "inbound":
         call.direction = "outbound"
         call.external = call.external or number
         call.called = call.called or number
+    leg.ext = number
     leg.state = LEG_RINGING
     leg.consult = consult
+    call.n_rung += 1
     if not call.ring_at:
         call.ring_at = ctx.at
     if number and number not in call.rang:

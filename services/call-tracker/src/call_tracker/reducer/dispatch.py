@@ -18,7 +18,7 @@ from typing import NamedTuple
 from aioami import Message, event_name, parse_frame
 from cbcontracts import CallEvent
 
-from . import dialing, ending, features, legs, transfers
+from . import dialing, legs, originate, pbxapps, pickup, queues, recording, results, transfers
 from .emit import Ctx
 from .model import TrackerState, entry_key
 from .sync import apply_sync
@@ -33,18 +33,19 @@ Handler = Callable[[Ctx, Message], None]
 _HANDLERS: dict[bytes, Handler] = {
     b"Newchannel": legs.on_newchannel,
     b"Newstate": dialing.on_newstate,
+    b"Newexten": pbxapps.on_newexten,
     b"DialBegin": dialing.on_dial_begin,
     b"DialEnd": dialing.on_dial_end,
-    b"HangupRequest": ending.on_hangup_request,
-    b"Hangup": ending.on_hangup,
-    b"QueueCallerJoin": features.on_queue_join,
-    b"QueueCallerAbandon": features.on_queue_abandon,
-    b"AgentCalled": features.on_agent_called,
-    b"AgentConnect": features.on_agent_connect,
-    b"AgentRingNoAnswer": features.on_agent_ring_no_answer,
-    b"OriginateResponse": features.on_originate_response,
-    b"Pickup": features.on_pickup,
-    b"VarSet": features.on_varset,
+    b"HangupRequest": results.on_hangup_request,
+    b"Hangup": results.on_hangup,
+    b"QueueCallerJoin": queues.on_queue_join,
+    b"QueueCallerAbandon": queues.on_queue_abandon,
+    b"AgentCalled": queues.on_agent_called,
+    b"AgentConnect": queues.on_agent_connect,
+    b"AgentRingNoAnswer": queues.on_agent_ring_no_answer,
+    b"OriginateResponse": originate.on_originate_response,
+    b"Pickup": pickup.on_pickup,
+    b"VarSet": recording.on_varset,
     b"BlindTransfer": transfers.on_blind_transfer,
     b"AttendedTransfer": transfers.on_attended_transfer,
     b"Hold": transfers.on_hold,
@@ -57,6 +58,7 @@ _HANDLERS: dict[bytes, Handler] = {
 _NEEDS: dict[bytes, tuple[bytes, ...]] = {
     b"VarSet": (b"\r\nVariable: MIXMONITOR_FILENAME\r\n",),
     b"Newstate": (b"\r\nChannelState: 6\r\n", b"\r\nChannelState: 5\r\n"),
+    b"Newexten": pbxapps.NEEDS,
 }
 
 

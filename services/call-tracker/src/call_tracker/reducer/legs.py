@@ -10,9 +10,12 @@ from .topology import KIND_OPERATOR, KIND_TRUNK
 
 __all__ = [
     "clean_number",
+    "dialled_number",
     "find_leg",
     "hdr",
     "is_customer",
+    "is_own",
+    "local_pair",
     "looks_external",
     "on_newchannel",
 ]
@@ -37,6 +40,23 @@ def looks_external(number: str) -> bool:
     return len(number) >= 7 and number.lstrip("+").isdigit()
 
 
+def dialled_number(dial_string: str) -> str:
+    """The number in a Dial() string: ``79031112233@trunk`` (PJSIP), ``trunk/79031112233``
+    (chan_sip, IAX2), ``sip:79031112233@host``; "" if it names none."""
+    rest = dial_string.rsplit("/", 1)[-1].removeprefix("sip:").partition("@")[0]
+    return rest if rest.lstrip("+").isdigit() else ""
+
+
+def local_pair(channel: str) -> str:
+    """``Local/200@ctx-00000004;2`` -> ``Local/200@ctx-00000004`` (both halves share it)."""
+    return channel.rpartition(";")[0] if channel.startswith("Local/") else ""
+
+
+def is_own(call: Call, leg: Leg) -> bool:
+    """A click-to-call's own operator leg (the phone the Originate rang first)."""
+    return call.originate and (leg.uid == call.linkedid or leg.own)
+
+
 def find_leg(
     ctx: Ctx, m: Message, prefix: str = "", *, create: bool = True
 ) -> tuple[Call, Leg] | None:
@@ -48,6 +68,8 @@ def find_leg(
         return None
     calls = ctx.state.calls
     call = calls.get(lid)
+    if call is not None and call.merged_into:
+        call = calls.get(call.merged_into, call)  # the channel moved into another call
     if call is None:
         if not create:
             return None
@@ -86,11 +108,10 @@ def _root_seen(ctx: Ctx, call: Call, leg: Leg, m: Message, prefix: str) -> None:
         call.called = call.did = exten
         ctx.start(call)
         return
+    # An operator's phone (chan_sip creates it Down, PJSIP in Ring): internal until it dials a
+    # trunk. An AMI Originate is recognised by its dial (dialing.on_dial_begin), not by state.
     call.caller = call.operator = leg.ext
-    if hdr(m, prefix + "ChannelState") == "0":
-        call.originate = True  # an AMI Originate: the operator's phone is called first
-        call.direction = "outbound"
-    elif not call.called:
+    if not call.called:
         call.called = exten
 
 

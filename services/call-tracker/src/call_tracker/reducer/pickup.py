@@ -1,4 +1,12 @@
-"""Pickup: another phone takes a ringing call (group or directed pickup)."""
+"""Pickup: another phone takes a ringing call (``*8`` group pickup, directed pickup, an
+INVITE with Replaces to a ringing phone — Asterisk reports all three as ``Pickup``).
+
+The picker's channel started a call of its own (dialling ``*8``); Asterisk bridges it to the
+caller and later gives it the caller's Linkedid. The picker's leg moves into the picked call
+(answered by the picker); its own call becomes a stub pointing there (``Call.merged_into``),
+so events still naming the old Linkedid find the leg and no phantom call is left behind.
+The ringing phone's card is hidden; it is not counted as a callee that failed.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +15,39 @@ from aioami import Message
 from .dialing import answer, stop_ringing
 from .emit import Ctx
 from .legs import find_leg, hdr
-from .model import LEG_RINGING
+from .model import LEG_RINGING, LEG_UP, Call, Leg
+from .topology import KIND_OPERATOR
 
 __all__ = ["on_pickup"]
 
 
 def on_pickup(ctx: Ctx, m: Message) -> None:
-    """Another phone picked up a ringing one: the ringing leg now belongs to the picker."""
     found = find_leg(ctx, m, "Target", create=False)
-    picker = ctx.state.topology.classify(hdr(m, "Channel"))[1]
+    kind, picker = ctx.state.topology.classify(hdr(m, "Channel"))
     if found is None or not picker:
         return
-    call, leg = found
-    if leg.state == LEG_RINGING:
-        stop_ringing(ctx, call, leg, "answered_elsewhere")
+    call, target = found
+    stop_ringing(ctx, call, target, "answered_elsewhere")
+    leg = _move_picker(ctx, call, m, kind, picker)
     if picker not in call.rang:
         call.rang.append(picker)
-    leg.ext = picker
+    leg.state = LEG_RINGING
     answer(ctx, call, leg)
+    leg.state = LEG_UP
+
+
+def _move_picker(ctx: Ctx, call: Call, m: Message, kind: int, picker: str) -> Leg:
+    """The picker's leg, moved into ``call`` (its own call, if any, becomes a stub)."""
+    uid, lid = hdr(m, "Uniqueid"), hdr(m, "Linkedid")
+    own = ctx.state.calls.get(lid)
+    leg = own.legs.pop(uid, None) if own is not None and own is not call else None
+    if leg is None:
+        leg = Leg(uid, hdr(m, "Channel"), kind, picker)
+    leg.kind, leg.ext = KIND_OPERATOR, picker
+    call.legs[uid] = leg
+    if own is not None and own is not call:
+        ctx.touch(own)
+        if not own.legs and not own.emitted:  # else it lives on without this channel
+            own.merged_into = call.linkedid
+            call.merged.append(own.linkedid)
+    return leg
