@@ -28,6 +28,7 @@ from .legs import (
     is_customer,
     is_own,
     local_pair,
+    move_leg,
 )
 from .model import LEG_DONE, LEG_NEW, LEG_RINGING, LEG_UP, Call, Leg
 from .topology import KIND_LOCAL, KIND_OPERATOR, KIND_TRUNK
@@ -69,6 +70,10 @@ def on_dial_end(ctx: Ctx, m: Message) -> None:
         return
     call, leg = found
     status = hdr(m, "DialStatus")
+    src = find_leg(ctx, m) if status == "ANSWER" and "Channel" in m else None
+    if src is not None and src[0] is not call:
+        move_leg(ctx, call, leg, src[0])  # connected to another call's caller (a pickup)
+        call = src[0]
     if status == "ANSWER":
         if leg.state in (LEG_RINGING, LEG_NEW):
             answer(ctx, call, leg)
@@ -82,7 +87,9 @@ def on_dial_end(ctx: Ctx, m: Message) -> None:
 
 
 def on_newstate(ctx: Ctx, m: Message) -> None:
-    found = find_leg(ctx, m)
+    # a state change never starts a call: after a call ended, its caller's channel going Up
+    # (voicemail, IVR) must not bring it back as a second call
+    found = find_leg(ctx, m, new_call=False)
     if found is None:
         return
     call, leg = found

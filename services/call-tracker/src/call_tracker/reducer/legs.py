@@ -17,6 +17,7 @@ __all__ = [
     "is_own",
     "local_pair",
     "looks_external",
+    "move_leg",
     "on_newchannel",
 ]
 
@@ -58,10 +59,11 @@ def is_own(call: Call, leg: Leg) -> bool:
 
 
 def find_leg(
-    ctx: Ctx, m: Message, prefix: str = "", *, create: bool = True
+    ctx: Ctx, m: Message, prefix: str = "", *, create: bool = True, new_call: bool = True
 ) -> tuple[Call, Leg] | None:
     """The call and leg named by ``{prefix}Linkedid/Uniqueid/Channel``. Unknown ones are
-    created when ``create`` (a call first seen after its start is marked reconstructed)."""
+    created when ``create`` (a call first seen after its start is marked reconstructed);
+    an unknown call only if ``new_call`` too."""
     lid = hdr(m, prefix + "Linkedid")
     uid = hdr(m, prefix + "Uniqueid")
     if not lid or not uid:
@@ -71,7 +73,7 @@ def find_leg(
     if call is not None and call.merged_into:
         call = calls.get(call.merged_into, call)  # the channel moved into another call
     if call is None:
-        if not create:
+        if not create or not new_call:
             return None
         call = calls[lid] = Call(linkedid=lid, start_at=ctx.at, reconstructed=uid != lid)
     leg = call.legs.get(uid)
@@ -87,6 +89,19 @@ def find_leg(
             _guess_from_leg(call, leg, m, prefix)
     ctx.touch(call)
     return call, leg
+
+
+def move_leg(ctx: Ctx, old: Call, leg: Leg, into: Call) -> None:
+    """``leg`` now belongs to ``into`` (Asterisk bridged it there and will give it that call's
+    Linkedid). Its old call, left without channels and never announced, becomes a stub
+    pointing to ``into``, so events still naming the old Linkedid find the leg."""
+    old.legs.pop(leg.uid, None)
+    into.legs[leg.uid] = leg
+    ctx.touch(old)
+    ctx.touch(into)
+    if not old.legs and not old.emitted and not old.merged_into:
+        old.merged_into = into.linkedid
+        into.merged.append(old.linkedid)
 
 
 def is_customer(call: Call, leg: Leg) -> bool:

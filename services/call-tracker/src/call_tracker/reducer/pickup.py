@@ -14,7 +14,7 @@ from aioami import Message
 
 from .dialing import answer, stop_ringing
 from .emit import Ctx
-from .legs import find_leg, hdr
+from .legs import find_leg, hdr, move_leg
 from .model import LEG_RINGING, LEG_UP, Call, Leg
 from .topology import KIND_OPERATOR
 
@@ -40,14 +40,10 @@ def _move_picker(ctx: Ctx, call: Call, m: Message, kind: int, picker: str) -> Le
     """The picker's leg, moved into ``call`` (its own call, if any, becomes a stub)."""
     uid, lid = hdr(m, "Uniqueid"), hdr(m, "Linkedid")
     own = ctx.state.calls.get(lid)
-    leg = own.legs.pop(uid, None) if own is not None and own is not call else None
-    if leg is None:
-        leg = Leg(uid, hdr(m, "Channel"), kind, picker)
+    leg = own.legs.get(uid) if own is not None and own is not call else None
+    if own is not None and leg is not None:
+        move_leg(ctx, own, leg, call)
+    else:
+        leg = call.legs[uid] = Leg(uid, hdr(m, "Channel"), kind, picker)
     leg.kind, leg.ext = KIND_OPERATOR, picker
-    call.legs[uid] = leg
-    if own is not None and own is not call:
-        ctx.touch(own)
-        if not own.legs and not own.emitted:  # else it lives on without this channel
-            own.merged_into = call.linkedid
-            call.merged.append(own.linkedid)
     return leg

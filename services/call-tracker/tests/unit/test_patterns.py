@@ -1,0 +1,115 @@
+"""The production patterns the tracker once got wrong, each on frames recorded from a real
+Asterisk 20.20 with chan_sip phones and trunk (``fixtures/sip20_*.jsonl``; dialplan: Local
+channels for ring-group members and follow-me, VoiceMail after no answer, an IVR, an AGI
+script, ``*8`` / ``PickupChan`` pickup). Each states the truth of the call as the scenario made
+it (who dialled, who rang, who answered, for how long)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from call_tracker.fixtures import load_fixture
+from call_tracker.reducer.topology import Topology
+from call_tracker.replay import replay
+from cbcontracts import CallAnswered, CallEnded, CallRinging, CallRingingStopped
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TOPOLOGY = Topology(pbx="lab")
+
+_IN = {"direction": "inbound", "caller": "79161234567"}
+TRUTH: dict[str, dict[str, Any]] = {
+    # chan_sip creates the phone's channel Down: still an internal call, with its callee
+    "sip20_sip_internal": {"direction": "internal", "caller": "200", "called": "201",
+                           "rang": ("201",), "answered_by": "201", "outcome": "answered",
+                           "ring": 2, "talk": 3},
+    # Originate of Local/200@from-internal, then 79031112233 via the trunk (answers after 2 s,
+    # hangs up after 3 s): the operator's own leg is not the answer
+    "sip20_c2c_local_answered": {"direction": "outbound", "caller": "200",
+                                 "called": "79031112233", "rang": ("200", "79031112233"),
+                                 "answered_by": "79031112233", "outcome": "answered",
+                                 "ring": 2, "talk": 3},
+    # the operator rejects (486): the client is never dialled
+    "sip20_c2c_local_rejected": {"direction": "outbound", "caller": "200", "rang": ("200",),
+                                 "answered_by": "", "outcome": "failed", "result": "failed"},
+    # 200 does not answer in 3 s, follow-me dials 79990001122 through a Local channel
+    "sip20_forward_external_answered": {**_IN, "called": "4950000005",
+                                        "rang": ("200", "79990001122"),
+                                        "answered_by": "79990001122", "outcome": "answered",
+                                        "talk": 3},
+    "sip20_forward_external_unanswered": {**_IN, "called": "4950000005",
+                                          "rang": ("200", "79990001122"), "answered_by": "",
+                                          "outcome": "missed"},
+    # ring group of Local members: 200 busy, 201 rings out: the group went unanswered
+    "sip20_group_local_busy_noanswer": {**_IN, "called": "4950000004", "rang": ("200", "201"),
+                                        "answered_by": "", "outcome": "missed",
+                                        "result": "missed"},
+    "sip20_ivr_only": {**_IN, "called": "4950000001", "rang": (), "answered_by": "",
+                       "outcome": "ivr", "pbx_app": "BackGround", "result": "answered"},
+    "sip20_voicemail": {**_IN, "called": "4950000002", "rang": ("200",), "answered_by": "",
+                        "outcome": "voicemail", "pbx_app": "VoiceMail", "result": "answered",
+                        "ring": 3},
+    "sip20_agi_bot": {**_IN, "called": "4950000003", "rang": (), "answered_by": "",
+                      "outcome": "bot", "pbx_app": "AGI", "result": "answered"},
+    # 200 rings, 201 picks it up with *8 / PickupChan(SIP/200) after 2 s and talks 2 s
+    "sip20_pickup_group": {**_IN, "called": "4951234567", "rang": ("200", "201"),
+                           "answered_by": "201", "outcome": "answered", "ring": 2, "talk": 2},
+    "sip20_pickup_directed": {**_IN, "called": "4951234567", "rang": ("200", "201"),
+                              "answered_by": "201", "outcome": "answered", "talk": 2},
+    # the tracker lost AMI while 200 rang (2 s) and came back to both channels Up in one
+    # bridge: answered, at the latest at the snapshot (3.5 s), talk until the end (7.5 s)
+    "sip20_gap_ringing_answered": {**_IN, "called": "4951234567", "rang": ("200",),
+                                   "answered_by": "200", "outcome": "answered", "ring": 3,
+                                   "talk": 3},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(TRUTH))
+def test_the_recorded_call_is_what_the_scenario_made(name: str) -> None:
+    events = replay(load_fixture(FIXTURES / f"{name}.jsonl"), TOPOLOGY)
+    ended = [e for e in events if isinstance(e, CallEnded)]
+    assert len(ended) == 1, "exactly one call: no phantom call for a picker or an operator"
+    got, want = ended[0], TRUTH[name]
+    assert got.direction == want["direction"]
+    assert got.caller == want["caller"]
+    assert got.called == want.get("called", "")
+    assert got.rang == want["rang"]
+    assert got.answered_by == want["answered_by"]
+    assert got.answered_by != got.caller or not got.caller
+    assert got.outcome == want["outcome"]
+    assert got.result == want.get("result", got.result)
+    assert got.pbx_app == want.get("pbx_app", "")
+    if "ring" in want:
+        assert abs(got.ring_seconds - want["ring"]) <= 1
+    if "talk" in want:
+        assert abs(got.talk_seconds - want["talk"]) <= 1
+
+
+@pytest.mark.parametrize("name", sorted(TRUTH))
+def test_every_card_shown_is_hidden_or_answered(name: str) -> None:
+    events = replay(load_fixture(FIXTURES / f"{name}.jsonl"), TOPOLOGY)
+    ringing: set[str] = set()
+    for e in events:
+        if isinstance(e, CallRinging):
+            ringing.add(e.extension)
+        elif isinstance(e, CallRingingStopped | CallAnswered):
+            ringing.discard(e.extension)
+    assert not ringing
+
+
+def test_the_click_to_call_operator_answering_is_not_the_call_answer() -> None:
+    events = replay(load_fixture(FIXTURES / "sip20_c2c_local_answered.jsonl"), TOPOLOGY)
+    answered = [e.answered_by for e in events if isinstance(e, CallAnswered)]
+    assert answered == ["200", "79031112233"]  # the card, then the client
+    (ended,) = [e for e in events if isinstance(e, CallEnded)]
+    assert ended.extension == "200"
+
+
+def test_a_pickup_leaves_no_call_of_the_picker_behind() -> None:
+    from call_tracker.reducer import new_state
+
+    state = new_state(TOPOLOGY)
+    replay(load_fixture(FIXTURES / "sip20_pickup_group.jsonl"), TOPOLOGY, state)
+    assert state.calls == {}
