@@ -113,3 +113,29 @@ def test_a_pickup_leaves_no_call_of_the_picker_behind() -> None:
     state = new_state(TOPOLOGY)
     replay(load_fixture(FIXTURES / "sip20_pickup_group.jsonl"), TOPOLOGY, state)
     assert state.calls == {}
+
+
+@pytest.mark.parametrize("name", ["phone_attended_transfer", "phone_blonde_transfer"])
+def test_a_phone_transfer_ends_the_consultation_and_moves_the_call_to_its_target(
+    name: str,
+) -> None:
+    """REFER with Replaces (hand-written from Asterisk's AttendedTransfer shape): the
+    consultation 100 -> 101 is a call of its own; it ends at the transfer and is never
+    reconstructed; the customer's call goes to 101 (blonde: 101 still ringing, answers later)."""
+    from call_tracker.reducer import new_state
+    from cbcontracts import CallTransferred
+
+    state = new_state(TOPOLOGY)
+    events = replay(load_fixture(FIXTURES / f"{name}.jsonl"), TOPOLOGY, state)
+    ended = {e.call_id: e for e in events if isinstance(e, CallEnded)}
+    assert set(ended) == {"1800000000.1", "1800000000.3"}
+    customer, consult = ended["1800000000.1"], ended["1800000000.3"]
+    assert consult.at < customer.at  # the consultation ended at the transfer
+    assert (consult.direction, consult.caller, consult.called) == ("internal", "100", "101")
+    (xfer,) = [e for e in events if isinstance(e, CallTransferred)]
+    assert (xfer.call_id, xfer.kind, xfer.from_extension, xfer.to_extension) == (
+        "1800000000.1", "attended", "100", "101")  # fmt: skip
+    assert customer.answered_by == "100"
+    assert customer.extension == "101"
+    assert customer.transferred_to == ("101",)
+    assert state.calls == {}  # nothing left to reconstruct at the next sync

@@ -6,8 +6,8 @@ from aioami import Message
 from cbcontracts import CallHeld, CallResumed, CallTransferred, TransferKind
 
 from .emit import Ctx
-from .legs import hdr
-from .model import Call
+from .legs import clean_number, hdr
+from .model import LEG_NEW, LEG_RINGING, Call
 
 __all__ = [
     "on_attended_transfer",
@@ -54,14 +54,63 @@ def on_blind_transfer(ctx: Ctx, m: Message) -> None:
 
 
 def on_attended_transfer(ctx: Ctx, m: Message) -> None:
+    """Attended transfer. From a phone (REFER with Replaces, or ``*2``) the operator's
+    consultation is a call of its own: it ends here (its own call.ended), its target's channel
+    joins the transferred call (still ringing for a "blonde" transfer completed before the
+    target answered) and the consultation call becomes a stub pointing there, so it is never
+    reconstructed later. AMI Atxfer consults through Local channels of the same call."""
     call = _call(ctx, m, "TransfereeLinkedid", "OrigTransfererLinkedid")
-    if call is None or m.get("Result", "Success") != "Success":
+    if m.get("Result", "Success") != "Success":
+        return
+    consult = ctx.state.calls.get(hdr(m, "SecondTransfererLinkedid"))
+    if call is None:
+        if consult is not None and not consult.merged_into:
+            from .results import finish  # here: results imports dialing, which imports this
+
+            finish(ctx, consult)  # attached mid-call: at least the consultation is over
         return
     from_ext = _ext(ctx, hdr(m, "OrigTransfererChannel")) or call.operator
-    to_ext = call.last_answer if call.last_answer != from_ext else ""
+    if consult is not None and consult is not call and not consult.merged_into:
+        to_ext = _end_consultation(ctx, call, consult, m)
+    else:
+        to_ext = call.last_answer if call.last_answer != from_ext else ""
     if not to_ext:
-        to_ext = hdr(m, "SecondTransfererConnectedLineNum")
+        to_ext = clean_number(hdr(m, "TransferTargetCallerIDNum")) or clean_number(
+            hdr(m, "SecondTransfererConnectedLineNum")
+        )
     transfer(ctx, call, "attended", from_ext, to_ext)
+
+
+def _end_consultation(ctx: Ctx, call: Call, consult: Call, m: Message) -> str:
+    """Move the consultation's target into ``call``, end the consultation; the target's ext."""
+    from .dialing import ring, stop_ringing  # here: dialing imports this module
+    from .results import finish
+
+    target = consult.legs.get(hdr(m, "TransferTargetUniqueid"))
+    if target is None:
+        second = hdr(m, "SecondTransfererUniqueid")
+        others = [leg for uid, leg in consult.legs.items() if uid != second and leg.ext]
+        target = others[0] if others else None
+    if target is None:
+        finish(ctx, consult)
+        return consult.last_answer
+    ringing = target.state == LEG_RINGING
+    if ringing:
+        stop_ringing(ctx, consult, target, "answered_elsewhere")
+    consult.legs.pop(target.uid, None)
+    finish(ctx, consult)
+    stub = ctx.state.calls[consult.linkedid] = Call(
+        consult.linkedid, consult.start_at, merged_into=call.linkedid
+    )
+    call.merged.append(stub.linkedid)
+    call.legs[target.uid] = target
+    target.consult = False
+    if ringing:
+        target.state = LEG_NEW
+        ring(ctx, call, target)
+    else:
+        call.last_answer = target.ext
+    return target.ext
 
 
 def on_hold(ctx: Ctx, m: Message) -> None:
