@@ -139,3 +139,15 @@ def test_a_phone_transfer_ends_the_consultation_and_moves_the_call_to_its_target
     assert customer.extension == "101"
     assert customer.transferred_to == ("101",)
     assert state.calls == {}  # nothing left to reconstruct at the next sync
+
+
+def test_whatever_the_gap_the_snapshot_of_a_talking_call_makes_it_answered() -> None:
+    """The AMI link drops at any moment before the answer and comes back with both channels
+    Up in one bridge (the real snapshot): the call is answered by 200, never missed."""
+    entries = load_fixture(FIXTURES / "sip20_gap_ringing_answered.jsonl")
+    sync = next(i for i, e in enumerate(entries) if e.snap)
+    for start in range(sync):
+        events = replay(entries[:start] + entries[sync:], TOPOLOGY)
+        (ended,) = [e for e in events if isinstance(e, CallEnded)]
+        assert (ended.outcome, ended.answered_by) == ("answered", "200"), start
+        assert ended.talk_seconds >= 3, start
