@@ -58,7 +58,6 @@ _HANDLERS: dict[bytes, Handler] = {
 _NEEDS: dict[bytes, tuple[bytes, ...]] = {
     b"VarSet": (b"\r\nVariable: MIXMONITOR_FILENAME\r\n",),
     b"Newstate": (b"\r\nChannelState: 6\r\n", b"\r\nChannelState: 5\r\n"),
-    b"Newexten": pbxapps.NEEDS,
 }
 
 
@@ -93,6 +92,8 @@ def reduce(state: TrackerState, entry: RawEntry) -> tuple[TrackerState, list[Cal
         return state, []
     needs = _NEEDS.get(ev)
     if needs is not None and not any(n in entry.raw for n in needs):
+        return state, []
+    if ev == b"Newexten" and not pbxapps.wanted(entry.raw):
         return state, []
     ctx = Ctx(state, entry.id, entry.rx)
     handler(ctx, parse_frame(entry.raw))

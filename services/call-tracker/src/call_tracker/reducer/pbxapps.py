@@ -7,7 +7,7 @@ last application seen wins; ``results.outcome_of`` uses it only if it ran after 
 (or nobody rang): an IVR that then rang operators who did not answer is a missed call,
 voicemail after the ring timeout is ``voicemail``.
 
-Newexten is frequent: ``dispatch`` parses one only if its frame names an application here.
+Newexten is frequent: ``dispatch`` parses one only if ``wanted`` (its application is here).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from .emit import Ctx
 from .legs import find_leg, hdr
 from .topology import KIND_LOCAL
 
-__all__ = ["APPS", "NEEDS", "on_newexten"]
+__all__ = ["APPS", "on_newexten", "wanted"]
 
 #: Dialplan application (lower case) -> the outcome it gives a call the PBX answered.
 APPS: dict[str, str] = {
@@ -32,18 +32,18 @@ APPS: dict[str, str] = {
     "playback": "ivr",
     "ivrdemo": "ivr",
 }
-#: Byte strings one of which a Newexten frame must contain to be parsed.
-NEEDS: tuple[bytes, ...] = (
-    b"\r\nApplication: VoiceMail\r\n",
-    b"\r\nApplication: AGI\r\n",
-    b"\r\nApplication: EAGI\r\n",
-    b"\r\nApplication: BackGround\r\n",
-    b"\r\nApplication: Background\r\n",
-    b"\r\nApplication: Read\r\n",
-    b"\r\nApplication: WaitExten\r\n",
-    b"\r\nApplication: Playback\r\n",
-    b"\r\nApplication: IVRDemo\r\n",
-)
+_APP = b"\r\nApplication: "
+_WANTED = frozenset(app.encode() for app in APPS)
+
+
+def wanted(raw: bytes) -> bool:
+    """Whether a Newexten frame runs one of ``APPS`` (one search, no parsing)."""
+    at = raw.find(_APP)
+    if at < 0:
+        return False
+    at += len(_APP)
+    end = raw.find(b"\r\n", at)
+    return raw[at : end if end >= 0 else len(raw)].lower() in _WANTED
 
 
 def on_newexten(ctx: Ctx, m: Message) -> None:
