@@ -1,8 +1,9 @@
 """The production patterns the tracker once got wrong, each on frames recorded from a real
-Asterisk 20.20 with chan_sip phones and trunk (``fixtures/sip20_*.jsonl``; dialplan: Local
-channels for ring-group members and follow-me, VoiceMail after no answer, an IVR, an AGI
-script, ``*8`` / ``PickupChan`` pickup). Each states the truth of the call as the scenario made
-it (who dialled, who rang, who answered, for how long)."""
+Asterisk and the truth of the call as the scenario made it (who dialled, who rang, who
+answered, for how long). ``sip20_*``: Asterisk 20.20, chan_sip phones and trunk, a dialplan
+with Local ring-group members and follow-me, VoiceMail after no answer, an IVR, an AGI script,
+``*8`` / ``PickupChan`` pickup. ``lab22_*`` / ``lab20_*``: pbxlab's FreePBX-like dialplan on
+Asterisk 22 (PJSIP) and 20 (chan_sip)."""
 
 from __future__ import annotations
 
@@ -63,6 +64,35 @@ TRUTH: dict[str, dict[str, Any]] = {
     "sip20_gap_ringing_answered": {**_IN, "called": "4951234567", "rang": ("200",),
                                    "answered_by": "200", "outcome": "answered", "ring": 3,
                                    "talk": 3},
+    # --- the pbxlab dialplan (FreePBX-like: macro-dial-one wrappers, DND = busy, Local
+    # members), recorded on Asterisk 22 (PJSIP, lab22_*) and 20 (chan_sip, lab20_*); only the
+    # events the tracker reads are kept (CEL, Cdr, RTCP, VarSet noise dropped)
+    # ring group 600, both members on DND: every callee busy although no phone rang
+    "lab22_group_all_dnd": {**_IN, "called": "4951000002", "rang": (), "answered_by": "",
+                            "outcome": "busy", "result": "busy"},
+    # ring group 601: 100 and the mobile 79990000001 (through the trunk); the mobile answers
+    "lab22_group_mobile_answered": {**_IN, "called": "4951000003",
+                                    "rang": ("79990000001", "100"),
+                                    "answered_by": "79990000001", "outcome": "answered",
+                                    "ring": 2, "talk": 3},
+    # queue support, Local/EXT@from-queue/n members: 100 answers after 2 s; the caller, who
+    # began its 3 s of talk when the queue answered it, hangs up half a second later
+    "lab22_queue_local_answered": {**_IN, "called": "4951000004", "rang": ("100", "101"),
+                                   "answered_by": "100", "outcome": "answered", "ring": 2,
+                                   "talk": 0},
+    # *2 attended transfer completed while 101 still rang (blonde); 101 answers after
+    "lab22_feature_blonde": {**_IN, "called": "4951000001", "rang": ("100", "101"),
+                             "answered_by": "100", "outcome": "answered",
+                             "transferred_to": ("101",), "extension": "101"},
+    # SIP REFER from 200 to 201 (blind), 201 answers after 2 s and talks 3 s
+    "lab20_refer_blind": {**_IN, "called": "4951000001", "rang": ("200", "201"),
+                          "answered_by": "200", "outcome": "answered",
+                          "transferred_to": ("201",), "extension": "201"},
+    # Originate of the chan_sip phone SIP/200, then 79031112233 (answers after 2 s, 3 s talk)
+    "lab20_c2c_phone_answered": {"direction": "outbound", "caller": "200",
+                                 "called": "79031112233", "rang": ("200", "79031112233"),
+                                 "answered_by": "79031112233", "outcome": "answered",
+                                 "ring": 2, "talk": 3},
 }  # fmt: skip
 
 
@@ -85,6 +115,10 @@ def test_the_recorded_call_is_what_the_scenario_made(name: str) -> None:
         assert abs(got.ring_seconds - want["ring"]) <= 1
     if "talk" in want:
         assert abs(got.talk_seconds - want["talk"]) <= 1
+    if "transferred_to" in want:
+        assert got.transferred_to == want["transferred_to"]
+    if "extension" in want:
+        assert got.extension == want["extension"]
 
 
 @pytest.mark.parametrize("name", sorted(TRUTH))

@@ -26,7 +26,9 @@ SINGLE_CALL = [
     "sip20_sip_internal", "sip20_c2c_local_answered", "sip20_c2c_local_rejected",
     "sip20_forward_external_answered", "sip20_forward_external_unanswered",
     "sip20_group_local_busy_noanswer", "sip20_ivr_only", "sip20_voicemail", "sip20_agi_bot",
-    "sip20_pickup_group", "sip20_pickup_directed",
+    "sip20_pickup_group", "sip20_pickup_directed", "lab22_group_all_dnd",
+    "lab22_group_mobile_answered", "lab22_queue_local_answered", "lab22_feature_blonde",
+    "lab20_refer_blind", "lab20_c2c_phone_answered",
 ]  # fmt: skip
 ENTRIES = {name: load_fixture(FIXTURES / f"{name}.jsonl") for name in SINGLE_CALL}
 TOPOLOGY = Topology(pbx="prop")

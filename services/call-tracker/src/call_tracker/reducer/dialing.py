@@ -10,6 +10,8 @@ Rules:
 - A party dialled by a Local channel's inner half (``;2``: ring groups, follow-me, queue
   members, FreePBX wrappers) has answered the call only once the Local's outer half (``;1``)
   is up: a forward whose callee picked up but never accepted (confirm-call) is not an answer.
+- A Local member that refuses before ringing any phone (DND as busy, an unavailable device)
+  counts as a busy / failed callee: a ring group whose members are all on DND is busy.
 - An external number dialled during an inbound call is a forward: it is named from the
   DialString (``N@trunk``, ``trunk/N``), never from the caller ID the channel inherited.
 """
@@ -55,6 +57,8 @@ def on_dial_begin(ctx: Ctx, m: Message) -> None:
         _originated(call)
     if src_leg is not None and src_leg.kind == KIND_LOCAL and src_leg.chan.endswith(";2"):
         leg.via = local_pair(src_leg.chan)
+        if leg.via not in call.relayed:
+            call.relayed.append(leg.via)
     consult = bool(call.answer_at) and src_leg is not None and not is_customer(call, src_leg)
     if leg.kind == KIND_TRUNK:
         _dial_external(ctx, call, leg, m, consult)
@@ -77,6 +81,9 @@ def on_dial_end(ctx: Ctx, m: Message) -> None:
     if status == "ANSWER":
         if leg.state in (LEG_RINGING, LEG_NEW):
             answer(ctx, call, leg)
+        return
+    if leg.kind == KIND_LOCAL:
+        _local_refused(call, leg, _STOP_REASONS.get(status))
         return
     if leg.state != LEG_RINGING:
         return
@@ -179,6 +186,22 @@ def answer(ctx: Ctx, call: Call, leg: Leg) -> None:
         if not leg.consult:
             call.operator = ext
     ctx.emit(call, CallAnswered, answered_by=ext, extension=ext, channel=leg.chan)
+
+
+def _local_refused(call: Call, leg: Leg, reason: StopReason | None) -> None:
+    """A Local member refused before ringing any phone (DND = busy in FreePBX-like dialplans,
+    an unavailable device): a callee that was busy / failed without ringing."""
+    pair = local_pair(leg.chan)
+    if reason not in ("busy", "failed") or not leg.chan.endswith(";1") or call.answer_at:
+        return
+    if pair in call.relayed or leg.uid == call.linkedid:
+        return
+    call.relayed.append(pair)  # counted once
+    call.n_rung += 1
+    if reason == "busy":
+        call.n_busy += 1
+    else:
+        call.n_failed += 1
 
 
 def _originated(call: Call) -> None:

@@ -89,6 +89,7 @@ class Call(msgspec.Struct, array_like=True, gc=False):
     pbx_app_at: int = 0
     merged_into: str = ""  # a stub: this Linkedid's channels moved into that call (pickup)
     merged: list[str] = msgspec.field(default_factory=list)  # stubs pointing here
+    relayed: list[str] = msgspec.field(default_factory=list)  # Local pairs that dialled someone
 
 
 class TrackerState:
