@@ -75,7 +75,8 @@ PINNED: dict[str, Pinned] = {
             ("call.ringing_stopped", "answered_elsewhere"),
             ("call.answered", "102"),
         ],
-        "answered", 3, 6, "caller", ("100", "102"), "102",
+        # the picker's phone never rang (was listed in rang before the live truth said no)
+        "answered", 3, 6, "caller", ("100",), "102",
     ),
     "hold": Pinned(
         {**CALLER, "ext1": "100"},

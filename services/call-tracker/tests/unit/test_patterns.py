@@ -32,8 +32,10 @@ TRUTH: dict[str, dict[str, Any]] = {
                                  "called": "79031112233", "rang": ("200", "79031112233"),
                                  "answered_by": "79031112233", "outcome": "answered",
                                  "ring": 2, "talk": 3},
-    # the operator rejects (486): the client is never dialled
-    "sip20_c2c_local_rejected": {"direction": "outbound", "caller": "200", "rang": ("200",),
+    # the operator rejects (486): the client is never dialled (its number from the failed
+    # OriginateResponse, which names no Uniqueid)
+    "sip20_c2c_local_rejected": {"direction": "outbound", "caller": "200",
+                                 "called": "79031112233", "rang": ("200",),
                                  "answered_by": "", "outcome": "failed", "result": "failed"},
     # 200 does not answer in 3 s, follow-me dials 79990001122 through a Local channel
     "sip20_forward_external_answered": {**_IN, "called": "4950000005",
@@ -48,16 +50,18 @@ TRUTH: dict[str, dict[str, Any]] = {
                                         "answered_by": "", "outcome": "missed",
                                         "result": "missed"},
     "sip20_ivr_only": {**_IN, "called": "4950000001", "rang": (), "answered_by": "",
-                       "outcome": "ivr", "pbx_app": "BackGround", "result": "answered"},
+                       "outcome": "ivr", "pbx_app": "BackGround", "result": "answered",
+                       "talk": 3},
     "sip20_voicemail": {**_IN, "called": "4950000002", "rang": ("200",), "answered_by": "",
                         "outcome": "voicemail", "pbx_app": "VoiceMail", "result": "answered",
-                        "ring": 3},
+                        "ring": 3, "talk": 3},
     "sip20_agi_bot": {**_IN, "called": "4950000003", "rang": (), "answered_by": "",
-                      "outcome": "bot", "pbx_app": "AGI", "result": "answered"},
-    # 200 rings, 201 picks it up with *8 / PickupChan(SIP/200) after 2 s and talks 2 s
-    "sip20_pickup_group": {**_IN, "called": "4951234567", "rang": ("200", "201"),
+                      "outcome": "bot", "pbx_app": "AGI", "result": "answered", "talk": 2},
+    # 200 rings, 201 picks it up with *8 / PickupChan(SIP/200) after 2 s and talks 2 s (the
+    # picker's phone never rang)
+    "sip20_pickup_group": {**_IN, "called": "4951234567", "rang": ("200",),
                            "answered_by": "201", "outcome": "answered", "ring": 2, "talk": 2},
-    "sip20_pickup_directed": {**_IN, "called": "4951234567", "rang": ("200", "201"),
+    "sip20_pickup_directed": {**_IN, "called": "4951234567", "rang": ("200",),
                               "answered_by": "201", "outcome": "answered", "talk": 2},
     # the tracker lost AMI while 200 rang (2 s) and came back to both channels Up in one
     # bridge: answered, at the latest at the snapshot (3.5 s), talk until the end (7.5 s)

@@ -34,7 +34,7 @@ from .legs import (
 )
 from .model import LEG_DONE, LEG_NEW, LEG_RINGING, LEG_UP, Call, Leg
 from .topology import KIND_LOCAL, KIND_OPERATOR, KIND_TRUNK
-from .transfers import transfer
+from .transfers import flush_blind, transfer
 
 __all__ = ["answer", "on_dial_begin", "on_dial_end", "on_newstate", "ring", "stop_ringing"]
 
@@ -60,6 +60,8 @@ def on_dial_begin(ctx: Ctx, m: Message) -> None:
         if leg.via not in call.relayed:
             call.relayed.append(leg.via)
     consult = bool(call.answer_at) and src_leg is not None and not is_customer(call, src_leg)
+    if src_leg is not None and is_customer(call, src_leg):
+        flush_blind(ctx, call)  # the transferee dials the blind transfer's target
     if leg.kind == KIND_TRUNK:
         _dial_external(ctx, call, leg, m, consult)
     elif leg.kind == KIND_OPERATOR:

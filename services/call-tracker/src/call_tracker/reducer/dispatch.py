@@ -47,6 +47,8 @@ _HANDLERS: dict[bytes, Handler] = {
     b"Pickup": pickup.on_pickup,
     b"VarSet": recording.on_varset,
     b"BlindTransfer": transfers.on_blind_transfer,
+    b"ParkedCall": transfers.on_parked_call,
+    b"UnParkedCall": pickup.on_unparked_call,
     b"AttendedTransfer": transfers.on_attended_transfer,
     b"Hold": transfers.on_hold,
     b"MusicOnHoldStart": transfers.on_hold,

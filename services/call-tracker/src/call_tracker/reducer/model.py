@@ -66,7 +66,7 @@ class Call(msgspec.Struct, array_like=True, gc=False):
     originate_id: str = ""
     queue: str = ""
     recording: str = ""
-    xfer_pending: bool = False
+    xfer_pending: bool = False  # a blind transfer waits for its dial (transfers.flush_blind)
     held: bool = False
     busy: bool = False  # unused (kept for the persisted layout): see n_busy
     failed: bool = False  # unused (kept for the persisted layout): see n_failed
@@ -90,6 +90,10 @@ class Call(msgspec.Struct, array_like=True, gc=False):
     merged_into: str = ""  # a stub: this Linkedid's channels moved into that call (pickup)
     merged: list[str] = msgspec.field(default_factory=list)  # stubs pointing here
     relayed: list[str] = msgspec.field(default_factory=list)  # Local pairs that dialled someone
+    pbx_from: int = 0  # when the PBX's handling after the last ring began (its talk time)
+    xfer_from: str = ""  # the pending blind transfer: from, to
+    xfer_to: str = ""
+    parked: bool = False
 
 
 class TrackerState:

@@ -57,4 +57,6 @@ def on_newexten(ctx: Ctx, m: Message) -> None:
     call, leg = found
     if call.answer_at or (leg.uid != call.linkedid and leg.kind != KIND_LOCAL):
         return
+    if not call.pbx_kind or call.pbx_app_at < call.ring_end_at:
+        call.pbx_from = ctx.at  # the PBX's handling (after the last ring) begins
     call.pbx_app, call.pbx_kind, call.pbx_app_at = app, kind, ctx.at

@@ -18,7 +18,7 @@ from .legs import find_leg, hdr, move_leg
 from .model import LEG_RINGING, LEG_UP, Call, Leg
 from .topology import KIND_OPERATOR
 
-__all__ = ["on_pickup"]
+__all__ = ["on_pickup", "on_unparked_call"]
 
 
 def on_pickup(ctx: Ctx, m: Message) -> None:
@@ -28,10 +28,26 @@ def on_pickup(ctx: Ctx, m: Message) -> None:
         return
     call, target = found
     stop_ringing(ctx, call, target, "answered_elsewhere")
-    leg = _move_picker(ctx, call, m, kind, picker)
-    if picker not in call.rang:
-        call.rang.append(picker)
-    leg.state = LEG_RINGING
+    _take(ctx, call, m, kind, picker)
+
+
+def on_unparked_call(ctx: Ctx, m: Message) -> None:
+    """A parked call retrieved: it goes to the retriever, as a pickup (no transfer, and the
+    retriever did not ring)."""
+    found = find_leg(ctx, m, "Parkee", create=False)
+    kind, retriever = ctx.state.topology.classify(hdr(m, "RetrieverChannel"))
+    if found is None or not retriever:
+        return
+    call = found[0]
+    call.parked = False
+    headers = {k.removeprefix("Retriever"): v for k, v in m.items() if k.startswith("Retriever")}
+    _take(ctx, call, Message(headers), kind, retriever)
+
+
+def _take(ctx: Ctx, call: Call, m: Message, kind: int, ext: str) -> None:
+    """``ext``'s channel (named by ``m``'s Channel/Uniqueid/Linkedid) takes ``call``."""
+    leg = _move_picker(ctx, call, m, kind, ext)
+    leg.state = LEG_RINGING  # not counted as a ring: answer() only needs it answerable
     answer(ctx, call, leg)
     leg.state = LEG_UP
 

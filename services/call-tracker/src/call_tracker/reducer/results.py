@@ -22,6 +22,7 @@ from .emit import Ctx
 from .legs import find_leg, hdr
 from .model import LEG_RINGING, Call
 from .topology import KIND_LOCAL
+from .transfers import flush_blind
 
 __all__ = ["finish", "on_hangup", "on_hangup_request", "outcome_of"]
 
@@ -80,6 +81,7 @@ def outcome_of(call: Call) -> str:
 
 def finish(ctx: Ctx, call: Call, *, reconstructed: bool = False) -> None:
     """End ``call``: hide cards still ringing, send call.ended, forget the call."""
+    flush_blind(ctx, call)
     for leg in list(call.legs.values()):
         if leg.state == LEG_RINGING:
             stop_ringing(ctx, call, leg, _stop_reason(call, 0))
@@ -95,8 +97,10 @@ def finish(ctx: Ctx, call: Call, *, reconstructed: bool = False) -> None:
     ring = 0
     if call.ring_at:
         ring = round(((call.answer_at or call.ring_end_at or end) - call.ring_at) / 1e6)
-    talk = round((end - call.answer_at) / 1e6) if call.answer_at else 0
     outcome = outcome_of(call)
+    talk = round((end - call.answer_at) / 1e6) if call.answer_at else 0
+    if outcome == call.pbx_kind and outcome != "answered":  # the PBX talked: since it took over
+        talk = round((end - max(call.pbx_up_at, call.pbx_from)) / 1e6)
     ctx.emit(
         call,
         CallEnded,

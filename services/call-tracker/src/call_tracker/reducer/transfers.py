@@ -10,9 +10,11 @@ from .legs import clean_number, hdr
 from .model import LEG_NEW, LEG_RINGING, Call
 
 __all__ = [
+    "flush_blind",
     "on_attended_transfer",
     "on_blind_transfer",
     "on_hold",
+    "on_parked_call",
     "on_unhold",
     "transfer",
 ]
@@ -46,11 +48,30 @@ def _ext(ctx: Ctx, channel: str | None) -> str:
 
 
 def on_blind_transfer(ctx: Ctx, m: Message) -> None:
+    """A blind transfer (AMI, ``##``, REFER) is announced when the transferee dials its target
+    (or the call ends): a blind transfer to a parking lot is a park, not a transfer."""
     call = _call(ctx, m, "TransfereeLinkedid", "TransfererLinkedid")
     if call is None or m.get("Result", "Success") != "Success":
         return
-    from_ext = _ext(ctx, hdr(m, "TransfererChannel")) or call.operator
-    transfer(ctx, call, "blind", from_ext, hdr(m, "Extension"))
+    flush_blind(ctx, call)
+    call.xfer_pending = True
+    call.xfer_from = _ext(ctx, hdr(m, "TransfererChannel")) or call.operator
+    call.xfer_to = hdr(m, "Extension")
+
+
+def flush_blind(ctx: Ctx, call: Call) -> None:
+    """Announce the pending blind transfer of ``call``, if any."""
+    if call.xfer_pending:
+        call.xfer_pending = False
+        transfer(ctx, call, "blind", call.xfer_from, call.xfer_to)
+
+
+def on_parked_call(ctx: Ctx, m: Message) -> None:
+    """The call went to a parking lot: the blind transfer that took it there is no transfer."""
+    call = _call(ctx, m, "ParkeeLinkedid")
+    if call is not None:
+        call.xfer_pending = False
+        call.parked = True
 
 
 def on_attended_transfer(ctx: Ctx, m: Message) -> None:
