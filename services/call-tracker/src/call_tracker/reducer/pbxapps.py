@@ -3,9 +3,10 @@
 The caller's channel going Up with no person on the call (``dialing.on_newstate`` sets
 ``pbx_up_at``) and a ``Newexten`` running one of the applications below on a channel of the
 call that is not a dialled party (the caller's, or a Local channel's) name the outcome. The
-last application seen wins; ``results.outcome_of`` uses it only if it ran after the last ring
-(or nobody rang): an IVR that then rang operators who did not answer is a missed call,
-voicemail after the ring timeout is ``voicemail``.
+last kind seen wins (``pbx_app``: the first application of that kind, e.g. the IVR's menu,
+not its closing beep); ``results.outcome_of`` uses it only if it ran after the last ring (or
+nobody rang): an IVR that then rang operators who did not answer is a missed call, voicemail
+after the ring timeout is ``voicemail``.
 
 Newexten is frequent: ``dispatch`` parses one only if ``wanted`` (its application is here).
 """
@@ -57,6 +58,9 @@ def on_newexten(ctx: Ctx, m: Message) -> None:
     call, leg = found
     if call.answer_at or (leg.uid != call.linkedid and leg.kind != KIND_LOCAL):
         return
-    if not call.pbx_kind or call.pbx_app_at < call.ring_end_at:
+    new_phase = not call.pbx_kind or call.pbx_app_at < call.ring_end_at
+    if new_phase:
         call.pbx_from = ctx.at  # the PBX's handling (after the last ring) begins
-    call.pbx_app, call.pbx_kind, call.pbx_app_at = app, kind, ctx.at
+    if new_phase or kind != call.pbx_kind:
+        call.pbx_app = app  # the first application of its kind: the menu, not the last beep
+    call.pbx_kind, call.pbx_app_at = kind, ctx.at
