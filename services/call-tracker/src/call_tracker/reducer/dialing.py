@@ -79,6 +79,10 @@ def on_dial_end(ctx: Ctx, m: Message) -> None:
     src = find_leg(ctx, m) if status == "ANSWER" and "Channel" in m else None
     if src is not None and src[0] is not call:
         move_leg(ctx, call, leg, src[0])  # connected to another call's caller (a pickup)
+        if not call.legs and not call.merged_into:
+            from .results import finish  # here: results imports this module
+
+            finish(ctx, call)  # an announced call left without channels ends now
         call = src[0]
     if status == "ANSWER":
         if leg.state in (LEG_RINGING, LEG_NEW):
