@@ -7,6 +7,9 @@ Rules:
 - The operator legs a click-to-call rings before its operator answered are the operator's own
   (``Leg.own``): they show the card, but their answer is not the call's answer and they are
   not callees (an operator who rejects gives a failed call, not a busy one).
+- Asterisk's own call-back of a transferer (an attended transfer whose target did not answer)
+  is also a dial without a caller; it is told from an Originate by the phone being the last
+  transferer of a live call whose external number the dial shows, and rings in that call.
 - A party dialled by a Local channel's inner half (``;2``: ring groups, follow-me, queue
   members, FreePBX wrappers) has answered the call only once the Local's outer half (``;1``)
   is up: a forward whose callee picked up but never accepted (confirm-call) is not an answer.
@@ -54,7 +57,13 @@ def on_dial_begin(ctx: Ctx, m: Message) -> None:
     src = find_leg(ctx, m) if "Channel" in m else None
     src_leg = src[1] if src is not None and src[0] is call else None
     if src is None and leg.uid == call.linkedid and not call.originate:
-        _originated(call)
+        back = _called_back(ctx, call, leg, clean_number(hdr(m, "DestConnectedLineNum")))
+        if back is None:
+            _originated(call)
+        else:  # Asterisk calls a transferer back: a ring of the transferred call
+            move_leg(ctx, call, leg, back)
+            ring(ctx, back, leg)
+            return
     if src_leg is not None and src_leg.kind == KIND_LOCAL and src_leg.chan.endswith(";2"):
         leg.via = local_pair(src_leg.chan)
         if leg.via not in call.relayed:
@@ -208,6 +217,19 @@ def _local_refused(call: Call, leg: Leg, reason: StopReason | None) -> None:
         call.n_busy += 1
     else:
         call.n_failed += 1
+
+
+def _called_back(ctx: Ctx, call: Call, leg: Leg, connected: str) -> Call | None:
+    """The live call whose transferer Asterisk is calling back (an attended transfer whose
+    target did not answer, ``atxfercallbackretries``): a dial without a caller, like an
+    Originate, to the last transferer's phone, showing that call's external number."""
+    if call.emitted or leg.kind != KIND_OPERATOR or not connected:
+        return None
+    for other in ctx.state.calls.values():
+        ours = other.transfers and other.xfer_from == leg.ext and other.external == connected
+        if ours and other is not call and not other.merged_into:
+            return other
+    return None
 
 
 def _originated(call: Call) -> None:

@@ -91,7 +91,7 @@ class Call(msgspec.Struct, array_like=True, gc=False):
     merged: list[str] = msgspec.field(default_factory=list)  # stubs pointing here
     relayed: list[str] = msgspec.field(default_factory=list)  # Local pairs that dialled someone
     pbx_from: int = 0  # when the PBX's handling after the last ring began (its talk time)
-    xfer_from: str = ""  # the pending blind transfer: from, to
+    xfer_from: str = ""  # the pending blind transfer: from, to (from: also the last transferer)
     xfer_to: str = ""
     parked: bool = False
 

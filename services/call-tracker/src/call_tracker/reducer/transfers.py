@@ -24,6 +24,7 @@ def transfer(ctx: Ctx, call: Call, kind: TransferKind, from_ext: str, to_ext: st
     """The call moves from ``from_ext`` to ``to_ext``; the original caller stays."""
     call.operator = to_ext
     call.transfers.append(to_ext)
+    call.xfer_from = from_ext  # the last transferer (Asterisk may call it back)
     ctx.emit(
         call,
         CallTransferred,
