@@ -194,10 +194,9 @@ def test_whatever_the_gap_the_snapshot_of_a_talking_call_makes_it_answered() -> 
 def test_asterisk_calling_a_transferer_back_rings_in_the_transferred_call() -> None:
     """Asterisk 20 chan_sip, *2 to 201 completed while 201 rang (blonde); 201 never answers, so
     Asterisk calls 200 back (twice, a dial without a caller, like an Originate) and retries 201.
-    The call-backs ring in the transferred call; no click-to-call is invented. (Known limit:
-    the retry of 201 starts in a Local channel with a Linkedid of its own and is left open.)"""
-    events = replay(load_fixture(FIXTURES / "limits" / "lab20_blonde_unanswered_callback.jsonl"),
-                    TOPOLOGY)  # fmt: skip
+    The call-backs ring in the transferred call, and so does the retry (a Local channel with a
+    Linkedid of its own, bridged into the call): no click-to-call or other call is invented."""
+    events = replay(load_fixture(FIXTURES / "lab20_blonde_unanswered_callback.jsonl"), TOPOLOGY)
     ended = [e for e in events if isinstance(e, CallEnded)]
     assert [(e.direction, e.answered_by, e.outcome) for e in ended] == [
         ("inbound", "200", "answered")
@@ -205,3 +204,4 @@ def test_asterisk_calling_a_transferer_back_rings_in_the_transferred_call() -> N
     call = ended[0].call_id
     rings_200 = [e for e in events if isinstance(e, CallRinging) and e.extension == "200"]
     assert [e.call_id for e in rings_200] == [call] * 3  # the call, then two call-backs
+    assert {e.call_id for e in events} == {call}

@@ -32,6 +32,7 @@ Handler = Callable[[Ctx, Message], None]
 
 _HANDLERS: dict[bytes, Handler] = {
     b"Newchannel": legs.on_newchannel,
+    b"BridgeEnter": legs.on_bridge_enter,
     b"Newstate": dialing.on_newstate,
     b"Newexten": pbxapps.on_newexten,
     b"DialBegin": dialing.on_dial_begin,
@@ -96,6 +97,8 @@ def reduce(state: TrackerState, entry: RawEntry) -> tuple[TrackerState, list[Cal
     if needs is not None and not any(n in entry.raw for n in needs):
         return state, []
     if ev == b"Newexten" and not pbxapps.wanted(entry.raw):
+        return state, []
+    if ev == b"BridgeEnter" and not legs.bridge_enter_wanted(entry.raw):
         return state, []
     ctx = Ctx(state, entry.id, entry.rx)
     handler(ctx, parse_frame(entry.raw))

@@ -9,6 +9,7 @@ from .model import Call, Leg
 from .topology import KIND_OPERATOR, KIND_TRUNK
 
 __all__ = [
+    "bridge_enter_wanted",
     "clean_number",
     "dialled_number",
     "find_leg",
@@ -18,6 +19,7 @@ __all__ = [
     "local_pair",
     "looks_external",
     "move_leg",
+    "on_bridge_enter",
     "on_newchannel",
 ]
 
@@ -35,6 +37,38 @@ def hdr(m: Message, key: str) -> str:
 
 def on_newchannel(ctx: Ctx, m: Message) -> None:
     find_leg(ctx, m)
+
+
+def _value(raw: bytes, key: bytes) -> bytes:
+    at = raw.find(key)
+    if at < 0:
+        return b""
+    end = raw.find(b"\r\n", at + len(key))
+    return raw[at + len(key) : end if end >= 0 else len(raw)]
+
+
+def bridge_enter_wanted(raw: bytes) -> bool:
+    """Only a channel whose Uniqueid is not its Linkedid can be joining an older call."""
+    return _value(raw, b"\r\nUniqueid: ") != _value(raw, b"\r\nLinkedid: ")
+
+
+def on_bridge_enter(ctx: Ctx, m: Message) -> None:
+    """A channel that started a call of its own enters a bridge of an older call (Asterisk
+    gives it that call's Linkedid): if its own call never showed anything (a Local channel
+    Asterisk made for a transfer's retry, a pickup), its channels join the older call."""
+    uid, lid = hdr(m, "Uniqueid"), hdr(m, "Linkedid")
+    if not uid or uid == lid:
+        return
+    calls = ctx.state.calls
+    own, into = calls.get(uid), calls.get(lid)
+    if own is None or own is into or own.emitted or own.merged_into:
+        return
+    if into is None:
+        return  # the older call is unknown (attached mid-call): find_leg finds it by its root
+    if into.merged_into:
+        into = calls.get(into.merged_into, into)
+    for leg in list(own.legs.values()):
+        move_leg(ctx, own, leg, into)
 
 
 def looks_external(number: str) -> bool:
@@ -72,6 +106,11 @@ def find_leg(
     call = calls.get(lid)
     if call is not None and call.merged_into:
         call = calls.get(call.merged_into, call)  # the channel moved into another call
+    if uid != lid and (call is None or uid not in call.legs):
+        rooted = calls.get(uid)  # a call's first channel, since given an older call's Linkedid
+        if rooted is not None and uid in rooted.legs:
+            ctx.touch(rooted)
+            return rooted, rooted.legs[uid]
     if call is None:
         if not create or not new_call:
             return None
