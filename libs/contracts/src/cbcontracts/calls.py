@@ -41,14 +41,16 @@ Result = Literal["answered", "missed", "busy", "failed", "abandoned"]
 #: The fine outcome: an open vocabulary. Decoded as any string, so a producer may add values
 #: without breaking older readers; a reader that does not know a value uses ``result``.
 Outcome = str
-#: Outcomes the PBX itself answered (no person talked): an IVR menu, a voice bot (AGI), voicemail.
-PBX_OUTCOMES: tuple[str, ...] = ("ivr", "bot", "voicemail")
+#: Outcomes the PBX itself answered (no person answered the call as a callee): an IVR menu, a
+#: voice bot (AGI), voicemail, a conference bridge the caller was put in.
+PBX_OUTCOMES: tuple[str, ...] = ("ivr", "bot", "voicemail", "conference")
 #: Every outcome known today, and the coarse result each maps to.
 OUTCOME_RESULT: dict[str, Result] = {
     "answered": "answered",  # a person: an extension, a queue member or an external forward
     "ivr": "answered",
     "bot": "answered",
     "voicemail": "answered",
+    "conference": "answered",
     "missed": "missed",  # rang, nobody answered (some callees may have been busy)
     "busy": "busy",  # every callee was busy
     "failed": "failed",  # never reached anyone (unavailable, congestion, rejected click-to-call)

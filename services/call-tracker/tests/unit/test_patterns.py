@@ -205,3 +205,16 @@ def test_asterisk_calling_a_transferer_back_rings_in_the_transferred_call() -> N
     rings_200 = [e for e in events if isinstance(e, CallRinging) and e.extension == "200"]
     assert [e.call_id for e in rings_200] == [call] * 3  # the call, then two call-backs
     assert {e.call_id for e in events} == {call}
+
+
+def test_callers_put_in_a_conference_by_the_pbx_are_not_missed() -> None:
+    """Asterisk 22, DID -> ConfBridge: two callers (6 s, 2 s) and a phone dialling 800 (its
+    own call never dialled anyone: no call). Outcome conference, result answered."""
+    events = replay(load_fixture(FIXTURES / "lab22_conference.jsonl"), TOPOLOGY)
+    ended = {e.caller: e for e in events if isinstance(e, CallEnded)}
+    assert set(ended) == {"79161234567", "79035550000"}
+    for caller, talk in (("79161234567", 6), ("79035550000", 2)):
+        got = ended[caller]
+        assert (got.outcome, got.result, got.pbx_app) == ("conference", "answered", "ConfBridge")
+        assert got.answered_by == ""
+        assert abs(got.talk_seconds - talk) <= 1

@@ -1,4 +1,4 @@
-"""Calls the PBX itself answers: an IVR menu, a voice bot (AGI), voicemail.
+"""Calls the PBX itself answers: an IVR menu, a voice bot (AGI), voicemail, a conference.
 
 The caller's channel going Up with no person on the call (``dialing.on_newstate`` sets
 ``pbx_up_at``) and a ``Newexten`` running one of the applications below on a channel of the
@@ -32,6 +32,8 @@ APPS: dict[str, str] = {
     "waitexten": "ivr",
     "playback": "ivr",
     "ivrdemo": "ivr",
+    "confbridge": "conference",
+    "meetme": "conference",
 }
 _APP = b"\r\nApplication: "
 _WANTED = frozenset(app.encode() for app in APPS)
