@@ -19,6 +19,8 @@ class CallRecord(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     result: Result
     started_at: int
     ended_at: int
+    outcome: str = ""  # cbcontracts.OUTCOMES (open set; see CallEnded)
+    pbx_app: str = ""
     caller: str = ""
     called: str = ""
     external: str = ""
@@ -53,6 +55,8 @@ def record_from_ended(event: CallEnded) -> CallRecord:
         pbx=event.pbx,
         direction=event.direction,
         result=event.result,
+        outcome=event.outcome,
+        pbx_app=event.pbx_app,
         started_at=event.started_at,
         ended_at=event.at,
         caller=event.caller,

@@ -14,8 +14,8 @@ from cbcontracts import CallEvent
 from cbstreams import Lease, LeaseLost, PbxKeys, StreamUnavailable, fields
 
 from .metrics import TrackerMetrics
-from .model import TrackerState
-from .state import RawEntry, reduce
+from .reducer import RawEntry, reduce
+from .reducer.model import TrackerState
 from .store import TrackerStore
 
 __all__ = ["PbxTracker"]

@@ -10,9 +10,9 @@ from pathlib import Path
 from aioami import FrameSplitter
 from cbcontracts import CallEvent
 
-from .model import TrackerState
-from .state import RawEntry, new_state, reduce
-from .topology import Topology
+from .reducer import RawEntry, new_state, reduce
+from .reducer.model import TrackerState
+from .reducer.topology import Topology
 
 __all__ = ["capture_entries", "replay", "wire_entries"]
 

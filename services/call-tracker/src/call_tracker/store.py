@@ -13,9 +13,9 @@ from redis.exceptions import WatchError
 from cbcontracts import CallEvent
 from cbstreams import LeaseLost, PbxKeys
 
-from .model import TrackerState, decode_call, encode_call, entry_key
 from .publisher import CallPublisher
-from .topology import Topology
+from .reducer.model import TrackerState, decode_call, encode_call, entry_key
+from .reducer.topology import Topology
 
 __all__ = ["TrackerStore"]
 

@@ -13,7 +13,7 @@ from cbcontracts import CallEvent, decode_event
 from cbstreams import fields
 
 from .publisher import F_DATA
-from .state import RawEntry
+from .reducer import RawEntry
 
 __all__ = ["call_events", "publish_raw", "stream_entries", "wait_checkpoint"]
 

@@ -17,9 +17,9 @@ import redis.asyncio as aioredis
 import amisim
 from aioami import FrameSplitter
 from call_tracker.publisher import CdrKeys
+from call_tracker.reducer.topology import Topology
 from call_tracker.replay import replay
 from call_tracker.testing import call_events, publish_raw, stream_entries, wait_checkpoint
-from call_tracker.topology import Topology
 from cbcontracts import CallEnded, CallStarted, decode_record
 from cbstreams import PbxKeys
 

@@ -13,8 +13,8 @@ from typing import cast
 import redis.asyncio as aioredis
 
 from call_tracker.cdr import CdrQuery, query_records
-from call_tracker.model import Call, decode_call
 from call_tracker.publisher import F_DATA, CdrKeys
+from call_tracker.reducer.model import Call, decode_call
 from cbcontracts import CallEnded, CallEvent, CallRecord, decode_event, decode_record
 from cbstreams import PbxKeys
 

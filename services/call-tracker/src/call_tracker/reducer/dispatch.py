@@ -18,7 +18,7 @@ from typing import NamedTuple
 from aioami import Message, event_name, parse_frame
 from cbcontracts import CallEvent
 
-from . import dialing, ending, features, legs, transfers
+from . import dialing, legs, originate, pbxapps, pickup, queues, recording, results, transfers
 from .emit import Ctx
 from .model import TrackerState, entry_key
 from .sync import apply_sync
@@ -32,20 +32,24 @@ Handler = Callable[[Ctx, Message], None]
 
 _HANDLERS: dict[bytes, Handler] = {
     b"Newchannel": legs.on_newchannel,
+    b"BridgeEnter": legs.on_bridge_enter,
     b"Newstate": dialing.on_newstate,
+    b"Newexten": pbxapps.on_newexten,
     b"DialBegin": dialing.on_dial_begin,
     b"DialEnd": dialing.on_dial_end,
-    b"HangupRequest": ending.on_hangup_request,
-    b"Hangup": ending.on_hangup,
-    b"QueueCallerJoin": features.on_queue_join,
-    b"QueueCallerAbandon": features.on_queue_abandon,
-    b"AgentCalled": features.on_agent_called,
-    b"AgentConnect": features.on_agent_connect,
-    b"AgentRingNoAnswer": features.on_agent_ring_no_answer,
-    b"OriginateResponse": features.on_originate_response,
-    b"Pickup": features.on_pickup,
-    b"VarSet": features.on_varset,
+    b"HangupRequest": results.on_hangup_request,
+    b"Hangup": results.on_hangup,
+    b"QueueCallerJoin": queues.on_queue_join,
+    b"QueueCallerAbandon": queues.on_queue_abandon,
+    b"AgentCalled": queues.on_agent_called,
+    b"AgentConnect": queues.on_agent_connect,
+    b"AgentRingNoAnswer": queues.on_agent_ring_no_answer,
+    b"OriginateResponse": originate.on_originate_response,
+    b"Pickup": pickup.on_pickup,
+    b"VarSet": recording.on_varset,
     b"BlindTransfer": transfers.on_blind_transfer,
+    b"ParkedCall": transfers.on_parked_call,
+    b"UnParkedCall": pickup.on_unparked_call,
     b"AttendedTransfer": transfers.on_attended_transfer,
     b"Hold": transfers.on_hold,
     b"MusicOnHoldStart": transfers.on_hold,
@@ -91,6 +95,10 @@ def reduce(state: TrackerState, entry: RawEntry) -> tuple[TrackerState, list[Cal
         return state, []
     needs = _NEEDS.get(ev)
     if needs is not None and not any(n in entry.raw for n in needs):
+        return state, []
+    if ev == b"Newexten" and not pbxapps.wanted(entry.raw):
+        return state, []
+    if ev == b"BridgeEnter" and not legs.bridge_enter_wanted(entry.raw):
         return state, []
     ctx = Ctx(state, entry.id, entry.rx)
     handler(ctx, parse_frame(entry.raw))

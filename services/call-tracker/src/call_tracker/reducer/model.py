@@ -38,6 +38,10 @@ class Leg(msgspec.Struct, array_like=True, gc=False):
     ext: str = ""
     state: int = LEG_NEW
     consult: bool = False  # dialled by an operator while the call was already answered
+    # (fields below were added later: appended, so calls persisted before still decode)
+    own: bool = False  # a click-to-call's operator phone: its answer is not the call's answer
+    via: str = ""  # dialled by a Local channel's inner half: the Local pair's name
+    pending: bool = False  # answered behind a Local channel whose outer half is not up yet
 
 
 class Call(msgspec.Struct, array_like=True, gc=False):
@@ -62,10 +66,10 @@ class Call(msgspec.Struct, array_like=True, gc=False):
     originate_id: str = ""
     queue: str = ""
     recording: str = ""
-    xfer_pending: bool = False
+    xfer_pending: bool = False  # a blind transfer waits for its dial (transfers.flush_blind)
     held: bool = False
-    busy: bool = False
-    failed: bool = False
+    busy: bool = False  # unused (kept for the persisted layout): see n_busy
+    failed: bool = False  # unused (kept for the persisted layout): see n_failed
     abandoned: bool = False
     hangup_by: str = "system"
     cause: int = 0
@@ -74,6 +78,22 @@ class Call(msgspec.Struct, array_like=True, gc=False):
     ringing: list[str] = msgspec.field(default_factory=list)
     transfers: list[str] = msgspec.field(default_factory=list)
     legs: dict[str, Leg] = msgspec.field(default_factory=dict)
+    # (fields below were added later: appended, so calls persisted before still decode)
+    n_rung: int = 0  # parties dialled (extensions and external numbers), click-to-call's own not
+    n_busy: int = 0  # of them, stopped busy
+    n_failed: int = 0  # of them, unavailable / congestion
+    originate_up: bool = False  # the click-to-call's operator answered
+    pbx_up_at: int = 0  # the caller's channel was answered by the PBX (no person yet)
+    pbx_app: str = ""  # the dialplan application that handled it (VoiceMail, AGI, BackGround…)
+    pbx_kind: str = ""  # its outcome: ivr, bot, voicemail
+    pbx_app_at: int = 0
+    merged_into: str = ""  # a stub: this Linkedid's channels moved into that call (pickup)
+    merged: list[str] = msgspec.field(default_factory=list)  # stubs pointing here
+    relayed: list[str] = msgspec.field(default_factory=list)  # Local pairs that dialled someone
+    pbx_from: int = 0  # when the PBX's handling after the last ring began (its talk time)
+    xfer_from: str = ""  # the pending blind transfer: from, to (from: also the last transferer)
+    xfer_to: str = ""
+    parked: bool = False
 
 
 class TrackerState:
