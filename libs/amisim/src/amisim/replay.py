@@ -63,6 +63,11 @@ class Capture:
                 return offset + length
         return len(self.banner)
 
+    def replayed_frames(self) -> list[bytes]:
+        """Every frame a replay sends after the recorder's login, without its CRLFCRLF."""
+        start = self.login_end
+        return [self.data[off : off + n - 4] for _, off, n in self.frames if off >= start]
+
     def after_login(self, *, chunks: bool = True, speed: float = 0.0) -> list[Piece]:
         """The pieces replay writes after its own login response, in order."""
         start = self.login_end

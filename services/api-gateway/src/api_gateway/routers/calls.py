@@ -8,7 +8,7 @@ from typing import Literal
 import msgspec
 from fastapi import APIRouter, Path, Query
 
-from call_tracker.cdr import CdrQuery
+from cbrecords import CdrQuery
 
 from ..deps import CallsReader, ServicesDep, pbx_for
 from ..errors import not_found
