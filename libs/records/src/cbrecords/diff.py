@@ -11,7 +11,9 @@ from cbcontracts import CallRecord
 
 __all__ = ["IGNORED", "FieldDiff", "diff_records"]
 
-#: Fields that name where a record came from rather than what the call was.
+#: Fields that name where a record came from rather than what the call was (``event_id``:
+#: the stream entry that ended it); a replay of the same entries keeps them, an imported
+#: capture does not.
 IGNORED = frozenset({"event_id"})
 
 
