@@ -40,8 +40,10 @@ class Capture:
         ami, times, chunks = capture_paths(path)
         data = ami.read_bytes()
         if times.exists():
-            frames = [
-                (float(r["t"]), int(r["offset"]), int(r["length"])) for r in read_jsonl(times)
+            frames = [  # rows of length 0 (an export's sync entries) carry no bytes
+                (float(r["t"]), int(r["offset"]), int(r["length"]))
+                for r in read_jsonl(times)
+                if int(r["length"]) > 0
             ]
         else:
             frames = [(0.0, off, n) for off, n in frame_spans(data)[0]]

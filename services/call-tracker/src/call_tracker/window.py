@@ -57,11 +57,17 @@ def entry_from_fields(entry_id: bytes, f: dict[bytes, bytes]) -> RawEntry:
 
 
 async def publish_entries(
-    redis: aioredis.Redis, stream: str, entries: list[RawEntry], *, sess: int = 1
+    redis: aioredis.Redis,
+    stream: str,
+    entries: list[RawEntry],
+    *,
+    sess: int = 1,
+    keep_ids: bool = False,
 ) -> list[str]:
     """XADD ``entries`` as ami-ingest does (raw, ev, rx, sess; sync entries with their
     snapshot, each starting a new ``sess``), ids ``{rx ms}-*`` so that stream time is receive
-    time (kept increasing). Loads fixtures and captures into a stream; returns the ids."""
+    time (kept increasing), or the entries' own ids (``keep_ids``: an exported capture).
+    Loads fixtures and captures into a stream; returns the ids."""
     ids: list[str] = []
     last_ms = 0
     for start in range(0, len(entries), 1000):
@@ -79,7 +85,8 @@ async def publish_entries(
                 if entry.ev == fields.SYNC_EVENT:
                     values[fields.F_SNAP] = entry.snap
                     values[fields.F_BANNER] = b"Asterisk Call Manager/11.0.0"
-                pipe.xadd(stream, values, id=f"{last_ms}-*")  # type: ignore[arg-type]
+                entry_id = entry.id if keep_ids else f"{last_ms}-*"
+                pipe.xadd(stream, values, id=entry_id)  # type: ignore[arg-type]
             ids += [i.decode() for i in await pipe.execute()]
     return ids
 
