@@ -1,6 +1,6 @@
 """Support commands over the Redis streams: ``replay`` (a window of the raw stream through
 the current tracker, diffed against the stored records), ``export`` (a window or a call to a
-capture file, optionally redacted), ``calls explain``.
+capture file, optionally redacted), ``calls explain`` (frames, decisions, crm-sync's trail).
 
 They read the tracker's settings file (``--config``: Redis, key prefix, each PBX's trunks and
 inbound contexts), or ``--redis-url`` / ``--prefix`` / ``--trunk`` without one.
@@ -19,11 +19,13 @@ from typing import Any, cast
 import click
 import msgspec
 
+from call_tracker.explain import frame_decider
 from call_tracker.export import export_capture
 from call_tracker.redact import Redactor
 from call_tracker.settings import load as load_tracker
 from call_tracker.topology import Topology
 from call_tracker.window import ReplayResult, Window, replay_window
+from cbrecords import CrmStreams, Explanation, explain_call
 from cbruntime import RuntimeSetupError
 from cbstreams import PbxKeys, connect
 
@@ -235,4 +237,83 @@ def export_command(out: Path, redact: bool, **opts: Any) -> None:
                f"{result.times.name}, {result.chunks.name}")  # fmt: skip
 
 
-COMMANDS += [replay_command, export_command]
+def render_explanation(exp: Explanation) -> str:
+    lines = [f"call {exp.call_id} on {exp.pbx}: {exp.state}"]
+    if exp.record is not None:
+        r = exp.record
+        lines.append(f"  {r.direction} {r.result}: caller {r.caller or '?'}, called "
+                     f"{r.called or '?'}, rang {', '.join(r.rang) or '-'}, answered by "
+                     f"{r.answered_by or '-'}")  # fmt: skip
+    lines.append("")
+    lines.append("frames (entry id, event, channel) and the tracker's decisions:")
+    for step in exp.frames:
+        at = datetime.fromtimestamp(step.at / 1e6, UTC).strftime("%H:%M:%S.%f")[:-3]
+        lines.append(f"  {step.id}  {at}  {step.event}  {step.channel}".rstrip())
+        lines += [f"      - {d}" for d in step.decisions]
+    lines.append("")
+    lines.append("crm-sync:")
+    if not exp.crm:
+        lines.append("  nothing found on the CRM streams for this call")
+    lines += [f"  [{step.kind}] {step.what}" for step in exp.crm]
+    return "\n".join(lines)
+
+
+@click.group("calls")
+def calls_group() -> None:
+    """Calls: explain how one was built and what crm-sync did with it."""
+
+
+@calls_group.command("explain")
+@click.argument("call_id")
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="CB_CONFIG",
+    help="The tracker's TOML settings (Redis, prefix, PBXs).",
+)
+@click.option("--pbx", default="main", show_default=True)
+@click.option(
+    "--redis-url", envvar="CB_REDIS_URL", default="redis://127.0.0.1:6379/0", show_default=True
+)
+@click.option("--prefix", default="cb:", show_default=True, help="Key prefix.")
+@click.option("--trunk", "trunks", multiple=True, default=("trunk",), show_default=True)
+@click.option(
+    "--inbound-context", "contexts", multiple=True, default=("from-trunk",), show_default=True
+)
+@click.option("--calls-stream", default=None, help="Default: {prefix}calls.")
+@click.option("--crm-commands", default=None, help="Default: {prefix}crm:commands.")
+@click.option("--crm-events", default=None, help="Default: {prefix}crm:events.")
+@click.option("--dead", default=None, help="Default: {prefix}dead.")
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
+def explain_command(call_id: str, as_json: bool, **opts: Any) -> None:  # fmt: skip
+    """The frames that built call CALL_ID and, for each, the tracker's decision (what it
+    changed: leg created, ringing, answered by, transfer, result and why) and the call
+    events emitted; then what crm-sync did: lookup result and reason, commands, the CRM's
+    responses, failures, dead letters."""
+    url, prefix, topology = _target({**opts, "since": None})
+    streams = CrmStreams(commands=opts["crm_commands"] or f"{prefix}crm:commands",
+                         events=opts["crm_events"] or f"{prefix}crm:events",
+                         dead=opts["dead"] or f"{prefix}dead")  # fmt: skip
+
+    async def main() -> Explanation:
+        redis = connect(url)
+        try:
+            return await explain_call(
+                redis, topology.pbx, call_id, prefix=prefix,
+                calls_stream=opts["calls_stream"] or f"{prefix}calls", crm=streams,
+                decisions=frame_decider(topology),
+            )  # fmt: skip
+        finally:
+            await redis.aclose()
+
+    try:
+        exp = asyncio.run(main())
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(msgspec.json.encode(exp).decode())
+    else:
+        click.echo(render_explanation(exp))
+
+
+COMMANDS += [replay_command, export_command, calls_group]

@@ -4,6 +4,15 @@ queries (filters, cursor pagination), the live-call view (a contract), record di
 from __future__ import annotations
 
 from .diff import FieldDiff, diff_records
+from .explain import (
+    CrmStep,
+    CrmStreams,
+    Explanation,
+    FrameStep,
+    describe_event,
+    explain_call,
+    related_frames,
+)
 from .keys import RecordKeys, member
 from .live import LiveCall, decode_live, encode_live
 from .query import CdrQuery, Page, query_records
@@ -12,15 +21,22 @@ from .writer import RecordWriter
 
 __all__ = [
     "CdrQuery",
+    "CrmStep",
+    "CrmStreams",
+    "Explanation",
     "FieldDiff",
+    "FrameStep",
     "LiveCall",
     "Page",
     "RecordKeys",
     "RecordStore",
     "RecordWriter",
     "decode_live",
+    "describe_event",
     "diff_records",
     "encode_live",
+    "explain_call",
     "member",
     "query_records",
+    "related_frames",
 ]

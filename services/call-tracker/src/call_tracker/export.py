@@ -2,9 +2,8 @@
 ``NAME.times.jsonl`` + ``NAME.chunks.jsonl`` (the format of ``shared/captures``; see
 ``amisim.capfile``), which :func:`call_tracker.replay.capture_entries` reads back.
 
-A call's frames are those of its Linkedid and of every channel related to it (a frame naming
-one of the call's Uniqueids/Linkedids brings in the others it names: the Local halves, the
-consulted call of an attended transfer), with the sync entries of its time span. Each times
+A call's frames are those of its Linkedid and of every channel related to it
+(``cbrecords.related_frames``), with the sync entries of its time span. Each times
 row also carries the stream entry id (``id``), the receive time in µs (``rx``) and the AMI
 connection (``sess``); a sync entry is a row ``event: callbridge.sync`` of length 0 with its
 ``snap`` (the JSON as in the stream) — so a replay of the file reproduces the call exactly.
@@ -13,22 +12,20 @@ connection (``sess``); a sync entry is a row ``event: callbridge.sync`` of lengt
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
 
-from cbrecords import RecordStore
+from cbrecords import RecordStore, related_frames
 from cbstreams import PbxKeys, fields
 
 from .redact import Redactor
 from .window import _MAX_US, read_entries
 
-__all__ = ["ExportResult", "call_frames", "export_capture"]
+__all__ = ["ExportResult", "export_capture"]
 
-_IDS = re.compile(rb"\r\n\w*(?:Uniqueid|UniqueID|Linkedid|LinkedID): ([^\r\n]+)")
 _BANNER = b"Asterisk Call Manager/11.0.0"
 _MARGIN_MS = 5000
 _Row = tuple[bytes, dict[bytes, bytes]]
@@ -41,28 +38,6 @@ class ExportResult:
     chunks: Path
     frames: int
     syncs: int
-
-
-def _ids(raw: bytes) -> set[bytes]:
-    return {m.strip() for m in _IDS.findall(b"\r\n" + raw)}
-
-
-def call_frames(rows: list[_Row], call_id: str) -> list[_Row]:
-    """The entries of one call among ``rows``: its related frames and every sync entry."""
-    related = {call_id.encode()}
-    ids = [_ids(f.get(fields.F_RAW, b"")) for _, f in rows]
-    for _ in range(8):  # the relation closes in a few passes (transfer chains)
-        before = len(related)
-        for found in ids:
-            if found & related:
-                related |= found
-        if len(related) == before:
-            break
-    return [
-        row
-        for row, found in zip(rows, ids, strict=True)
-        if found & related or row[1].get(fields.F_EV) == fields.SYNC_EVENT
-    ]
 
 
 async def export_capture(
@@ -98,7 +73,7 @@ async def export_capture(
             break
         cursor = "(" + got[-1][0].decode()
     if call_id is not None:
-        rows = call_frames(rows, call_id)
+        rows = related_frames(rows, call_id)
     return _write(out, rows, redact)
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 import redis.asyncio as aioredis
 
 from cbcontracts import CallEvent, CallRecord
-from cbrecords import CdrQuery, LiveCall, RecordStore
+from cbrecords import CdrQuery, CrmStreams, Explanation, LiveCall, RecordStore, explain_call
 
 __all__ = ["CallRecords", "RecordFilter"]
 
@@ -31,9 +31,20 @@ class RecordFilter:
 
 
 class CallRecords:
-    def __init__(self, redis: aioredis.Redis, prefix: str, calls_stream: str) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        prefix: str,
+        calls_stream: str,
+        crm: CrmStreams | None = None,
+    ) -> None:
+        self._redis = redis
+        self._prefix = prefix
         self.store = RecordStore(redis, prefix)
         self._stream = calls_stream
+        self._crm = crm or CrmStreams(
+            commands=f"{prefix}crm:commands", events=f"{prefix}crm:events", dead=f"{prefix}dead"
+        )
 
     async def page(
         self, query: CdrQuery, keep: RecordFilter
@@ -65,3 +76,12 @@ class CallRecords:
     async def timeline(self, pbx: str, call_id: str, since_us: int) -> list[CallEvent]:
         """The call's events from ``cb:calls`` (bounded scan from shortly before it started)."""
         return await self.store.timeline(self._stream, pbx, call_id, since_us)
+
+    async def explain(self, pbx: str, call_id: str) -> Explanation | None:
+        """Frames, per-frame decisions (the call events each frame caused) and crm-sync's
+        trail of one call (None: no such call)."""
+        try:
+            return await explain_call(self._redis, pbx, call_id, prefix=self._prefix,
+                                      calls_stream=self._stream, crm=self._crm)  # fmt: skip
+        except LookupError:
+            return None
