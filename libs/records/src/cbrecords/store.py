@@ -33,8 +33,9 @@ class RecordStore:
     async def query(self, query: CdrQuery) -> Page:
         return await query_records(self._redis, query, prefix=self.prefix)
 
-    async def window(self, pbx: str, since: int, until: int) -> list[CallRecord]:
-        """Every record of ``pbx`` that started in [since, until] (µs), oldest first."""
+    async def window(self, pbx: str | None, since: int, until: int) -> list[CallRecord]:
+        """Every record (of ``pbx``; None: of every PBX) that started in [since, until] (µs),
+        oldest first."""
         out: list[CallRecord] = []
         cursor: str | None = None
         while True:
