@@ -87,7 +87,7 @@ async def track_entries(
                                 keep_ids=keep_ids)  # fmt: skip
     publisher = CallPublisher(f"{prefix}calls", prefix=prefix)
     store = TrackerStore(redis, topology, publisher, prefix=prefix)
-    lease = Lease(redis, PbxKeys(topology.pbx, prefix).lease("tracker"), "t", ttl_ms=5000)
+    lease = Lease(redis, PbxKeys(topology.pbx, prefix).lease("tracker"), "t", ttl_ms=600_000)
     tracker = PbxTracker(redis, store, lease, TrackerMetrics.create(), batch=2000, block_ms=10,
                          prefix=prefix)  # fmt: skip
     assert await lease.acquire(), "the tracker lease is free"  # noqa: S101

@@ -12,6 +12,7 @@ are those that *started* in the window: reading goes on past its end until they 
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -168,12 +169,19 @@ async def replay_window(
     tail_ms = tail_s * 1000
     entries = 0
     pending: set[str] | None = None  # past the end: the window's calls not yet ended
+    # the next batch is read while this one is reduced and committed (Redis works meanwhile)
+    reading: asyncio.Task[_Rows] | None = asyncio.create_task(
+        read_entries(redis, stream, cursor, count=batch)
+    )
     try:
-        done = False
-        while not done:
-            rows = await read_entries(redis, stream, cursor, count=batch)
+        while reading is not None:
+            rows = await reading
+            reading = None
             if not rows:
                 break
+            if len(rows) == batch:
+                cursor = "(" + rows[-1][0].decode()
+                reading = asyncio.create_task(read_entries(redis, stream, cursor, count=batch))
             events: list[CallEvent] = []
             for entry_id, f in rows:
                 if end_ms is not None and entry_key(entry_id.decode())[0] > end_ms:
@@ -181,19 +189,21 @@ async def replay_window(
                         pending = {k for k, c in state.calls.items() if since <= c.start_at}
                     pending &= state.calls.keys()
                     if not pending or entry_key(entry_id.decode())[0] > end_ms + tail_ms:
-                        done = True
+                        if reading is not None:
+                            reading.cancel()
+                        reading = None
                         break
                 events += reducer(state, entry_from_fields(entry_id, f))[1]
                 entries += 1
             await store.commit(state, events)
-            cursor = "(" + rows[-1][0].decode()
             if progress is not None:
                 progress(state.last[0])
-            done = done or len(rows) < batch
         replayed_store = RecordStore(redis, scratch)
         stored = await stored_store.window(pbx, since, until)
         replayed = await replayed_store.window(pbx, since, until)
     finally:
+        if reading is not None:
+            reading.cancel()
         if not keep:
             await _drop(redis, scratch)
     open_ids = {c.linkedid for c in state.calls.values() if since <= c.start_at <= until}
