@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import ast
+import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -67,3 +69,11 @@ def test_the_check_catches_what_it_must() -> None:
     assert violations("voice_bot", ["cbspeech.testing"])
     assert violations("voice_bot", ["aioami.testing"])
     assert not violations("voice_bot", ["voice_bot.testing", "cbcrm.adapter", "cbspeech"])
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_a_service_declares_no_other_service_nor_the_simulator(service: str) -> None:
+    project = tomllib.loads((ROOT / "services" / service / "pyproject.toml").read_text())
+    names = {re.split(r"[\[<>=~! ;]", d, maxsplit=1)[0]
+             for d in project["project"]["dependencies"]}  # fmt: skip
+    assert not names & ({*SERVICES} - {service} | {"amisim"}), names
