@@ -47,7 +47,8 @@ _MAX_US = 2**62
 
 
 def entry_from_fields(entry_id: bytes, f: dict[bytes, bytes]) -> RawEntry:
-    """A stream entry of ``cb:{pbx}:ami`` as the reducer takes it."""
+    """A stream entry of ``cb:{pbx}:ami`` as the reducer takes it (the tracker loop and the
+    replays read entries through this one function)."""
     return RawEntry(
         entry_id.decode(),
         f.get(fields.F_RAW, b""),
@@ -151,6 +152,7 @@ async def replay_window(
     reducer: Reducer = reduce,
     batch: int = 5000,
     tail_s: int = 3600,
+    lead_ms: int = 5000,
     keep: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> ReplayResult:
@@ -164,7 +166,9 @@ async def replay_window(
                          prefix=scratch)  # fmt: skip
     state = await store.load()
     stream = PbxKeys(pbx, prefix).ami
-    cursor = window.start_id or f"{since // 1000}-0"
+    # ids are Redis's clock, rx the ingest host's: start a little early (calls begun in the
+    # lead-in are not compared; they only make the state what the live tracker had)
+    cursor = window.start_id or f"{max(0, since // 1000 - lead_ms)}-0"
     end_ms = until // 1000 if until < _MAX_US else None
     tail_ms = tail_s * 1000
     entries = 0
