@@ -105,3 +105,9 @@ def test_times_are_iso_or_unix_seconds() -> None:
     assert parse_time("1800000000") == 1_800_000_000_000_000
     assert parse_time("2027-01-15T08:00:00Z") == parse_time("2027-01-15T08:00:00+00:00")
     assert parse_time(None) is None
+
+
+def test_replay_of_a_capture_file_names_the_commands_that_do_that() -> None:
+    result = CliRunner().invoke(cli, ["replay", "inbound_answered.ami"])
+    assert result.exit_code == 2
+    assert "callbridge serve-capture inbound_answered.ami" in result.output

@@ -136,6 +136,7 @@ def result_json(result: ReplayResult) -> dict[str, Any]:
 
 
 @click.command("replay")
+@click.argument("capture", required=False, metavar="")
 @_common
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--keep-scratch", is_flag=True, help="Keep the scratch keys (their prefix is "
@@ -144,8 +145,8 @@ def result_json(result: ReplayResult) -> dict[str, Any]:
               help="Read at most this far past the window for its calls to end.")  # fmt: skip
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr (default: when stderr is a terminal).")  # fmt: skip
-def replay_command(as_json: bool, keep_scratch: bool, tail_s: int, progress: bool | None,
-                   **opts: Any) -> None:  # fmt: skip
+def replay_command(capture: str | None, as_json: bool, keep_scratch: bool, tail_s: int,
+                   progress: bool | None, **opts: Any) -> None:  # fmt: skip
     """Replay a window of cb:{PBX}:ami through this version's call-tracker and diff the
     calls it gives against the stored call records, field by field.
 
@@ -157,6 +158,12 @@ def replay_command(as_json: bool, keep_scratch: bool, tail_s: int, progress: boo
     (To serve a capture file to AMI clients through the simulator, the former
     `callbridge replay FILE.ami`, use `callbridge serve-capture FILE.ami`.)
     """
+    if capture is not None:
+        raise click.UsageError(
+            f"callbridge replay reads the Redis stream now. To serve {capture} to AMI clients "
+            f"through the simulator: callbridge serve-capture {capture}; to print the call "
+            f"events it gives: callbridge tracker replay {capture}"
+        )
     url, prefix, topology = _target(opts)
     window = _window(opts)
     show = sys.stderr.isatty() if progress is None else progress
