@@ -103,6 +103,10 @@ async def test_explain_of_a_transfer_names_each_decision_over_http_admin_only(
     kinds = [s["kind"] for s in body["crm"]]
     assert {"lookup", "command", "response", "synced"} <= set(kinds)
     assert body["record"]["call_id"] == call_id
+    other = await make_key("admin", tenant="globex")
+    foreign = await client.get(f"/v1/calls/{call_id}/explain",
+                               headers={"Authorization": f"Bearer {other}"})  # fmt: skip
+    assert foreign.status_code == 404, "another tenant's admin does not see the call"
     missing = await client.get("/v1/calls/no.such/explain",
                                headers={"Authorization": f"Bearer {admin}"})  # fmt: skip
     assert missing.status_code == 404
