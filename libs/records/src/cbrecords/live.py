@@ -12,8 +12,9 @@ __all__ = ["LiveCall", "decode_live", "encode_live"]
 
 
 class LiveCall(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """A call in progress. Times are unix µs; ``extensions`` every operator extension
-    involved so far (rang, ringing, answered, the current one), in order."""
+    """A call in progress. Times are unix µs; ``extensions``: every operator extension
+    involved so far (rang, ringing, answered, the current one, any leg's), in order;
+    ``talking``: the extensions whose leg is answered now."""
 
     call_id: str
     pbx: str
@@ -29,6 +30,7 @@ class LiveCall(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     answered_at: int = 0
     extensions: tuple[str, ...] = ()
     ringing: tuple[str, ...] = ()
+    talking: tuple[str, ...] = ()
     held: bool = False
     queue: str = ""
     originate_id: str = ""

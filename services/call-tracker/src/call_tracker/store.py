@@ -17,7 +17,7 @@ from cbcontracts import CallEvent
 from cbrecords import LiveCall
 from cbstreams import LeaseLost, PbxKeys
 
-from .model import Call, TrackerState, decode_call, encode_call, entry_key
+from .model import LEG_UP, Call, TrackerState, decode_call, encode_call, entry_key
 from .publisher import CallPublisher
 from .topology import Topology
 
@@ -26,7 +26,10 @@ __all__ = ["TrackerStore", "live_view"]
 
 def live_view(call: Call, topology: Topology) -> LiveCall:
     """What readers may know of a live call (the contract), from the tracker's state."""
-    seen = dict.fromkeys((*call.rang, *call.ringing, call.answered_by, call.operator))
+    legs = call.legs.values()
+    seen = dict.fromkeys((*call.rang, *call.ringing, call.answered_by, call.last_answer,
+                          call.operator, *(leg.ext for leg in legs)))  # fmt: skip
+    talking = dict.fromkeys(leg.ext for leg in legs if leg.ext and leg.state == LEG_UP)
     return LiveCall(
         call_id=call.linkedid,
         pbx=topology.pbx,
@@ -42,6 +45,7 @@ def live_view(call: Call, topology: Topology) -> LiveCall:
         answered_at=call.answer_at,
         extensions=tuple(e for e in seen if e and e != call.external),
         ringing=tuple(call.ringing),
+        talking=tuple(talking),
         held=call.held,
         queue=call.queue,
         originate_id=call.originate_id,

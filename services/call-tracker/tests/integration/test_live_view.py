@@ -28,6 +28,7 @@ async def test_the_live_view_follows_the_call_and_goes_with_its_end(
     assert live.answered_by in {"100", "101"}
     assert live.answered_at > live.started_at
     assert set(live.extensions) == {"100", "101"}
+    assert live.talking == (live.answered_by,)
     assert live.external
     assert await store.get("main", live.call_id) is None
     await track_entries(redis_client, redis_prefix, entries[first_hangup:], topology)

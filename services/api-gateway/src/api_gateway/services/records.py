@@ -73,6 +73,10 @@ class CallRecords:
         """The live-call view of a call in progress (None: not live)."""
         return await self.store.live(pbx, call_id)
 
+    async def live_calls(self, pbx: str) -> list[LiveCall]:
+        """Every call in progress on ``pbx`` (the live-call view)."""
+        return await self.store.live_calls(pbx)
+
     async def timeline(self, pbx: str, call_id: str, since_us: int) -> list[CallEvent]:
         """The call's events from ``cb:calls`` (bounded scan from shortly before it started)."""
         return await self.store.timeline(self._stream, pbx, call_id, since_us)
