@@ -107,6 +107,15 @@ async def test_explain_of_a_transfer_names_each_decision_over_http_admin_only(
     foreign = await client.get(f"/v1/calls/{call_id}/explain",
                                headers={"Authorization": f"Bearer {other}"})  # fmt: skip
     assert foreign.status_code == 404, "another tenant's admin does not see the call"
+    p = redis_prefix
+    exp = await explain_call(
+        redis_client, "main", call_id, prefix=p, calls_stream=f"{p}calls",
+        crm=CrmStreams(commands=f"{p}crm:commands", events=f"{p}crm:events", dead=f"{p}dead"),
+        decisions=frame_decider(TOPOLOGY),
+    )  # fmt: skip
+    reducer = "\n".join(d for f in exp.frames for d in f.decisions)
+    assert "transfers += 102" in reducer
+    assert "(extension 102): answered" in reducer
     missing = await client.get("/v1/calls/no.such/explain",
                                headers={"Authorization": f"Bearer {admin}"})  # fmt: skip
     assert missing.status_code == 404
