@@ -13,9 +13,10 @@ from typing import Any, Literal
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 
-from call_tracker.publisher import CallPublisher
-from cbcontracts import CallEvent
+from cbcontracts import CallEnded, CallEvent, encode_event, record_from_ended
+from cbrecords import RecordWriter
 from cbruntime import listen_socket
+from cbstreams.fields import F_DATA
 
 from .server import make_server
 from .settings import (
@@ -48,11 +49,14 @@ def settings_for(redis_url: str, prefix: str, **over: Any) -> GatewaySettings:
 async def publish_events(
     redis: aioredis.Redis, settings: GatewaySettings, events: list[CallEvent]
 ) -> list[str]:
-    """Write call events as the call-tracker does (its publisher: the ``cb:calls`` entries,
-    and the call record with its indexes for a ``call.ended``); the entry ids."""
-    publisher = CallPublisher(settings.feeds.calls_stream, prefix=settings.key_prefix)
+    """Write call events as the call-tracker does (the ``cb:calls`` entries, and the call
+    record with its indexes for a ``call.ended``, through ``cbrecords``); the entry ids."""
+    records = RecordWriter(settings.key_prefix)
     async with redis.pipeline(transaction=True) as pipe:
-        publisher.add(pipe, events)
+        for event in events:
+            pipe.xadd(settings.feeds.calls_stream, {F_DATA: encode_event(event)})
+            if isinstance(event, CallEnded):
+                records.add_record(pipe, record_from_ended(event))
         replies = await pipe.execute()
     return [r.decode() for r in replies if isinstance(r, bytes)]
 

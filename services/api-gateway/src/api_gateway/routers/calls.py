@@ -3,14 +3,15 @@ its timeline. Calls of another tenant's PBX are answered 404."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, Field
 
-from call_tracker.cdr import CdrQuery
+from cbrecords import CdrQuery
 
-from ..deps import CallsReader, ServicesDep, pbx_for
+from ..deps import Admin, CallsReader, ServicesDep, pbx_for
 from ..errors import not_found
 from ..schemas import CallList, CallOut
 from ..services.records import RecordFilter
@@ -82,4 +83,42 @@ async def get_call(
             )
         if not key.extensions and await services.records.is_live(name, call_id):
             return CallOut(call_id=call_id, pbx=name, state="live")
+    raise not_found("no-such-call", "no call with this id")
+
+
+class CallExplanation(BaseModel):
+    call_id: str
+    pbx: str
+    state: Literal["live", "ended"]
+    record: dict[str, Any] | None = None
+    frames: list[dict[str, Any]] = Field(default_factory=list)
+    crm: list[dict[str, Any]] = Field(default_factory=list)
+
+
+@router.get("/{call_id}/explain")
+async def explain_call(
+    key: Admin,
+    services: ServicesDep,
+    call_id: str = Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$"),
+    pbx: str | None = Query(None, max_length=64),
+) -> CallExplanation:
+    """How one call was built and handled (``admin``): the raw frames of its channels, per
+    frame the decisions it caused (the call events: ringing, answered by, transfer, the
+    result and why), then crm-sync's trail — lookup result and reason, commands, the CRM's
+    responses, failures, dead letters. ``callbridge calls explain`` adds the tracker's state
+    changes per frame."""
+    pbxs = (
+        [pbx_for(services.settings, key.tenant, pbx)]
+        if pbx
+        else services.settings.tenant_pbxs(key.tenant)
+    )
+    for name in pbxs:
+        exp = await services.records.explain(name, call_id)
+        if exp is None:
+            continue
+        record = exp.record
+        if key.extensions and (record is None or not set(key.extensions) & set(record.extensions)):
+            break
+        data = msgspec.to_builtins(exp)
+        return CallExplanation(**data)
     raise not_found("no-such-call", "no call with this id")

@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field
 from cbcontracts.crm import CreateDeal, encode_command
 from cbcrm.builtin import BuiltinCrm
 from cbcrm.exceptions import CrmPermanentError
+from cbrecords import LiveCall
 from cbstreams.fields import F_DATA
 
 from ..auth import authenticate_key, check_scope_and_rate, credential, operator
@@ -67,10 +68,8 @@ class DealOut(BaseModel):
     entity: dict[str, Any] | None = None
 
 
-def _party(call: Any, ext: str) -> bool:
-    seen = {call.operator, call.answered_by, call.last_answer, *call.rang, *call.ringing,
-            *call.legs}  # fmt: skip
-    return ext in seen
+def _party(call: LiveCall, ext: str) -> bool:
+    return ext in call.extensions
 
 
 async def _own_call(services: Services, tenant: str, ext: str, body: DealIn) -> tuple[str, str]:

@@ -1,4 +1,4 @@
-"""Querying call records (for the api-gateway): filters, newest first, cursor pagination.
+"""Querying call records: filters, newest first, cursor pagination.
 
 The most selective index among the filters is walked (number > extension > result > time)
 between ``since`` and ``until`` (unix µs); the other filters are applied to the records.
@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 
 from cbcontracts import CallRecord, decode_record
 
-from .publisher import CdrKeys
+from .keys import RecordKeys
 
 __all__ = ["CdrQuery", "Page", "query_records"]
 
@@ -37,7 +37,7 @@ class Page:
     next_cursor: str | None
 
 
-def _index(keys: CdrKeys, q: CdrQuery) -> str:
+def _index(keys: RecordKeys, q: CdrQuery) -> str:
     if q.number:
         return keys.number(q.number)
     if q.extension:
@@ -57,7 +57,7 @@ def _matches(r: CallRecord, q: CdrQuery) -> bool:
 
 
 async def query_records(redis: aioredis.Redis, q: CdrQuery, *, prefix: str = "cb:") -> Page:
-    keys = CdrKeys(prefix)
+    keys = RecordKeys(prefix)
     index = _index(keys, q)
     high: float | str = q.until if q.until is not None else "+inf"
     low: float | str = q.since if q.since is not None else "-inf"
