@@ -119,6 +119,8 @@ def answer(ctx: Ctx, call: Call, leg: Leg) -> None:
     ext = leg.ext
     if ext in call.ringing:
         call.ringing.remove(ext)
+    if ext and ext not in call.talked:
+        call.talked.append(ext)
     if not (call.originate and leg.uid == call.linkedid):
         if not call.answer_at:
             call.answer_at, call.answered_by = ctx.at, ext

@@ -74,6 +74,7 @@ class Call(msgspec.Struct, array_like=True, gc=False):
     ringing: list[str] = msgspec.field(default_factory=list)
     transfers: list[str] = msgspec.field(default_factory=list)
     legs: dict[str, Leg] = msgspec.field(default_factory=dict)
+    talked: list[str] = msgspec.field(default_factory=list)  # operators that answered
 
 
 class TrackerState:
