@@ -163,7 +163,7 @@ class CallSync:
         responsible: str,
         once: Steps,
     ) -> list[str]:
-        url = self.links.url(cmd.call_id) if self.links and cmd.recorded else ""
+        url = self.links.url(cmd.call_id, tenant=cmd.tenant) if self.links and cmd.recorded else ""
         ids = []
         for i, leg in enumerate(legs or [Leg(extension="", started_at=cmd.started_at)]):
             user = await self.users.by_extension(leg.extension)

@@ -78,6 +78,12 @@ class CallRecords:
         raw = cast(bytes | None, await self._redis.hget(key, call_id))
         return decode_call(raw) if raw else None
 
+    async def live_calls(self, pbx: str) -> list[Call]:
+        """Every call in progress on ``pbx`` (the call-tracker's live state)."""
+        key = f"{PbxKeys(pbx, self._prefix).base}:tracker:calls"
+        raws = cast(list[bytes], await self._redis.hvals(key))
+        return [decode_call(raw) for raw in raws]
+
     async def timeline(self, pbx: str, call_id: str, since_us: int) -> list[CallEvent]:
         """The call's events from ``cb:calls``, scanning forward from shortly before it
         started until its ``call.ended`` (bounded)."""

@@ -1,0 +1,453 @@
+"""The one authorisation layer: who is calling (:class:`Principal`) and, for every resource
+the gateway serves — live call, call record, recording, signed link, CRM entity, feed event,
+key, session — whether that principal may read or act on it. Routers only parse and answer.
+
+Rules (docs/security.md has them as a table):
+
+* A principal is an API key (its tenant, scopes, extension limits) or an operator session (its
+  tenant, its one extension, :data:`OPERATOR_SCOPES`). A session whose issuing admin key is
+  revoked is revoked with it; so are the sign-in codes that key issued.
+* Resources of another tenant, and resources of the tenant outside the principal's extension
+  limits, are answered 404, exactly as unknown ones: probing tells nothing.
+* A live call is the principal's when one of its extensions is on it now (answered it, or the
+  call is with it); a recording when one of its extensions took part in the conversation
+  (``CallRecord.participants``), not only rang. Keys without extension limits own every call
+  of their tenant's PBXs.
+* Built-in CRM entities belong to the CRM's tenant (``crm.tenant``); an operator reads those
+  that were on one of its calls or that it is responsible for.
+* Feeds: an operator gets its extension's cards; a key limited to extensions gets only the
+  events of calls that involve them (CRM events included); raw AMI only for admin keys without
+  limits. Each principal holds at most ``feeds.max_per_principal`` feeds at once.
+* Keys and sessions: an admin limited to extensions manages only keys and sessions within its
+  extensions (never an unrestricted key).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from starlette.requests import HTTPConnection
+
+from call_tracker.cdr import CdrQuery
+from call_tracker.model import LEG_UP, Call
+from cbcontracts import CallRecord
+from cbcrm.adapter import Entity
+
+from .errors import ApiError, forbidden, not_found, unauthenticated
+from .services.cards import CALLS, OperatorCards, TenantFilter, decode_call, event_extensions
+from .services.feeds import Filter
+from .services.feedslots import FeedSlots
+from .services.keystore import ApiKey, Scope, hash_token
+from .services.records import RecordFilter
+from .services.sessions import OperatorSession, SignIn
+from .state import Services
+
+__all__ = [
+    "OPERATOR_SCOPES",
+    "FeedSlots",
+    "Principal",
+    "ami_access",
+    "authenticate",
+    "credential",
+    "crm_tenant",
+    "entity_readable",
+    "feed_filter",
+    "hold_feed",
+    "live_call",
+    "manageable_key",
+    "manageable_session",
+    "may_issue_for",
+    "operator_session",
+    "pbxs",
+    "readable_record",
+    "record_filter",
+    "recording",
+    "redeem",
+    "require",
+    "signed_recording",
+]
+
+#: What an operator session may do on the REST endpoints (always for its extension only).
+OPERATOR_SCOPES: tuple[Scope, ...] = (
+    "calls:read",
+    "calls:originate",
+    "recordings:read",
+    "events:read",
+)
+_NO_CALL = ("no-such-call", "no call with this id")
+_NO_RECORDING = ("no-recording", "this call has no recording")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Principal:
+    """Who is calling. ``extensions`` empty = every extension of the tenant."""
+
+    id: str  # the key's id, or "s" + the session's id
+    tenant: str
+    name: str
+    scopes: tuple[Scope, ...]
+    extensions: tuple[str, ...] = ()
+    rate_limit: int = 0  # per minute; 0 = the gateway's default
+    session: OperatorSession | None = None
+    session_id: str = ""
+
+    @property
+    def restricted(self) -> bool:
+        return bool(self.extensions)
+
+    def has(self, scope: Scope) -> bool:
+        return scope in self.scopes or "admin" in self.scopes
+
+    def allows_extension(self, ext: str) -> bool:
+        return not self.extensions or ext in self.extensions
+
+    def covers(self, extensions: tuple[str, ...]) -> bool:
+        """True if everything ``extensions`` allows, this principal allows too."""
+        if not self.extensions:
+            return True
+        return bool(extensions) and set(extensions) <= set(self.extensions)
+
+    @classmethod
+    def of_key(cls, key: ApiKey) -> Principal:
+        return cls(id=key.id, tenant=key.tenant, name=key.name, scopes=key.scopes,
+                   extensions=key.extensions, rate_limit=key.rate_limit)  # fmt: skip
+
+    @classmethod
+    def of_session(cls, session: OperatorSession, token: str) -> Principal:
+        sid = hash_token(token)
+        return cls(id="s" + sid[:15], tenant=session.tenant, name=f"operator {session.user}",
+                   scopes=OPERATOR_SCOPES, extensions=(session.extension,), session=session,
+                   session_id=sid)  # fmt: skip
+
+
+# --- who is calling ----------------------------------------------------------------------
+
+
+def credential(conn: HTTPConnection, *, query: bool = False) -> str | None:
+    auth = conn.headers.get("authorization", "")
+    scheme, _, value = auth.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    if key := conn.headers.get("x-api-key"):
+        return key.strip()
+    return conn.query_params.get("token") if query else None
+
+
+def services_of(conn: HTTPConnection) -> Services:
+    services: Services = conn.app.state.services
+    return services
+
+
+async def _issuer_live(services: Services, issued_by: str) -> bool:
+    """Sessions and sign-in codes die with the admin key that issued them ("" = issued by
+    a CRM's own token, e.g. the amoCRM widget: no key to follow)."""
+    if not issued_by:
+        return True
+    key = await services.keys.get(issued_by)
+    return key is not None and not key.revoked_at
+
+
+async def operator_session(conn: HTTPConnection, token: str | None) -> Principal:
+    """The operator session of ``token`` (401 if unknown, expired or its issuer revoked)."""
+    services = services_of(conn)
+    session = await services.sessions.get(token) if token else None
+    if session is None or not await _issuer_live(services, session.issued_by):
+        raise unauthenticated("the session is unknown or expired")
+    assert token is not None  # noqa: S101 - sessions.get found it
+    who = Principal.of_session(session, token)
+    conn.state.key_id = who.id
+    return who
+
+
+async def _key(conn: HTTPConnection, token: str | None) -> Principal:
+    if not token:
+        raise unauthenticated()
+    key = await services_of(conn).keys.verify(token)
+    if key is None:
+        raise unauthenticated("the API key is unknown or revoked")
+    conn.state.key_id = key.id
+    return Principal.of_key(key)
+
+
+async def authenticate(conn: HTTPConnection, *, query: bool = False) -> Principal:
+    """The caller: an operator session (``cbs_…``) or an API key; 401 for anything else."""
+    token = credential(conn, query=query)
+    if token and token.startswith("cbs_"):
+        return await operator_session(conn, token)
+    return await _key(conn, token)
+
+
+async def check(conn: HTTPConnection, who: Principal, scope: Scope) -> Principal:
+    """``who`` must hold ``scope`` (403) and be within its rate limit (429)."""
+    if not who.has(scope):
+        raise forbidden("insufficient-scope", f"this credential lacks the scope {scope}")
+    services = services_of(conn)
+    limit = who.rate_limit or services.settings.default_rate_limit
+    retry = await services.limiter.hit(who.id, limit)
+    if retry is not None:
+        raise ApiError(429, "rate-limited", "Too many requests", f"limit {limit} per minute",
+                       headers={"Retry-After": str(int(retry))})  # fmt: skip
+    return who
+
+
+def require(
+    scope: Scope, *, query: bool = False, keys_only: bool = False
+) -> Callable[[HTTPConnection], Awaitable[Principal]]:
+    """A dependency: the caller, holding ``scope`` (``admin`` holds all)."""
+
+    async def dependency(conn: HTTPConnection) -> Principal:
+        who = await authenticate(conn, query=query)
+        if keys_only and who.session is not None:
+            raise forbidden("insufficient-scope", f"an operator session lacks the scope {scope}")
+        return await check(conn, who, scope)
+
+    return dependency
+
+
+# --- tenants and PBXs ---------------------------------------------------------------------
+
+
+def pbxs(services: Services, who: Principal, pbx: str | None) -> list[str]:
+    """The principal's tenant's PBX ``pbx`` (404 if not theirs), or all of them."""
+    owned = services.settings.tenant_pbxs(who.tenant)
+    if pbx is None:
+        return owned
+    if pbx not in owned:
+        raise not_found("no-such-pbx", "no PBX with this name")
+    return [pbx]
+
+
+# --- calls and recordings -----------------------------------------------------------------
+
+
+def on_call_now(call: Call, extensions: tuple[str, ...]) -> bool:
+    """One of ``extensions`` is on ``call`` now: the call is with it, or its leg answered."""
+    return any(
+        ext == call.operator or any(leg.ext == ext and leg.state == LEG_UP
+                                    for leg in call.legs.values())
+        for ext in extensions
+    )  # fmt: skip
+
+
+async def live_call(services: Services, who: Principal, call_id: str, pbx: str | None) -> str:
+    """The PBX of the live call ``call_id`` the principal may hang up or transfer; 404 for
+    unknown and for not-yours alike (the call-tracker's live state decides)."""
+    for name in pbxs(services, who, pbx):
+        call = await services.records.live(name, call_id)
+        if call is None:
+            continue
+        if who.restricted and not on_call_now(call, who.extensions):
+            break
+        return name
+    if not who.restricted and pbx is not None:
+        return pbx  # the tracker may lag a new call: the PBX itself answers 404 if unknown
+    raise not_found(*_NO_CALL)
+
+
+def readable_record(who: Principal, record: CallRecord) -> bool:
+    """A call record: any of the tenant's for an unrestricted key; else one of the
+    principal's extensions rang, answered or got the call."""
+    return not who.restricted or bool(set(who.extensions) & set(record.extensions))
+
+
+def record_filter(
+    services: Services, who: Principal, pbx: str | None, direction: str | None
+) -> RecordFilter:
+    return RecordFilter(pbxs=frozenset(pbxs(services, who, pbx)),
+                        extensions=frozenset(who.extensions), direction=direction)  # fmt: skip
+
+
+async def _record_with_recording(
+    services: Services, names: list[str], call_id: str
+) -> CallRecord | None:
+    for name in names:
+        record = await services.records.get(name, call_id)
+        if record is not None and record.recording_file:
+            return record
+    return None
+
+
+async def recording(
+    services: Services, who: Principal, call_id: str, pbx: str | None
+) -> CallRecord:
+    """The record of a recorded call the principal took part in (404 otherwise)."""
+    record = await _record_with_recording(services, pbxs(services, who, pbx), call_id)
+    if record is None:
+        raise not_found(*_NO_RECORDING)
+    if who.restricted and not set(who.extensions) & set(record.participants):
+        raise not_found(*_NO_RECORDING)
+    return record
+
+
+async def signed_recording(
+    services: Services, tenant: str, call_id: str, expires: int, sig: str
+) -> CallRecord:
+    """The record a signed link names: signed over tenant and call, found in that tenant's
+    PBXs only."""
+    links = services.links
+    if links is None or not links.verify(call_id, expires, sig, tenant=tenant):
+        raise unauthenticated("the link is invalid or expired")
+    record = await _record_with_recording(services, services.settings.tenant_pbxs(tenant), call_id)
+    if record is None:
+        raise not_found(*_NO_RECORDING)
+    return record
+
+
+# --- the CRM ------------------------------------------------------------------------------
+
+
+def crm_tenant(services: Services) -> str:
+    """The tenant whose CRM crm-sync (and the built-in CRM) serves: ``crm.tenant``, or the
+    only tenant; "" = none (several tenants and none named)."""
+    settings = services.settings
+    if settings.crm.tenant:
+        return settings.crm.tenant
+    return next(iter(settings.tenants)) if len(settings.tenants) == 1 else ""
+
+
+def crm_writer(services: Services, who: Principal) -> None:
+    """A principal may write to the CRM only if it is its tenant's CRM."""
+    if who.tenant != crm_tenant(services):
+        raise forbidden("not-your-crm", "the CRM behind this gateway is another tenant's")
+
+
+async def entity_readable(
+    services: Services, who: Principal, entity: Entity, logged: list[dict[str, Any]]
+) -> bool:
+    """A built-in CRM entity (``logged``: its call log): its tenant's unrestricted keys; an
+    operator (or a key limited to extensions) if one of its extensions is responsible for
+    it, took one of its logged calls, or had a call with one of its numbers."""
+    if who.tenant != crm_tenant(services):
+        return False
+    exts = set(who.extensions)
+    if not exts or entity.responsible_user_id in exts:
+        return True
+    if any(str(c.get("extension", "")) in exts for c in logged):
+        return True
+    numbers = {p.lstrip("+") for p in entity.phones}
+    for name in services.settings.tenant_pbxs(who.tenant):
+        for number in numbers:
+            for ext in exts:
+                page = await services.records.page(
+                    CdrQuery(number=number, extension=ext, limit=1),
+                    RecordFilter(pbxs=frozenset([name])),
+                )
+                if page[0]:
+                    return True
+    return await _live_with(services, who, numbers)
+
+
+async def _live_with(services: Services, who: Principal, numbers: set[str]) -> bool:
+    """A live call of one of the principal's extensions with one of ``numbers`` (a card
+    showing now: its entity opens before the call is logged)."""
+    for name in services.settings.tenant_pbxs(who.tenant):
+        for call in await services.records.live_calls(name):
+            parties = {call.operator, *call.ringing, *call.rang,
+                       *(leg.ext for leg in call.legs.values())}  # fmt: skip
+            if call.external.lstrip("+") in numbers and parties & set(who.extensions):
+                return True
+    return False
+
+
+# --- feeds --------------------------------------------------------------------------------
+
+
+class ExtensionEvents:
+    """A key limited to extensions: the call events that involve them, and the CRM events
+    (cards, syncs) of those calls only. Calls are remembered (bounded) from their events."""
+
+    RECENT = 2048
+
+    def __init__(self, pbxs: set[str], extensions: set[str]) -> None:
+        self._calls = TenantFilter(pbxs, extensions)
+        self._crm = TenantFilter(pbxs)
+        self._extensions = extensions
+        self._mine: OrderedDict[tuple[str, str], None] = OrderedDict()
+
+    def __call__(self, stream: int, fields: dict[bytes, bytes]) -> list[dict[str, Any]]:
+        if stream == CALLS:
+            event = decode_call(fields)
+            if event is not None and self._extensions & event_extensions(event):
+                self._mine[(event.pbx, event.call_id)] = None
+                self._mine.move_to_end((event.pbx, event.call_id))
+                while len(self._mine) > self.RECENT:
+                    self._mine.popitem(last=False)
+            return self._calls(stream, fields)
+        out = self._crm(stream, fields)
+        return [m for m in out if (m["event"].get("pbx"), m["event"].get("call_id")) in self._mine]
+
+
+def feed_filter(services: Services, who: Principal) -> Filter:
+    """What the events feed shows this principal (decided from each entry)."""
+    owned = set(services.settings.tenant_pbxs(who.tenant))
+    if who.session is not None:
+        return OperatorCards(owned, who.session.extension)
+    if who.restricted:
+        return ExtensionEvents(owned, set(who.extensions))
+    return TenantFilter(owned)
+
+
+def ami_access(services: Services, who: Principal, pbx: str) -> str:
+    """Raw AMI (every call of the PBX) only for an admin key without extension limits."""
+    if who.session is not None or who.restricted or "admin" not in who.scopes:
+        raise forbidden("insufficient-scope", "the raw AMI feed needs an unrestricted admin key")
+    return pbxs(services, who, pbx)[0]
+
+
+T = TypeVar("T")
+
+
+def hold_feed(services: Services, who: Principal, feed: AsyncIterator[T]) -> AsyncIterator[T]:
+    """``feed`` counted against the principal's cap from now until it is closed (429 now
+    when the principal is at its cap)."""
+    slot = services.feed_slots.take(who.id)
+    slot.__enter__()
+
+    async def held() -> AsyncIterator[T]:
+        try:
+            async for item in feed:
+                yield item
+        finally:
+            slot.__exit__(None, None, None)
+
+    return held()
+
+
+# --- keys and sessions --------------------------------------------------------------------
+
+
+def may_issue_for(who: Principal, extensions: tuple[str, ...]) -> None:
+    """An admin limited to extensions issues keys, sessions and links within them only."""
+    if not who.covers(extensions):
+        raise forbidden("extension-not-allowed", "beyond this key's extensions")
+
+
+def manageable_key(who: Principal, key: ApiKey | None) -> ApiKey:
+    """A key this admin may see or revoke: its tenant's (404 otherwise), within its own
+    extension limits (403: a limited admin never touches an unrestricted key)."""
+    if key is None or key.tenant != who.tenant:
+        raise not_found("no-such-key", "no key with this id")
+    may_issue_for(who, key.extensions)
+    return key
+
+
+def manageable_session(who: Principal, session: OperatorSession | None) -> OperatorSession:
+    if session is None or session.tenant != who.tenant:
+        raise not_found("no-such-session", "no session with this id")
+    may_issue_for(who, (session.extension,))
+    return session
+
+
+async def redeem(services: Services, code: str) -> tuple[OperatorSession, str]:
+    """The session a one-time sign-in code gives, if its issuer is still live (401)."""
+
+    async def issuer_live(signin: SignIn) -> bool:
+        return await _issuer_live(services, signin.issued_by)
+
+    found = await services.sessions.redeem(code, accept=issuer_live)
+    if found is None:
+        raise unauthenticated("the sign-in link is unknown, used or expired")
+    return found
