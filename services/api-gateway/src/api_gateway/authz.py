@@ -315,7 +315,11 @@ def crm_writer(services: Services, who: Principal) -> None:
 
 
 async def entity_readable(
-    services: Services, who: Principal, entity: Entity, logged: list[dict[str, Any]]
+    services: Services,
+    who: Principal,
+    entity: Entity,
+    logged: list[dict[str, Any]],
+    responsible_extension: str,
 ) -> bool:
     """A built-in CRM entity (``logged``: its call log): its tenant's unrestricted keys; an
     operator (or a key limited to extensions) if one of its extensions is responsible for
@@ -323,7 +327,7 @@ async def entity_readable(
     if who.tenant != crm_tenant(services):
         return False
     exts = set(who.extensions)
-    if not exts or entity.responsible_user_id in exts:
+    if not exts or responsible_extension in exts:
         return True
     if any(str(c.get("extension", "")) in exts for c in logged):
         return True

@@ -31,7 +31,8 @@ __all__ = ["publish_events", "serving", "settings_for"]
 
 def settings_for(redis_url: str, prefix: str, **over: Any) -> GatewaySettings:
     """Tenants ``acme`` (PBX ``main``) and ``globex`` (PBX ``other``), every key under
-    ``prefix``, a short feed block, a 3 s action deadline and a small deny-list."""
+    ``prefix``, a short feed block, a 3 s action deadline and a small deny-list; the CRM is
+    acme's."""
     base = GatewaySettings(
         redis_url=redis_url,
         key_prefix=prefix,
@@ -40,7 +41,7 @@ def settings_for(redis_url: str, prefix: str, **over: Any) -> GatewaySettings:
         feeds=FeedSettings(
             calls_stream=f"{prefix}calls", crm_stream=f"{prefix}crm:events", block_ms=200
         ),
-        crm=CrmSettings(commands_stream=f"{prefix}crm:commands"),
+        crm=CrmSettings(commands_stream=f"{prefix}crm:commands", tenant="acme"),
     )
     return replace(base, **over)
 

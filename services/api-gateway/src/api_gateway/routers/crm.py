@@ -161,7 +161,9 @@ async def get_entity(
     try:
         entity = await crm.entity(entity_id)
         calls = await crm.calls(entity_id)
-        if not await authz.entity_readable(services, who, entity, calls):
+        users = {u.id: u.extension for u in await crm.users()}
+        responsible = users.get(entity.responsible_user_id, "")
+        if not await authz.entity_readable(services, who, entity, calls, responsible):
             raise missing
         deals = await crm.deals_of(entity_id)
     except CrmPermanentError:
