@@ -60,6 +60,7 @@ __all__ = [
     "manageable_key",
     "manageable_session",
     "may_issue_for",
+    "may_route",
     "operator_session",
     "pbxs",
     "readable_record",
@@ -392,6 +393,12 @@ def feed_filter(services: Services, who: Principal) -> Filter:
     if who.restricted:
         return ExtensionEvents(owned, set(who.extensions))
     return TenantFilter(owned)
+
+
+def may_route(who: Principal) -> None:
+    """Routing answers for the whole tenant: a key without extension limits only."""
+    if who.restricted:
+        raise forbidden("extension-key", "routing needs a key without extension limits")
 
 
 def ami_access(services: Services, who: Principal, pbx: str) -> str:

@@ -60,6 +60,7 @@ async def _tenant(request: Request, services: Services) -> str | None:
         raise
     except Exception:  # the key store is unreachable: the dialplan gets the fallback
         return None
+    authz.may_route(who)
     return who.tenant
 
 
