@@ -1,5 +1,5 @@
 """The authorisation matrix, generated from the app's OpenAPI: every route (and both feeds)
-× every principal that is not the owner × read/act. Each must get 401, 403 or 404 — or, for
+x every principal that is not the owner x read/act. Each must get 401, 403 or 404 — or, for
 a list or a create in its own tenant, an answer without a trace of the owner's data.
 
 The owner is tenant ``acme``'s operator on extension 100 (its session, or an unrestricted
@@ -70,6 +70,7 @@ class Route:
         return "read" if self.method == "GET" else "act"
 
 
+# fmt: off
 ROUTES = [
     Route("GET", "/v1/route", f"/v1/route?number={NUMBER}", "calls:read", "key", listing=True),
     Route("GET", "/v1/keys", "/v1/keys", "admin", "key", listing=True),
@@ -81,7 +82,7 @@ ROUTES = [
         "key",
         {"scopes": ["calls:read"], "extensions": ["100"]},
         own_tenant_create=True,
-    ),  # fmt: skip
+    ),
     Route("DELETE", "/v1/keys/{key_id}", "/v1/keys/{key_id}", "admin", "key"),
     Route(
         "POST",
@@ -91,7 +92,7 @@ ROUTES = [
         "key",
         {"user": "u", "extension": "100"},
         own_tenant_create=True,
-    ),  # fmt: skip
+    ),
     Route("GET", "/v1/sessions", "/v1/sessions", "admin", "key", listing=True),
     Route(
         "POST",
@@ -101,7 +102,7 @@ ROUTES = [
         "key",
         {"user": "u", "extension": "100"},
         own_tenant_create=True,
-    ),  # fmt: skip
+    ),
     Route("DELETE", "/v1/sessions/{session_id}", "/v1/sessions/{session_id}", "admin", "key"),
     Route("GET", "/v1/me", "/v1/me", "events:read", "session", listing=True),
     Route("DELETE", "/v1/me", "/v1/me", "events:read", "session", listing=True),
@@ -112,11 +113,11 @@ ROUTES = [
         "calls:originate",
         "session",
         {"extension": "100", "number": NUMBER, "pbx": "main"},
-    ),  # fmt: skip
+    ),
     Route("GET", "/v1/calls", "/v1/calls", "calls:read", "session", listing=True),
     Route(
         "DELETE", "/v1/calls/{call_id}", f"/v1/calls/{LIVE}?pbx=main", "calls:originate", "session"
-    ),  # fmt: skip
+    ),
     Route("GET", "/v1/calls/{call_id}", f"/v1/calls/{CALL}", "calls:read", "session"),
     Route(
         "POST",
@@ -125,24 +126,24 @@ ROUTES = [
         "calls:originate",
         "key",
         {"to": "100", "mode": "redirect", "pbx": "main"},
-    ),  # fmt: skip
+    ),
     Route(
         "GET",
         "/v1/calls/{call_id}/recording",
         f"/v1/calls/{CALL}/recording",
         "recordings:read",
         "session",
-    ),  # fmt: skip
+    ),
     Route(
         "GET", "/v1/recordings/{tenant}/{call_id}", "{signed_link}", "recordings:read", "session"
-    ),  # fmt: skip
+    ),
     Route(
         "POST",
         "/v1/calls/{call_id}/recording/link",
         f"/v1/calls/{CALL}/recording/link",
         "recordings:read",
         "session",
-    ),  # fmt: skip
+    ),
     Route(
         "POST",
         "/v1/crm/deals",
@@ -150,7 +151,7 @@ ROUTES = [
         "crm:write",
         "key",
         {"entity_id": "3", "call_id": CALL, "pbx": "main"},
-    ),  # fmt: skip
+    ),
     Route("GET", "/v1/crm/entities/{entity_id}", "/v1/crm/entities/3", "calls:read", "session"),
     Route("GET", "/v1/feeds/events", "/v1/feeds/events", "events:read", "session"),
     Route("GET", "/v1/feeds/ami/{pbx}", "/v1/feeds/ami/main", "admin", "key"),
@@ -160,7 +161,7 @@ ROUTES = [
         "/v1/webhooks/bitrix24/acme",
         "calls:originate",
         "key",
-    ),  # fmt: skip
+    ),
     Route(
         "POST",
         "/v1/webhooks/amocrm/{tenant}/call",
@@ -168,19 +169,24 @@ ROUTES = [
         "calls:originate",
         "key",
         {"number": NUMBER, "extension": "100"},
-    ),  # fmt: skip
+    ),
     Route(
         "POST",
         "/v1/webhooks/amocrm/{tenant}/session",
         "/v1/webhooks/amocrm/acme/session",
         "events:read",
         "key",
-    ),  # fmt: skip
+    ),
 ]
+# fmt: on
 #: Open to anyone by design: health and metrics (no tenant data), and the exchange of a
 #: one-time sign-in code (the code is the credential; tested in test_operators).
-PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"),
-          ("POST", "/v1/sessions/exchange")}  # fmt: skip
+PUBLIC = {
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+    ("POST", "/v1/sessions/exchange"),
+}  # fmt: skip
 
 
 @dataclass
