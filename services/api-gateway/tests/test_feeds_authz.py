@@ -37,8 +37,16 @@ EVERYTHING: tuple[Scope, ...] = tuple(SCOPES)  # type: ignore[arg-type]
 
 
 def _event(kind: type[CallEvent], call: str, pbx: str, number: str, **kw: Any) -> CallEvent:
-    return kind(event_id=f"{pbx}/{call}/{kind.__name__}", call_id=call, pbx=pbx, seq=1,
-                at=T0, direction="inbound", external=number, **kw)  # fmt: skip
+    return kind(
+        event_id=f"{pbx}/{call}/{kind.__name__}",
+        call_id=call,
+        pbx=pbx,
+        seq=1,
+        at=T0,
+        direction="inbound",
+        external=number,
+        **kw,
+    )
 
 
 @pytest.fixture
@@ -72,12 +80,22 @@ async def _refused(url: str) -> bool:
 
 
 async def _owner_events(services: Services, settings: GatewaySettings) -> None:
-    await publish_events(services.redis, settings, [
-        _event(CallStarted, OWNER_CALL, "main", OWNER_NUMBER),
-        _event(CallRinging, OWNER_CALL, "main", OWNER_NUMBER, extension="100"),
-    ])  # fmt: skip
-    card = CardData(event_id=f"{OWNER_CALL}/card", call_id=OWNER_CALL, pbx="main", at=T0,
-                    phone="+" + OWNER_NUMBER, tenant="acme")  # fmt: skip
+    await publish_events(
+        services.redis,
+        settings,
+        [
+            _event(CallStarted, OWNER_CALL, "main", OWNER_NUMBER),
+            _event(CallRinging, OWNER_CALL, "main", OWNER_NUMBER, extension="100"),
+        ],
+    )
+    card = CardData(
+        event_id=f"{OWNER_CALL}/card",
+        call_id=OWNER_CALL,
+        pbx="main",
+        at=T0,
+        phone="+" + OWNER_NUMBER,
+        tenant="acme",
+    )
     await services.redis.xadd(settings.feeds.crm_stream, {b"data": encode_crm_event(card)})
 
 
@@ -110,8 +128,11 @@ async def test_an_accepted_principal_never_sees_the_owners_call(
     async with websockets.connect(_ws(base, "/v1/feeds/events", token), open_timeout=10) as ws:
         await _owner_events(services, settings)
         marker = f"marker-{ext}"
-        await publish_events(services.redis, settings, [
-            _event(CallRinging, marker, pbx, "79035550000", extension=ext)])  # fmt: skip
+        await publish_events(
+            services.redis,
+            settings,
+            [_event(CallRinging, marker, pbx, "79035550000", extension=ext)],
+        )
         got = await _until_marker(ws, marker)
     assert not any(OWNER_CALL in m or OWNER_NUMBER in m for m in got), got
 
@@ -121,11 +142,20 @@ async def test_a_key_limited_to_an_extension_gets_the_crm_card_of_its_calls_only
 ) -> None:
     _, token = await services.keys.create("acme", ("events:read",), extensions=("102",))
     async with websockets.connect(_ws(base, "/v1/feeds/events", token), open_timeout=10) as ws:
-        await publish_events(services.redis, settings, [
-            _event(CallRinging, "mine", "main", "79035550000", extension="102")])  # fmt: skip
+        await publish_events(
+            services.redis,
+            settings,
+            [_event(CallRinging, "mine", "main", "79035550000", extension="102")],
+        )
         for call in (OWNER_CALL, "mine"):
-            card = CardData(event_id=f"{call}/card", call_id=call, pbx="main", at=T0,
-                            phone="+79035550000", tenant="acme")  # fmt: skip
+            card = CardData(
+                event_id=f"{call}/card",
+                call_id=call,
+                pbx="main",
+                at=T0,
+                phone="+79035550000",
+                tenant="acme",
+            )
             await services.redis.xadd(settings.feeds.crm_stream, {b"data": encode_crm_event(card)})
         got = [json.loads(m) for m in await _until_marker(ws, '"crm.card"')]
     assert [(m["type"], m["event"]["call_id"]) for m in got] == [
