@@ -24,6 +24,7 @@ Rules (docs/security.md has them as a table):
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -78,6 +79,7 @@ OPERATOR_SCOPES: tuple[Scope, ...] = (
     "recordings:read",
     "events:read",
 )
+_KEY_ID = re.compile(r"[0-9a-f]{16}")
 _NO_CALL = ("no-such-call", "no call with this id")
 _NO_RECORDING = ("no-recording", "this call has no recording")
 
@@ -143,9 +145,10 @@ def services_of(conn: HTTPConnection) -> Services:
 
 
 async def _issuer_live(services: Services, issued_by: str) -> bool:
-    """Sessions and sign-in codes die with the admin key that issued them ("" = issued by
-    a CRM's own token, e.g. the amoCRM widget: no key to follow)."""
-    if not issued_by:
+    """Sessions and sign-in codes die with the admin key that issued them. Those not issued
+    by a key (a CRM's own token such as the amoCRM widget's: ""; the host's own CLI:
+    ``cli``, ``callbridge run``) have no key to follow."""
+    if not _KEY_ID.fullmatch(issued_by):
         return True
     key = await services.keys.get(issued_by)
     return key is not None and not key.revoked_at
