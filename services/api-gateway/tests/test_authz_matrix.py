@@ -281,7 +281,7 @@ async def _headers(world: World, principal: str, route: Route) -> dict[str, str]
         return bearer((await keys.create("globex", everything))[1])
     if principal == "key without scope":
         lacking = tuple(s for s in everything if s not in (route.scope, "admin"))
-        return bearer((await keys.create("acme", lacking))[1])  # type: ignore[arg-type]
+        return bearer((await keys.create("acme", lacking))[1])
     if principal == "key limited to another extension":
         return bearer((await keys.create("acme", everything, extensions=("102",)))[1])
     if principal == "operator session of another extension":
