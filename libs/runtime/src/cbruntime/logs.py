@@ -26,7 +26,7 @@ import msgspec
 __all__ = ["JsonFormatter", "RedactSecrets", "redact", "setup_logging"]
 
 _SECRET = re.compile(
-    r"\bcb[ksc]_[A-Za-z0-9_-]{6,}"  # callbridge API keys, operator sessions, sign-in codes
+    r"cb[ksc]_[A-Za-z0-9_-]{6,}"  # callbridge API keys, operator sessions, sign-in codes
     r"|\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"  # JWTs
     r"|(?<=Bearer )[^\s\"',;]+|(?<=Basic )[^\s\"',;]+"
     r"|(?i:(?<=token=)|(?<=sig=)|(?<=secret=)|(?<=password=)|(?<=[?&#\s]code=)|(?<=^code=)"
