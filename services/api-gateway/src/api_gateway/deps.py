@@ -9,14 +9,13 @@ from typing import Annotated
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
-from .authz import Principal, authenticate, require, services_of
+from .authz import Principal, require, services_of
 from .errors import ApiError, not_found
 from .settings import GatewaySettings
 from .state import Services
 
 __all__ = [
     "Admin",
-    "Caller",
     "CallsReader",
     "CrmWriter",
     "EventsReader",
@@ -32,14 +31,8 @@ def get_settings(conn: HTTPConnection) -> GatewaySettings:
     return services_of(conn).settings
 
 
-async def anyone(conn: HTTPConnection) -> Principal:
-    return await authenticate(conn)
-
-
 ServicesDep = Annotated[Services, Depends(services_of)]
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
-#: Any valid key or operator session (scope checked by the router's authz call).
-Caller = Annotated[Principal, Depends(anyone)]
 CallsReader = Annotated[Principal, Depends(require("calls:read"))]
 Originator = Annotated[Principal, Depends(require("calls:originate"))]
 RecordingsReader = Annotated[Principal, Depends(require("recordings:read"))]
