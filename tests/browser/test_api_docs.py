@@ -1,5 +1,5 @@
 """The API docs in real headless Chromium: Swagger UI renders from files this origin serves
-(``swagger-ui-bundle``), under the page's Content-Security-Policy, with no request leaving
+(``swagger-ui-bundle-v2``), under the page's Content-Security-Policy, with no request leaving
 the origin and no CSP violation (issue 12 row 15: no CDN script on the session's origin)."""
 
 from __future__ import annotations

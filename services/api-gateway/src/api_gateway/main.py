@@ -65,7 +65,7 @@ def create_app(settings: GatewaySettings, services: Services | None = None) -> F
         description="REST, feeds, routing and webhooks of callbridge. Errors are "
         "application/problem+json with a stable `error_id`.",
         lifespan=lifespan,
-        docs_url=None,  # served below from the swagger-ui-bundle package, never from a CDN
+        docs_url=None,  # served below from the swagger-ui-bundle-v2 package, never from a CDN
         redoc_url=None,
     )
     if services is not None:
@@ -134,7 +134,7 @@ _DOCS_INIT = (
 
 
 def _api_docs(app: FastAPI) -> None:
-    """``/docs``: Swagger UI from the ``swagger-ui-bundle`` package, on this origin, under a
+    """``/docs``: Swagger UI from the ``swagger-ui-bundle-v2`` package, on this origin, under a
     CSP that allows nothing from elsewhere (the operator's session lives in this origin's
     storage: no third-party script may run here)."""
 
