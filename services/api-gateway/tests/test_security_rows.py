@@ -4,6 +4,7 @@ feeds in test_feeds_authz; row 10 (FastAGI) belongs to the voice-bot."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import replace
@@ -17,6 +18,7 @@ import redis.asyncio as aioredis
 
 from api_gateway.errors import ApiError
 from api_gateway.main import create_app
+from api_gateway.server import make_server
 from api_gateway.services.numbers import NumberPolicy
 from api_gateway.services.webhooks import sign_amocrm_jwt
 from api_gateway.settings import (
@@ -26,12 +28,12 @@ from api_gateway.settings import (
     RouteSettings,
     TenantSettings,
 )
-from api_gateway.state import Services
+from api_gateway.state import Services, open_services
 from api_gateway.testing import publish_events, serving
 from call_tracker.model import LEG_RINGING, LEG_UP, Call, Leg, encode_call
 from cbcontracts import CallEnded, CallStarted
 from cbcrm.builtin import BuiltinCrm
-from cbruntime import Secret
+from cbruntime import Secret, listen_socket
 from cbstreams import PbxKeys
 
 from .conftest import MakeKey, bearer
@@ -269,14 +271,29 @@ async def test_row7_an_admin_limited_to_an_extension_cannot_revoke_an_unrestrict
 
 
 async def test_row12_x_forwarded_for_is_not_believed_from_an_untrusted_peer(
-    settings: GatewaySettings, services: Services
+    settings: GatewaySettings,
 ) -> None:
     allowed = replace(settings, route=RouteSettings(fallback="600", allow={"10.0.0.0/8": "acme"}))
-    async with serving(create_app(allowed, services)) as base, httpx.AsyncClient() as http:
-        answer = await http.get(
-            f"{base}/v1/route", params={"number": NUMBER}, headers={"X-Forwarded-For": "10.1.2.3"}
+    spoofed = {"X-Forwarded-For": "10.1.2.3"}
+    async with open_services(allowed) as services:
+        async with serving(create_app(allowed, services)) as base, httpx.AsyncClient() as http:
+            answer = await http.get(f"{base}/v1/route", params={"number": NUMBER}, headers=spoofed)
+        assert answer.status_code == 401  # the peer is 127.0.0.1, not the allow-listed PBX
+        trusting = make_server(
+            create_app(allowed, services), lifespan="off", grace_s=1, trusted_proxies=["127.0.0.1"]
         )
-    assert answer.status_code == 401
+        sock = listen_socket("127.0.0.1", 0)
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(trusting.serve(sockets=[sock]))
+            async with asyncio.timeout(10):
+                while not trusting.started:  # noqa: ASYNC110 - uvicorn has no started event
+                    await asyncio.sleep(0.01)
+            url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1/route"
+            async with httpx.AsyncClient() as http:
+                believed = await http.get(url, params={"number": NUMBER}, headers=spoofed)
+            trusting.should_exit = True
+    assert believed.status_code == 200  # a configured proxy's header is believed
+    assert believed.text == "600"
 
 
 # --- row 13: webhook replays --------------------------------------------------------------
