@@ -54,6 +54,8 @@ __all__ = [
     "authenticate",
     "credential",
     "crm_tenant",
+    "crm_writer",
+    "deal_call",
     "entity_readable",
     "feed_filter",
     "hold_feed",
@@ -313,9 +315,31 @@ def crm_tenant(services: Services) -> str:
 
 
 def crm_writer(services: Services, who: Principal) -> None:
-    """A principal may write to the CRM only if it is its tenant's CRM."""
+    """A principal may write to the CRM only if it is its tenant's CRM; a key only without
+    extension limits (an operator session writes for its own calls: :func:`deal_call`)."""
+    if who.session is None and who.restricted:
+        raise forbidden("extension-key", "a key limited to extensions cannot write the CRM")
     if who.tenant != crm_tenant(services):
         raise forbidden("not-your-crm", "the CRM behind this gateway is another tenant's")
+
+
+async def deal_call(
+    services: Services, who: Principal, call_id: str, pbx: str | None
+) -> tuple[str, str]:
+    """An operator's "create deal" call: (its PBX, its outside number) if one of the
+    principal's extensions was on it (rang, answered, got it; live or ended); 404 otherwise."""
+    exts = set(who.extensions)
+    for name in pbxs(services, who, pbx):
+        record = await services.records.get(name, call_id)
+        if record is not None and exts & set(record.extensions) and record.external:
+            return name, record.external
+        live = await services.records.live(name, call_id)
+        if live is not None and live.external:
+            parties = {live.operator, live.answered_by, live.last_answer, *live.rang,
+                       *live.ringing, *(leg.ext for leg in live.legs.values())}  # fmt: skip
+            if exts & parties:
+                return name, live.external
+    raise not_found("no-such-call", "no call of this operator with this id")
 
 
 async def entity_readable(

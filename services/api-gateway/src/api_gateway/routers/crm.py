@@ -39,7 +39,7 @@ from cbstreams.fields import F_DATA
 
 from .. import authz
 from ..deps import CallsReader, ServicesDep, pbx_for
-from ..errors import ApiError, forbidden, not_found
+from ..errors import ApiError, not_found
 from ..state import Services
 
 router = APIRouter(prefix="/v1/crm", tags=["crm"])
@@ -69,26 +69,6 @@ class DealOut(BaseModel):
     entity: dict[str, Any] | None = None
 
 
-def _party(call: Any, ext: str) -> bool:
-    seen = {call.operator, call.answered_by, call.last_answer, *call.rang, *call.ringing,
-            *call.legs}  # fmt: skip
-    return ext in seen
-
-
-async def _own_call(services: Services, tenant: str, ext: str, body: DealIn) -> tuple[str, str]:
-    """The operator's call ``body.call_id``: (its PBX, its outside number); 404 otherwise."""
-    if not body.call_id:
-        raise ApiError(422, "call-required", "Call required", "name the card's call_id")
-    pbx = pbx_for(services.settings, tenant, body.pbx)
-    record = await services.records.get(pbx, body.call_id)
-    if record is not None and ext in record.extensions and record.external:
-        return pbx, record.external
-    live = await services.records.live(pbx, body.call_id)
-    if live is not None and _party(live, ext) and live.external:
-        return pbx, live.external
-    raise not_found("no-such-call", "no call of this operator with this id")
-
-
 @router.post("/deals", status_code=status.HTTP_201_CREATED)
 async def create_deal(
     body: DealIn, request: Request, response: Response, services: ServicesDep
@@ -101,12 +81,12 @@ async def create_deal(
         session = who.session
         extension, user = session.extension, session.user
         authz.crm_writer(services, who)
-        pbx, phone = await _own_call(services, tenant, extension, body)
+        if not body.call_id:
+            raise ApiError(422, "call-required", "Call required", "name the card's call_id")
+        pbx, phone = await authz.deal_call(services, who, body.call_id, body.pbx)
         entity_id, kind = body.entity_id, body.entity_kind
     else:
         await authz.check(request, who, "crm:write")
-        if who.restricted:
-            raise forbidden("extension-key", "a key limited to extensions cannot write the CRM")
         authz.crm_writer(services, who)
         user = who.name
         pbx = pbx_for(services.settings, tenant, body.pbx)
