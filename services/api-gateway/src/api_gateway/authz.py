@@ -62,6 +62,7 @@ __all__ = [
     "live_call",
     "manageable_key",
     "manageable_session",
+    "may_call_from",
     "may_issue_for",
     "may_route",
     "operator_session",
@@ -72,6 +73,7 @@ __all__ = [
     "redeem",
     "require",
     "signed_recording",
+    "transfer_ends",
 ]
 
 #: What an operator session may do on the REST endpoints (always for its extension only).
@@ -251,6 +253,24 @@ async def live_call(services: Services, who: Principal, call_id: str, pbx: str |
     if not who.restricted and pbx is not None:
         return pbx  # the tracker may lag a new call: the PBX itself answers 404 if unknown
     raise not_found(*_NO_CALL)
+
+
+def may_call_from(who: Principal, extension: str) -> None:
+    """Click-to-call rings ``extension`` first: one of the principal's."""
+    if not who.allows_extension(extension):
+        raise forbidden("extension-not-allowed", "this key may not call from this extension")
+
+
+def transfer_ends(who: Principal, to: str, from_extension: str | None) -> str | None:
+    """A transfer's target must be within the principal's extensions, and so must the
+    transferring extension (a limited principal's own, when it names none)."""
+    if not who.allows_extension(to):
+        raise forbidden("extension-not-allowed", "this key may not transfer to this extension")
+    if not who.restricted or (from_extension and who.allows_extension(from_extension)):
+        return from_extension
+    if from_extension is None and len(who.extensions) == 1:
+        return who.extensions[0]
+    raise forbidden("extension-not-allowed", "name your from_extension")
 
 
 def readable_record(who: Principal, record: CallRecord) -> bool:

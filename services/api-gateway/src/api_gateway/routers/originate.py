@@ -8,7 +8,6 @@ from fastapi import APIRouter, Path, Query, Response, status
 from .. import authz
 from ..authz import Principal
 from ..deps import Originator, ServicesDep, pbx_for
-from ..errors import forbidden
 from ..schemas import OriginateIn, OriginateOut, TransferIn
 from ..services.originate import Originated
 from ..state import Services
@@ -23,8 +22,8 @@ async def originate_for(
     """The one originate path (REST, Bitrix24, amoCRM): tenant PBX, allowed extensions,
     number policy, then the PBX. ``allowed`` is the principal whose extension list applies."""
     pbx = pbx_for(services.settings, tenant, body.pbx)
-    if allowed is not None and not allowed.allows_extension(body.extension):
-        raise forbidden("extension-not-allowed", "this key may not call from this extension")
+    if allowed is not None:
+        authz.may_call_from(allowed, body.extension)
     outcome = "error"
     try:
         done = await services.calls.originate(
@@ -67,13 +66,7 @@ async def transfer(
     """Send a live call the caller is on to another extension: ``blind`` (BlindTransfer of
     the operator's channel, ``from_extension`` or the click-to-call operator) or ``redirect``
     (AMI Redirect)."""
-    if not who.allows_extension(body.to):
-        raise forbidden("extension-not-allowed", "this key may not transfer to this extension")
+    source = authz.transfer_ends(who, body.to, body.from_extension)
     name = await authz.live_call(services, who, call_id, body.pbx)
-    source = body.from_extension
-    if who.restricted and (source is None or not who.allows_extension(source)):
-        source = who.extensions[0] if len(who.extensions) == 1 else source
-        if source is None or not who.allows_extension(source):
-            raise forbidden("extension-not-allowed", "name your from_extension")
     await services.calls.transfer(name, call_id, body.to, mode=body.mode, from_extension=source)
     return Response(status_code=status.HTTP_202_ACCEPTED)
