@@ -89,6 +89,7 @@ class StallingProxy:
         self._target = urlsplit(redis_url)
         self.stalled = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: list[asyncio.StreamWriter] = []
 
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         if self._target.scheme == "unix":
@@ -106,6 +107,7 @@ class StallingProxy:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await self._connect()
+        self._writers += [writer, up_writer]
         for task in (self._pipe(reader, up_writer), self._pipe(up_reader, writer)):
             self._tasks.add(asyncio.ensure_future(task))
 
@@ -120,6 +122,11 @@ class StallingProxy:
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+            for writer in self._writers:
+                writer.close()
+                with contextlib.suppress(ConnectionError):
+                    await writer.wait_closed()
+            await server.wait_closed()
 
 
 async def test_route_answers_the_fallback_within_its_deadline_when_redis_stalls(
