@@ -66,6 +66,7 @@ __all__ = [
     "may_issue_for",
     "may_route",
     "operator_session",
+    "own_tenant",
     "pbxs",
     "readable_record",
     "record_filter",
@@ -216,6 +217,12 @@ def require(
 
 
 # --- tenants and PBXs ---------------------------------------------------------------------
+
+
+def own_tenant(who: Principal, tenant: str) -> None:
+    """A tenant named in the path must be the principal's (404, as if there were none)."""
+    if who.tenant != tenant:
+        raise not_found("no-such-tenant", "no such tenant")
 
 
 def pbxs(services: Services, who: Principal, pbx: str | None) -> list[str]:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from .. import authz
 from ..authz import services_of
-from ..errors import ApiError, not_found, unauthenticated
+from ..errors import ApiError, unauthenticated
 from ..routers.originate import originate_for
 from ..schemas import OriginateIn, OriginateOut, SessionOut
 from ..services.webhooks import ReplayGuard, bitrix_form, token_matches, verify_amocrm_jwt
@@ -110,8 +110,7 @@ async def amocrm_call(body: AmoCall, request: Request, tenant: str = Tenant) -> 
             raise ApiError(403, "extension-not-allowed", "Forbidden", "this user has no extension")
     else:
         key = await authz.require("calls:originate", keys_only=True)(request)
-        if key.tenant != tenant:
-            raise not_found("no-such-tenant", "no such tenant")
+        authz.own_tenant(key, tenant)
         if not body.extension:
             raise ApiError(422, "invalid-request", "Invalid request", "extension is required")
         extension = body.extension
