@@ -142,6 +142,9 @@ class CallEnded(CallEventBase, tag="call.ended", frozen=True):
     started_at: int = 0
     answered_at: int = 0
     reconstructed: bool = False
+    #: The operator extensions that answered (talked on the call), in order; ``rang`` also
+    #: lists those whose phone only rang. Empty in events written before this field.
+    talked: tuple[str, ...] = ()
 
 
 CallEvent = (

@@ -108,12 +108,12 @@ async def test_a_finished_call_is_logged_once_with_a_signed_recording_link(
     redis_client: aioredis.Redis, settings: CrmSyncSettings, crm: FlakyCrm
 ) -> None:
     async with running(settings, crm):
-        await publish_calls(redis_client, settings.calls_stream,
-                            answered_call("1.2", recording_file="1.2.wav"))  # fmt: skip
+        call = answered_call("1.2", recording_file="1.2.wav", tenant="acme")
+        await publish_calls(redis_client, settings.calls_stream, call)
         await wait_calls(crm, 1)
         [logged] = await crm.calls("3")
         assert (logged["call_id"], logged["user_id"], logged["duration_s"]) == ("1.2", "1", 60)
-        assert logged["recording_url"].startswith("https://cb.test/v1/recordings/1.2?expires=")
+        assert logged["recording_url"].startswith("https://cb.test/v1/recordings/acme/1.2?expires=")
 
         async def synced() -> bool:
             return any(

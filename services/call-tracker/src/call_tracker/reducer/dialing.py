@@ -192,6 +192,8 @@ def answer(ctx: Ctx, call: Call, leg: Leg) -> None:
     ext = leg.ext
     if ext in call.ringing:
         call.ringing.remove(ext)
+    if ext and ext not in call.talked:
+        call.talked.append(ext)
     if is_own(call, leg):
         call.originate_up = True
     else:

@@ -94,6 +94,7 @@ class Call(msgspec.Struct, array_like=True, gc=False):
     xfer_from: str = ""  # the pending blind transfer: from, to (from: also the last transferer)
     xfer_to: str = ""
     parked: bool = False
+    talked: list[str] = msgspec.field(default_factory=list)  # operators that answered
 
 
 class TrackerState:

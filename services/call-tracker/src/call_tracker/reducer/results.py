@@ -123,4 +123,5 @@ def finish(ctx: Ctx, call: Call, *, reconstructed: bool = False) -> None:
         started_at=call.start_at,
         answered_at=call.answer_at,
         reconstructed=call.reconstructed or reconstructed,
+        talked=tuple(call.talked),
     )

@@ -132,6 +132,8 @@ def _end_consultation(ctx: Ctx, call: Call, consult: Call, m: Message) -> str:
         ring(ctx, call, target)
     else:
         call.last_answer = target.ext
+        if target.ext and target.ext not in call.talked:  # answered in the consultation
+            call.talked.append(target.ext)
     return target.ext
 
 
