@@ -118,6 +118,7 @@ ROUTES = [
         "DELETE", "/v1/calls/{call_id}", f"/v1/calls/{LIVE}?pbx=main", "calls:originate", "session"
     ),
     Route("GET", "/v1/calls/{call_id}", f"/v1/calls/{CALL}", "calls:read", "session"),
+    Route("GET", "/v1/calls/{call_id}/explain", f"/v1/calls/{CALL}/explain", "admin", "key"),
     Route(
         "POST",
         "/v1/calls/{call_id}/transfer",
