@@ -39,8 +39,14 @@ class MalformedEntry(StreamError):
 
 @contextlib.contextmanager
 def redis_errors() -> Iterator[None]:
-    """Map redis-py's connection errors to :class:`StreamUnavailable`."""
+    """Map redis-py's connection errors to :class:`StreamUnavailable` (also a replica that
+    refuses writes during a failover, and a Redis still loading its data after a restart)."""
     try:
         yield
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
+    except (
+        redis.exceptions.ConnectionError,  # includes BusyLoadingError
+        redis.exceptions.TimeoutError,
+        redis.exceptions.ReadOnlyError,
+        OSError,
+    ) as exc:
         raise StreamUnavailable(f"redis unavailable: {exc.__class__.__name__}: {exc}") from exc
