@@ -152,6 +152,7 @@ class GroupReader:
     ) -> None:
         """Read and handle until ``stop``. ``guard()`` runs before every batch (it raises
         LeaseLost when a single active reader must stop)."""
+        await self.link.retry(lambda: ensure_group(self.redis, self.key, self.group), stop)
         async with asyncio.TaskGroup() as tg:
             reclaim = None
             if self.settings.reclaim_idle_ms is not None:
