@@ -5,7 +5,9 @@ Keys: ``key`` (the lease, ``PX ttl``; value = the owner's token ``<owner>#<gener
 ``key:gen`` (the generation counter), ``key:holder`` (the token of the last owner that did not
 release it; no TTL) and ``key:free`` (when a standby first found the lease lapsed).
 
-* Acquire (one Lua script, also used to renew): our token → extend it. Free, and the last
+* Acquire (one Lua script, also used to renew): our token → extend it. Held under our owner
+  name by an earlier process of ours (a restarted replica, which has no token yet) → take it
+  over with a new generation, fencing the old process out. Free, and the last
   holder is us (it lapsed, e.g. Redis restarted or was unreachable for longer than the TTL) →
   re-take it with the *same* generation. Free and last held by another owner that did not
   release it → wait ``handover_grace_ms`` of it staying free (Redis time), so that a live owner
@@ -37,27 +39,30 @@ log = logging.getLogger(__name__)
 
 # KEYS: lease, holder, gen, free. ARGV: owner, ttl_ms, grace_ms, our token ('' if none)
 _ACQUIRE = """
+local mine = string.sub(ARGV[1], 1, -1) .. '#'
 local v = redis.call('GET', KEYS[1])
 if v then
   if v == ARGV[4] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return v end
-  return false
-end
-local h = redis.call('GET', KEYS[2])
-if h and h == ARGV[4] then
-  redis.call('SET', KEYS[1], h, 'PX', ARGV[2])
-  redis.call('DEL', KEYS[4])
-  return h
-end
-local grace = tonumber(ARGV[3])
-if h and grace > 0 and string.sub(h, 1, #ARGV[1] + 1) ~= ARGV[1] .. '#' then
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local since = redis.call('GET', KEYS[4])
-  if not since then
-    redis.call('SET', KEYS[4], now, 'PX', grace * 4)
-    return false
+  if ARGV[4] ~= '' or string.sub(v, 1, #mine) ~= mine then return false end
+  -- held under our name by a previous process of ours (restarted): take it over below
+else
+  local h = redis.call('GET', KEYS[2])
+  if h and h == ARGV[4] then
+    redis.call('SET', KEYS[1], h, 'PX', ARGV[2])
+    redis.call('DEL', KEYS[4])
+    return h
   end
-  if now - tonumber(since) < grace then return false end
+  local grace = tonumber(ARGV[3])
+  if h and grace > 0 and string.sub(h, 1, #mine) ~= mine then
+    local t = redis.call('TIME')
+    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    local since = redis.call('GET', KEYS[4])
+    if not since then
+      redis.call('SET', KEYS[4], now, 'PX', grace * 4)
+      return false
+    end
+    if now - tonumber(since) < grace then return false end
+  end
 end
 local tok = ARGV[1] .. '#' .. redis.call('INCR', KEYS[3])
 redis.call('SET', KEYS[1], tok, 'PX', ARGV[2])

@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 
 from .exceptions import LeaseLost, redis_errors
 
-__all__ = ["Entry", "StreamPublisher", "Trimmer"]
+__all__ = ["Entry", "StreamPublisher", "Trimmer", "queue_entries"]
 
 Entry = Sequence[bytes | str | int]
 """A flat field/value sequence: ``(b"raw", frame, b"ev", b"Hangup", …)``."""
@@ -49,6 +49,24 @@ class Trimmer:
             return None
         self._next = now + self.every_s
         return str(max(0, int(now * 1000) - self.retention_ms))
+
+
+def queue_entries(
+    pipe: Any,
+    key: str,
+    entries: Sequence[Entry],
+    trimmer: Trimmer | None = None,
+    *,
+    maxlen: int | None = None,
+) -> None:
+    """Queue ``XADD key * …`` of ``entries`` (and ``XTRIM MINID`` when ``trimmer`` says it is
+    due) on the caller's pipeline or MULTI/EXEC, e.g. with a checkpoint or the XACKs of what
+    caused them. ``maxlen``: also cap the stream at about that many entries."""
+    cap: tuple[str | int, ...] = ("MAXLEN", "~", maxlen) if maxlen is not None else ()
+    for entry in entries:
+        pipe.execute_command("XADD", key, *cap, "*", *entry)
+    if entries and trimmer is not None and (minid := trimmer.due()) is not None:
+        pipe.execute_command("XTRIM", key, "MINID", trimmer.op, minid)
 
 
 # KEYS: lease, stream. ARGV: token, minid ('' = no trim), then per entry: n, n fields/values
@@ -110,14 +128,8 @@ class StreamPublisher:
 
     def queue(self, pipe: Any, entries: Sequence[Entry], *, maxlen: int | None = None) -> None:
         """Queue the XADDs of ``entries`` (and an XTRIM when due) on the caller's pipeline, e.g.
-        the MULTI/EXEC that also acknowledges what caused them (cbstreams.GroupReader) or
-        commits a checkpoint. ``maxlen``: also cap the stream at about that many entries."""
-        key = self.key
-        cap: tuple[str | int, ...] = ("MAXLEN", "~", maxlen) if maxlen is not None else ()
-        for entry in entries:
-            pipe.execute_command("XADD", key, *cap, "*", *entry)
-        if entries and (minid := self._trimmer.due()) is not None:
-            pipe.execute_command("XTRIM", key, "MINID", self._trimmer.op, minid)
+        the MULTI/EXEC that also acknowledges what caused them (cbstreams.GroupReader)."""
+        queue_entries(pipe, self.key, entries, self._trimmer, maxlen=maxlen)
 
     async def trim(self, minid: str) -> int:
         """``XTRIM key MINID ~ minid`` now; the number of entries removed."""

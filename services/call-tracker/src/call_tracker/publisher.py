@@ -19,6 +19,7 @@ from cbcontracts import (
     record_from_ended,
 )
 from cbstreams import Trimmer
+from cbstreams.publisher import queue_entries
 
 __all__ = ["F_DATA", "CallPublisher", "CdrKeys"]
 
@@ -71,15 +72,11 @@ class CallPublisher:
 
     def add(self, pipe: Any, events: list[CallEvent]) -> None:
         """Queue XADDs for ``events`` and the records of the calls they end on ``pipe``."""
+        entries = [(F_DATA, encode_event(event)) for event in events]
+        queue_entries(pipe, self.stream, entries, self.trimmer, maxlen=self.maxlen)
         for event in events:
-            pipe.xadd(
-                self.stream, {F_DATA: encode_event(event)}, maxlen=self.maxlen, approximate=True
-            )
             if isinstance(event, CallEnded):
                 self._add_record(pipe, record_from_ended(event))
-        minid = self.trimmer.due() if events else None
-        if minid is not None:
-            pipe.execute_command("XTRIM", self.stream, "MINID", self.trimmer.op, minid)
 
     def _add_record(self, pipe: Any, record: CallRecord) -> None:
         member = f"{record.pbx}:{record.call_id}"
