@@ -61,7 +61,7 @@ async def test_one_planner_is_active_and_a_standby_takes_over_when_its_lease_lap
     async def holder(name: str) -> None:
         async def check() -> bool:
             value = await redis_client.get(lease)  # the holder's token: <instance>#<generation>
-            return bool(value and value.split(b"#")[0] == name.encode())
+            return isinstance(value, bytes) and value.startswith(f"{name}#".encode())
 
         await eventually(check)
 
