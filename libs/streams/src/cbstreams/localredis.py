@@ -17,7 +17,14 @@ from pathlib import Path
 
 import redis
 
-__all__ = ["LocalRedisError", "local_redis_server", "wait_for_ping"]
+__all__ = [
+    "LocalRedisError",
+    "RedisProcess",
+    "free_port",
+    "local_redis_server",
+    "redis_process",
+    "wait_for_ping",
+]
 
 PING_DEADLINE_S = 10.0
 
@@ -39,6 +46,11 @@ def wait_for_ping(url: str, deadline_s: float = PING_DEADLINE_S) -> None:
             last = exc
         time.sleep(0.02)  # polling a condition under a deadline
     raise LocalRedisError(f"Redis at {url} did not answer PING within {deadline_s}s: {last}")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    return _free_port()
 
 
 def _free_port() -> int:
@@ -89,3 +101,61 @@ def local_redis_server(*, tcp: bool = False) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+class RedisProcess:
+    """A private redis-server that can be stopped and started again on the same port and data
+    directory, with an append-only file (``appendfsync`` as given), so that what it
+    acknowledged survives a restart: the outage tests' Redis. ``start()`` returns once PING
+    answers; ``stop()`` ends it (SIGTERM: it writes its AOF and exits) or ``kill()`` (SIGKILL).
+    """
+
+    def __init__(self, directory: Path, *, port: int | None = None, fsync: str = "everysec"):
+        self.directory = directory
+        self.port = port or _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.fsync = fsync
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise LocalRedisError("redis-server is not installed (apt-get install redis-server)")
+        argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "yes", "--appendfsync", self.fsync,
+                "--dir", str(self.directory)]  # fmt: skip
+        self.proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        wait_for_ping(self.url)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@contextlib.contextmanager
+def redis_process(*, fsync: str = "everysec", start: bool = True) -> Iterator[RedisProcess]:
+    """A :class:`RedisProcess` in a temporary directory, stopped at the end."""
+    with tempfile.TemporaryDirectory(prefix="cb-redis-aof-") as tmp:
+        server = RedisProcess(Path(tmp), fsync=fsync)
+        if start:
+            server.start()
+        try:
+            yield server
+        finally:
+            server.stop()

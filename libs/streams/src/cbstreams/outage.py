@@ -40,14 +40,17 @@ class RedisLink:
         *,
         base_s: float = 0.05,
         max_s: float = 2.0,
+        settle_s: float = 2.0,
         on_change: Callable[[bool], None] | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.name = name
-        self.base_s, self.max_s = base_s, max_s
+        self.base_s, self.max_s, self.settle_s = base_s, max_s, settle_s
         self.up = True
         self.down_since: float | None = None
         self.outages = 0
+        self._recovered_at: float | None = None
+        self._quiet = False
         self._on_change = on_change
         self._failures = 0
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
@@ -57,8 +60,11 @@ class RedisLink:
         self._failures = 0
         if self.up:
             return
-        took = time.monotonic() - (self.down_since or time.monotonic())
-        self.up, self.down_since = True, None
+        now = time.monotonic()
+        took = now - (self.down_since or now)
+        self.up, self.down_since, self._recovered_at = True, None, now
+        if self._quiet:
+            return
         log.info("redis reachable again", extra={"service": self.name, "down_s": round(took, 2)})
         if self._on_change is not None:
             self._on_change(True)
@@ -69,19 +75,34 @@ class RedisLink:
         return self._rng.uniform(cap / 2, cap)
 
     def down(self, exc: BaseException) -> float:
-        """A Redis call failed: log the outage once; the seconds to wait before retrying."""
+        """A Redis call failed: log the outage once; the seconds to wait before retrying.
+
+        Right after a recovery, pooled connections that died with the old server fail once
+        each: such failures within ``settle_s`` of the recovery are part of the same outage
+        (not logged again) unless they go on for longer than ``settle_s``."""
+        now = time.monotonic()
         if self.up:
-            self.up, self.down_since = False, time.monotonic()
-            self.outages += 1
-            log.warning(
-                "redis unreachable: waiting for it",
-                extra={"service": self.name, "error": f"{type(exc).__name__}: {exc}"},
+            self.up, self.down_since = False, now
+            self._quiet = (
+                self._recovered_at is not None and now - self._recovered_at < self.settle_s
             )
-            if self._on_change is not None:
-                self._on_change(False)
+            if not self._quiet:
+                self._announce(exc)
+        elif self._quiet and now - (self.down_since or now) >= self.settle_s:
+            self._quiet = False
+            self._announce(exc)
         delay = self.delay()
         self._failures += 1
         return delay
+
+    def _announce(self, exc: BaseException) -> None:
+        self.outages += 1
+        log.warning(
+            "redis unreachable: waiting for it",
+            extra={"service": self.name, "error": f"{type(exc).__name__}: {exc}"},
+        )
+        if self._on_change is not None:
+            self._on_change(False)
 
     async def failed(self, exc: BaseException, stop: asyncio.Event | None = None) -> None:
         """:meth:`down`, then wait the backoff (returns early when ``stop`` is set)."""

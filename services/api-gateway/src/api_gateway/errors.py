@@ -8,10 +8,13 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import redis.exceptions
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from cbstreams import StreamUnavailable
 
 __all__ = ["PROBLEM", "ApiError", "install_error_handler", "problem_response"]
 
@@ -68,7 +71,7 @@ def problem_response(request: Request, err: ApiError) -> JSONResponse:
     return JSONResponse(body, status_code=err.status, headers=err.headers, media_type=PROBLEM)
 
 
-def _as_api_error(exc: Exception) -> ApiError:
+def _as_api_error(exc: Exception, request: Request | None = None) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, RequestValidationError):
@@ -87,12 +90,21 @@ def _as_api_error(exc: Exception) -> ApiError:
             str(exc.detail),
             headers=exc.headers,
         )
+    if isinstance(exc, StreamUnavailable | redis.exceptions.ConnectionError
+                  | redis.exceptions.TimeoutError | redis.exceptions.ReadOnlyError):  # fmt: skip
+        # an outage is ordinary: a clean, retryable refusal (logged once by the link)
+        services = getattr(request.app.state, "services", None) if request else None
+        if services is not None:
+            services.link.down(exc)
+        retry = {"Retry-After": "2"}
+        why = "Redis does not answer; retry shortly"
+        return ApiError(503, "redis-unavailable", "Service unavailable", why, headers=retry)
     log.error("unhandled error", exc_info=exc)
     return ApiError(500, "internal-error", "Internal server error")
 
 
 async def _handle(request: Request, exc: Exception) -> JSONResponse:
-    return problem_response(request, _as_api_error(exc))
+    return problem_response(request, _as_api_error(exc, request))
 
 
 def install_error_handler(app: FastAPI) -> None:

@@ -26,8 +26,10 @@ async def readyz(services: ServicesDep) -> Response:
     try:
         async with asyncio.timeout(1.0):
             await services.redis.ping()
-    except Exception:
+    except Exception as exc:
+        services.link.down(exc)
         raise ApiError(503, "not-ready", "Not ready", "Redis does not answer") from None
+    services.link.ok()
     return Response("ok\n", media_type="text/plain")
 
 
