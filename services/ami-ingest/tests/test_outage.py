@@ -63,12 +63,11 @@ async def test_two_replicas_across_a_redis_restart_publish_every_frame_once_in_o
     capture = load("attended_transfer_ami")
     want = expected_frames(capture)
     keys = PbxKeys("main", prefix="two:")
-    fast = {"lease_ttl_ms": 1000, "lease_renew_s": 0.3, "standby_poll_s": 0.05,
-            "lease_handover_grace_ms": 600}  # fmt: skip
     with redis_process(fsync="always") as server:
         client = connect(server.url)
         async with Simulator(secret=SECRET, speed=0) as sim:
-            a_settings = replace(settings_for(server.url, "two:", sim), **fast)
+            a_settings = settings_for(server.url, "two:", sim, lease_ttl_ms=1000, lease_renew_s=0.3,
+                                      standby_poll_s=0.05, lease_handover_grace_ms=600)  # fmt: skip
             async with running(a_settings) as a:
                 await read_until(client, keys.ami, lambda e: bool(syncs(e)))
                 async with running(replace(a_settings, instance="b")) as b:
