@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import redis.exceptions
 
 __all__ = [
+    "REDIS_DOWN",
     "ActionReplyTimeout",
     "LeaseLost",
     "MalformedEntry",
@@ -35,6 +36,16 @@ class ActionReplyTimeout(StreamError):
 
 class MalformedEntry(StreamError):
     """A stream entry lacks a required field or carries one of the wrong shape."""
+
+
+#: What a Redis outage raises (redis-py's errors, or ours once mapped): handlers that catch
+#: ``Exception`` re-raise these so that the reader waits the outage out.
+REDIS_DOWN: tuple[type[BaseException], ...] = (
+    StreamUnavailable,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ReadOnlyError,
+)
 
 
 @contextlib.contextmanager

@@ -38,6 +38,7 @@ from cbcrm.exceptions import CrmPermanentError, CrmTransientError
 from cbcrm.once import Once, StepBook
 from cbcrm.sync import CallSync
 from cbstreams import Batch, GroupReader
+from cbstreams.exceptions import REDIS_DOWN
 from cbstreams.fields import F_DATA
 
 from .commands import CommandRunner
@@ -128,6 +129,8 @@ class Executor:
             self._dead(batch, entry_id, cmd, f"{type(exc).__name__}: {exc}", events)
         except CrmTransientError as exc:
             self._later(batch, entry_id, cmd, exc, events)
+        except REDIS_DOWN:
+            raise  # an outage: the reader waits it out and delivers the batch again
         except Exception as exc:  # a bug or an unmapped error: retry like a transient one
             log.exception("command failed", extra={"key": cmd.key})
             error = CrmTransientError(f"{type(exc).__name__}: {exc}")
