@@ -179,3 +179,59 @@ async def test_the_suite_started_before_redis_waits_for_it_saying_so_without_a_t
     assert "Traceback" not in text, text[-3000:]
     assert "ExceptionGroup" not in text
     assert text.count("redis unreachable: waiting for it") <= 4  # once per service, not per retry
+
+
+async def test_redis_losing_its_data_is_noticed_and_nothing_is_doubled(
+    restartable_redis: RedisProcess, tmp_path: Path
+) -> None:
+    """Redis comes back empty (no persistence, or a lost disk): the leases come back as new
+    generations, so ami-ingest starts a new AMI session (a fresh snapshot), the tracker starts
+    from an empty checkpoint and crm-sync re-creates its groups. Calls before and after are
+    each logged once in the CRM."""
+    redis = connect(restartable_redis.url)
+    link = RedisLink("test")
+    async with Simulator(secret="s3cret", speed=8.0) as sim:
+        settings = load_suite(EXAMPLE, environ=suite_env(restartable_redis.url, sim, tmp_path))
+
+        async def calls(n: int) -> None:
+            traffic = TrafficGenerator(sim.pbx, TrafficConfig(
+                rate=0, concurrency=3, max_calls=n, mix={"inbound_answered": 1}))  # fmt: skip
+            await asyncio.wait_for(traffic.run(), 40)
+
+        async def settled(n: int) -> Callable[[], Awaitable[bool]]:
+            async def check() -> bool:
+                async def pending() -> int:
+                    p: Any = await redis.xpending("cb:crm:commands", "crm-executor")
+                    return int(p["pending"])
+
+                return await link.retry(pending) == 0 and await _crm_calls(tmp_path) >= n
+
+            return check
+
+        try:
+            async with running_suite(settings) as suite:
+                await calls(3)
+                await until(await settled(3), "the first calls did not reach the CRM")
+                sessions_before = suite.ingest.pbxs[0].lease.generation
+                restartable_redis.stop()
+                restartable_redis.wipe()
+                await asyncio.to_thread(restartable_redis.start)
+
+                async def new_session() -> bool:
+                    rows: Any = await link.retry(lambda: redis.xrange("cb:{main}:ami"))
+                    return any(f[b"ev"] == b"callbridge.sync" for _, f in rows or [])
+
+                await until(new_session, "ami-ingest did not start a new AMI session")
+                assert suite.ingest.pbxs[0].lease.generation >= 1
+                await calls(3)
+                await until(await settled(6), "the calls after the loss did not reach the CRM")
+                assert sessions_before == 1
+        finally:
+            await redis.aclose()
+    crm = await BuiltinCrm.open(str(tmp_path / "crm.sqlite3"), seed=False)
+    try:
+        logged = [c["call_id"] for c in await crm.calls()]
+    finally:
+        await crm.aclose()
+    assert len(logged) == 6
+    assert len(set(logged)) == 6  # none twice

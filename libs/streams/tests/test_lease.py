@@ -14,6 +14,12 @@ def _key(prefix: str) -> str:
     return PbxKeys("main", prefix=prefix).lease()
 
 
+async def _value(redis: aioredis.Redis, prefix: str) -> str:
+    """The lease's value without its nonce: ``<owner>#<generation>``."""
+    raw = await redis.get(_key(prefix))
+    return raw.decode().partition(".")[0] if isinstance(raw, bytes) else ""
+
+
 async def test_only_one_owner_acquires_and_renews(
     redis_client: aioredis.Redis, redis_prefix: str
 ) -> None:
@@ -26,7 +32,7 @@ async def test_only_one_owner_acquires_and_renews(
     assert await a.acquire()  # already ours: extended
     assert await a.renew()
     assert not await b.renew()
-    assert await redis_client.get(_key(redis_prefix)) == b"a#1"
+    assert await _value(redis_client, redis_prefix) == "a#1"
 
 
 async def test_release_only_deletes_our_own_lease(
@@ -36,7 +42,7 @@ async def test_release_only_deletes_our_own_lease(
     b = Lease(redis_client, _key(redis_prefix), "b")
     assert await a.acquire()
     assert not await b.release()
-    assert await redis_client.get(_key(redis_prefix)) == b"a#1"
+    assert await _value(redis_client, redis_prefix) == "a#1"
     assert await a.release()
     assert not a.held
     assert await redis_client.get(_key(redis_prefix)) is None
@@ -62,7 +68,7 @@ async def test_renew_retakes_a_lease_that_vanished(
     assert await a.acquire()
     await redis_client.delete(_key(redis_prefix))  # e.g. Redis restarted without data
     assert await a.renew()
-    assert await redis_client.get(_key(redis_prefix)) == b"a#1"
+    assert await _value(redis_client, redis_prefix) == "a#1"
 
 
 async def test_held_turns_false_one_ttl_after_the_last_successful_renew_was_sent(
@@ -91,11 +97,11 @@ async def test_a_lapsed_owner_gets_a_grace_to_retake_before_a_standby_may(
     await redis_client.delete(key)  # lapsed (outage longer than the TTL)
     assert not await b.acquire()  # within the grace: the old owner may still hold frames
     assert await a.renew()  # the old owner comes back first: same generation
-    assert a.token == "a#1"
+    assert a.token.startswith("a#1.")
     assert not await b.acquire()
     await redis_client.delete(key)  # lapsed again, and the old owner is gone for good
     await asyncio.wait_for(b.wait_acquired(poll_s=0.05), timeout=5)
-    assert b.token == "b#2"
+    assert b.token.startswith("b#2.")
     assert not await a.renew()  # fenced: a may not come back
 
 
@@ -109,3 +115,21 @@ async def test_a_released_lease_is_taken_at_once_with_a_new_generation(
     assert await a.release()
     assert await b.acquire()
     assert b.generation == 2
+
+
+async def test_a_lease_that_comes_back_as_a_new_generation_says_redis_lost_its_data(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    import pytest
+
+    from cbstreams import LeaseLost
+
+    key = _key(redis_prefix)
+    a = Lease(redis_client, key, "a")
+    assert await a.acquire()
+    await redis_client.delete(key, f"{key}:holder")  # as if Redis lost its data
+    await redis_client.set(f"{key}:gen", 7)
+    with pytest.raises(LeaseLost, match="lost its data"):
+        await a.renew()
+    assert a.generation == 8  # ours again, a new generation: the owner rebuilds its state
+    assert await a.renew()

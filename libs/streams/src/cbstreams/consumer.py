@@ -38,7 +38,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from .deadletter import DeadLetters
-from .exceptions import LeaseLost, StreamUnavailable, redis_errors
+from .exceptions import REDIS_DOWN, LeaseLost, StreamUnavailable, redis_errors
 from .groups import Delivery, claim_all, ensure_group, read_group
 from .outage import RedisLink
 
@@ -307,6 +307,11 @@ class GroupReader:
             except (StreamUnavailable, LeaseLost):
                 raise
             except Exception as exc:
+                if isinstance(exc, ExceptionGroup):  # from the handler's own task groups
+                    if (lost := exc.subgroup(LeaseLost)) is not None:
+                        raise lost.exceptions[0] from exc
+                    if (down := exc.subgroup(REDIS_DOWN)) is not None:
+                        raise StreamUnavailable(f"redis unavailable: {down.exceptions[0]}") from exc
                 log.exception("handler failed: retrying its entries",
                               extra={"stream": self.key, "group": self.group})  # fmt: skip
                 work = Batch(live, self.redis.pipeline(transaction=True), attempts, self.settings)

@@ -40,7 +40,7 @@ class MalformedEntry(StreamError):
 
 #: What a Redis outage raises (redis-py's errors, or ours once mapped): handlers that catch
 #: ``Exception`` re-raise these so that the reader waits the outage out.
-REDIS_DOWN: tuple[type[BaseException], ...] = (
+REDIS_DOWN: tuple[type[Exception], ...] = (
     StreamUnavailable,
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,

@@ -1,7 +1,7 @@
 """A lease: one owner at a time, kept alive by renewing before its TTL runs out, with a
 generation that fences what an owner writes.
 
-Keys: ``key`` (the lease, ``PX ttl``; value = the owner's token ``<owner>#<generation>``),
+Keys: ``key`` (the lease, ``PX ttl``; value = the owner's token ``<owner>#<generation>.<nonce>``),
 ``key:gen`` (the generation counter), ``key:holder`` (the token of the last owner that did not
 release it; no TTL) and ``key:free`` (when a standby first found the lease lapsed).
 
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import Callable
 
@@ -37,7 +38,8 @@ __all__ = ["Lease"]
 
 log = logging.getLogger(__name__)
 
-# KEYS: lease, holder, gen, free. ARGV: owner, ttl_ms, grace_ms, our token ('' if none)
+# KEYS: lease, holder, gen, free. ARGV: owner, ttl_ms, grace_ms, our token ('' if none),
+# a fresh nonce (so a generation counter that restarted after a data loss never repeats a token)
 _ACQUIRE = """
 local mine = string.sub(ARGV[1], 1, -1) .. '#'
 local v = redis.call('GET', KEYS[1])
@@ -64,7 +66,7 @@ else
     if now - tonumber(since) < grace then return false end
   end
 end
-local tok = ARGV[1] .. '#' .. redis.call('INCR', KEYS[3])
+local tok = ARGV[1] .. '#' .. redis.call('INCR', KEYS[3]) .. '.' .. ARGV[5]
 redis.call('SET', KEYS[1], tok, 'PX', ARGV[2])
 redis.call('SET', KEYS[2], tok)
 redis.call('DEL', KEYS[4])
@@ -100,7 +102,7 @@ class Lease:
         self.handover_grace_ms = handover_grace_ms
         self._clock = clock
         self._valid_until = 0.0
-        #: ``<owner>#<generation>`` while we hold (or last held) the lease, else "".
+        #: ``<owner>#<generation>.<nonce>`` while we hold (or last held) the lease, else "".
         self.token = ""
         self.link = link or RedisLink(f"lease {key}")
         self._keys = [key, f"{key}:holder", f"{key}:gen", f"{key}:free"]
@@ -114,11 +116,12 @@ class Lease:
     @property
     def generation(self) -> int:
         """The generation of our token (0 if we never held the lease)."""
-        return int(self.token.rpartition("#")[2]) if self.token else 0
+        return int(self.token.rpartition("#")[2].partition(".")[0]) if self.token else 0
 
     async def _call(self) -> bool:
         sent = self._clock()
-        args: list[str | int] = [self.owner, self.ttl_ms, self.handover_grace_ms, self.token]
+        args: list[str | int] = [self.owner, self.ttl_ms, self.handover_grace_ms, self.token,
+                                 secrets.token_hex(4)]  # fmt: skip
         with redis_errors():
             got = await self._acquire(keys=self._keys, args=args)
         if got:
@@ -134,8 +137,16 @@ class Lease:
 
     async def renew(self) -> bool:
         """Extend the lease if it is ours (or re-take it if it lapsed while ours); False if
-        someone else holds it."""
-        return await self._call()
+        someone else holds it. Raises LeaseLost if it came back as a *new* generation of ours:
+        Redis lost its data (restarted without persistence, or restored from an old copy), so
+        whatever the owner derived from Redis state must be rebuilt."""
+        old = self.token
+        ok = await self._call()
+        if ok and old and self.token != old:
+            log.warning("lease came back as a new generation: Redis lost its data",
+                        extra={"key": self.key, "was": old, "now": self.token})  # fmt: skip
+            raise LeaseLost(f"lease {self.key}: Redis lost its data ({old} -> {self.token})")
+        return ok
 
     async def release(self) -> bool:
         """Delete the lease only if it is ours."""

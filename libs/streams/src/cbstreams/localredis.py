@@ -142,6 +142,14 @@ class RedisProcess:
                 self.proc.kill()
                 self.proc.wait()
 
+    def wipe(self) -> None:
+        """Delete the (stopped) server's data files: the next start is an empty Redis, as
+        after losing its data."""
+        assert not self.running, "stop the server first"  # noqa: S101
+        for path in self.directory.iterdir():
+            if path.name.startswith(("appendonly", "dump")):
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()

@@ -55,8 +55,9 @@ class CrmSyncService:
         reader = GroupReader(
             self.redis, s.calls_stream, s.planner_group, s.instance, link=self.link,
             dead=DeadLetters(self.redis, s.dead_stream),
+            # the planner never retries on purpose: the cap only stops a poison entry
             settings=ReaderSettings(batch=s.batch, block_ms=s.block_ms, reclaim_idle_ms=None,
-                                    claim_on_start=True),
+                                    claim_on_start=True, max_deliveries=1000),
         )  # fmt: skip
         legs = LegBook(self.redis, s.key_prefix)
         routes = RouteTable(s.key_prefix, s.route_ttl_s) if s.route_ttl_s > 0 else None
