@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import pytest
 import redis.asyncio as aioredis
 
 from cbstreams import (
@@ -166,8 +168,9 @@ async def test_entries_a_dead_consumer_left_pending_are_reclaimed_by_another(
     assert reader.stats["reclaimed"] == 1
 
 
+@pytest.mark.parametrize("reclaim_idle_ms", [200, None])  # None: a single active reader
 async def test_a_bug_in_the_handler_is_retried_not_lost(
-    redis_client: aioredis.Redis, redis_prefix: str
+    redis_client: aioredis.Redis, redis_prefix: str, reclaim_idle_ms: int | None
 ) -> None:
     key = f"{redis_prefix}s"
     await put(redis_client, key, "x")
@@ -178,7 +181,8 @@ async def test_a_bug_in_the_handler_is_retried_not_lost(
         if len(calls) == 1:
             raise ValueError("a bug")
 
-    reader = GroupReader(redis_client, key, "g", "c1", settings=FAST)
+    settings = dataclasses.replace(FAST, reclaim_idle_ms=reclaim_idle_ms)
+    reader = GroupReader(redis_client, key, "g", "c1", settings=settings)
     async with reading(reader, handle):
         await eventually(lambda: len(calls) == 2)
     assert calls == [1, 2]

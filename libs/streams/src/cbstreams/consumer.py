@@ -59,7 +59,8 @@ def not_before_key(stream: str, group: str) -> str:
 class ReaderSettings:
     batch: int = 100
     block_ms: int = 1000
-    #: Claim other consumers' entries pending this long (None: no reclaim loop).
+    #: Claim other consumers' entries pending this long (None: never; due retries are
+    #: claimed either way).
     reclaim_idle_ms: int | None = 30_000
     reclaim_every_s: float = 1.0
     #: Deliveries after which an entry is dead-lettered instead of handled again.
@@ -154,12 +155,9 @@ class GroupReader:
         LeaseLost when a single active reader must stop)."""
         await self.link.retry(lambda: ensure_group(self.redis, self.key, self.group), stop)
         async with asyncio.TaskGroup() as tg:
-            reclaim = None
-            if self.settings.reclaim_idle_ms is not None:
-                reclaim = tg.create_task(self._reclaim_loop(handler, stop, guard))
+            reclaim = tg.create_task(self._reclaim_loop(handler, stop, guard))
             await self._main_loop(handler, stop, guard)
-            if reclaim is not None:
-                reclaim.cancel()
+            reclaim.cancel()
 
     async def _main_loop(
         self, handler: Handler, stop: asyncio.Event, guard: Callable[[], None] | None
@@ -242,9 +240,11 @@ class GroupReader:
             if mine:
                 claimed = cast(list[Any], await redis.xclaim(
                     self.key, self.group, self.consumer, 0, mine))  # fmt: skip
-            orphans: Any = await redis.xautoclaim(
-                self.key, self.group, self.consumer, s.reclaim_idle_ms or 0, "0-0", count=s.batch
-            )
+            orphans: Any = [None, []]
+            if s.reclaim_idle_ms is not None:
+                orphans = await redis.xautoclaim(
+                    self.key, self.group, self.consumer, s.reclaim_idle_ms, "0-0", count=s.batch
+                )
         entries = [(i, f or {}) for i, f in claimed]
         entries += await self._not_waiting([(i, f or {}) for i, f in orphans[1]])
         self.stats["reclaimed"] += len(entries)
