@@ -2,7 +2,8 @@
 as the PBX, the built-in CRM), against a private redis-server with AOF that the test stops
 and starts: every call made is recorded once with its result and logged once in the CRM,
 nothing is left pending or dead, the suite keeps running and says it is not ready meanwhile.
-And a suite started before its Redis waits for it, saying so, without a traceback."""
+The same across a failover to a replica and across a Redis that comes back empty. And a suite
+started before its Redis waits for it, saying so, without a traceback."""
 
 from __future__ import annotations
 
@@ -235,3 +236,120 @@ async def test_redis_losing_its_data_is_noticed_and_nothing_is_doubled(
         await crm.aclose()
     assert len(logged) == 6
     assert len(set(logged)) == 6  # none twice
+
+
+class Proxy:
+    """A TCP forwarder standing for the address the services know Redis by (a virtual IP or a
+    proxy in front of a Sentinel-managed pair): :meth:`switch` points it at another server and
+    drops every open connection, as a failover does."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._open: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
+        except OSError:
+            writer.close()
+            return
+        self._open |= {writer, up_writer}
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (OSError, RuntimeError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+        self._open -= {writer, up_writer}
+
+    def switch(self, target: int) -> None:
+        self.target = target
+        for writer in list(self._open):
+            writer.close()
+
+    async def close(self) -> None:
+        self.switch(0)
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+
+async def test_a_redis_failover_to_its_replica_mid_load_loses_and_doubles_nothing(
+    restartable_redis: RedisProcess, tmp_path: Path
+) -> None:
+    """A planned failover: the primary is stopped (Redis 7 waits for its replica to catch up),
+    the replica is promoted, and the address the services use now leads to it."""
+    (tmp_path / "replica").mkdir()
+    replica = RedisProcess(tmp_path / "replica")
+    replica.start()
+    primary = connect(restartable_redis.url)
+    proxy = Proxy(restartable_redis.port)
+    await proxy.start()
+    url = f"redis://127.0.0.1:{proxy.port}/0"
+    redis = connect(url)
+    link = RedisLink("test")
+    standby = connect(replica.url)
+    try:
+        await standby.replicaof("127.0.0.1", restartable_redis.port)
+        async with Simulator(secret="s3cret", speed=8.0) as sim:
+            settings = load_suite(EXAMPLE, environ=suite_env(url, sim, tmp_path))
+            traffic = TrafficGenerator(sim.pbx, TrafficConfig(
+                rate=4.0, concurrency=6, max_calls=CALLS, mix={"inbound_answered": 1}))  # fmt: skip
+
+            async def ended() -> list[CallEnded]:
+                got = await link.retry(lambda: redis.xrange("cb:calls"))
+                rows = cast(list[tuple[bytes, dict[bytes, bytes]]], got)
+                return [e for _, f in rows if isinstance(e := decode_event(f[b"data"]), CallEnded)]
+
+            async def some_ended() -> bool:
+                return len(await ended()) >= 2
+
+            async with running_suite(settings) as suite:
+                load = asyncio.create_task(traffic.run())
+                await until(some_ended, "no call recorded before the failover")
+                restartable_redis.stop()  # the primary goes away (after its replica caught up)
+                await standby.replicaof("NO", "ONE")
+                proxy.switch(replica.port)
+                await asyncio.wait_for(load, 60)
+
+                async def settled() -> bool:
+                    async def pending() -> int:
+                        p: Any = await redis.xpending("cb:crm:commands", "crm-executor")
+                        q: Any = await redis.xpending("cb:calls", "crm-sync")
+                        return int(p["pending"]) + int(q["pending"])
+
+                    return (
+                        len({e.call_id for e in await ended()}) >= CALLS
+                        and await link.retry(pending) == 0
+                        and await _crm_calls(tmp_path) >= CALLS
+                    )
+
+                await until(settled, "not every call was recorded and logged")
+                assert suite.ingest.link.outages == 1
+            records = await ended()
+        crm = await BuiltinCrm.open(str(tmp_path / "crm.sqlite3"), seed=False)
+        try:
+            logged = [c["call_id"] for c in await crm.calls()]
+        finally:
+            await crm.aclose()
+        assert len(records) == CALLS
+        assert {e.result for e in records} == {"answered"}
+        assert sorted(logged) == sorted(e.call_id for e in records)
+        assert await redis.xlen("cb:dead") == 0
+    finally:
+        for client in (redis, primary, standby):
+            await client.aclose()
+        await proxy.close()
+        replica.stop()
