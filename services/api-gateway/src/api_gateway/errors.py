@@ -8,13 +8,12 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import redis.exceptions
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cbstreams import StreamUnavailable
+from cbstreams.exceptions import REDIS_DOWN
 
 __all__ = ["PROBLEM", "ApiError", "install_error_handler", "problem_response"]
 
@@ -71,7 +70,7 @@ def problem_response(request: Request, err: ApiError) -> JSONResponse:
     return JSONResponse(body, status_code=err.status, headers=err.headers, media_type=PROBLEM)
 
 
-def _as_api_error(exc: Exception, request: Request | None = None) -> ApiError:
+def _as_api_error(exc: Exception) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, RequestValidationError):
@@ -90,12 +89,8 @@ def _as_api_error(exc: Exception, request: Request | None = None) -> ApiError:
             str(exc.detail),
             headers=exc.headers,
         )
-    if isinstance(exc, StreamUnavailable | redis.exceptions.ConnectionError
-                  | redis.exceptions.TimeoutError | redis.exceptions.ReadOnlyError):  # fmt: skip
+    if isinstance(exc, REDIS_DOWN):
         # an outage is ordinary: a clean, retryable refusal (logged once by the link)
-        services = getattr(request.app.state, "services", None) if request else None
-        if services is not None:
-            services.link.down(exc)
         retry = {"Retry-After": "2"}
         why = "Redis does not answer; retry shortly"
         return ApiError(503, "redis-unavailable", "Service unavailable", why, headers=retry)
@@ -104,10 +99,19 @@ def _as_api_error(exc: Exception, request: Request | None = None) -> ApiError:
 
 
 async def _handle(request: Request, exc: Exception) -> JSONResponse:
-    return problem_response(request, _as_api_error(exc, request))
+    if isinstance(exc, REDIS_DOWN):
+        services = getattr(request.app.state, "services", None)
+        if services is not None:
+            services.link.down(exc)
+            # idle connections died with the server: drop them now, so that requests after
+            # the outage get fresh ones instead of failing once each
+            await services.redis.connection_pool.disconnect(inuse_connections=False)
+    return problem_response(request, _as_api_error(exc))
 
 
 def install_error_handler(app: FastAPI) -> None:
-    """One handler for every error type the app can meet."""
-    for kind in (ApiError, RequestValidationError, StarletteHTTPException, Exception):
+    """One handler for every error type the app can meet (Redis outages by type: a handler
+    for ``Exception`` alone would answer and then re-raise them to the server)."""
+    kinds = (ApiError, RequestValidationError, StarletteHTTPException, *REDIS_DOWN, Exception)
+    for kind in kinds:
         app.add_exception_handler(kind, _handle)

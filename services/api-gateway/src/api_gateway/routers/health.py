@@ -28,6 +28,7 @@ async def readyz(services: ServicesDep) -> Response:
             await services.redis.ping()
     except Exception as exc:
         services.link.down(exc)
+        await services.redis.connection_pool.disconnect(inuse_connections=False)
         raise ApiError(503, "not-ready", "Not ready", "Redis does not answer") from None
     services.link.ok()
     return Response("ok\n", media_type="text/plain")
