@@ -1,12 +1,16 @@
-"""Transcripts of calls that end while Redis is down are published once it is back (the
-outbox waits the outage out), each once, in order; none is lost."""
+"""A Redis outage and the voice-bot: transcripts of calls that end while Redis is down are
+published once it is back (the outbox waits the outage out), each once, in order; prompts are
+still spoken (the TTS cache finds its files by key without its Redis index)."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from cbcontracts.voice import VoiceTranscript, decode_transcript
+from cbspeech import EspeakSynthesizer
+from cbspeech.cache import TtsCache
 from cbstreams import connect
 from cbstreams.localredis import RedisProcess
 from voice_bot.transcript import TranscriptPublisher
@@ -43,4 +47,22 @@ async def test_transcripts_of_calls_ended_during_an_outage_are_published_after_i
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
+        await redis.aclose()
+
+
+async def test_prompts_are_spoken_during_an_outage_without_the_cache_index(
+    restartable_redis: RedisProcess, tmp_path: Path
+) -> None:
+    redis = connect(restartable_redis.url)
+    cache = TtsCache(redis, tmp_path, EspeakSynthesizer())
+    try:
+        first = await cache.get("Здравствуйте")
+        restartable_redis.stop()
+        again = await cache.get("Здравствуйте")  # the file is known by its key
+        fresh = await cache.get("До свидания")  # synthesised; indexed when Redis is back
+        assert again.path == first.path
+        assert again.hit
+        assert fresh.path.is_file()
+        assert cache.synthesised == 2
+    finally:
         await redis.aclose()
