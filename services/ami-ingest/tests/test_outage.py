@@ -77,6 +77,8 @@ async def test_two_replicas_across_a_redis_restart_publish_every_frame_once_in_o
                     frames_in = a.metrics.frames_in.labels("main")
                     await until(lambda: frames_in._value.get() >= len(want))
                     await until(lambda: not a.pbxs[0].lease.held)  # lapsed by a's own clock
+                    assert not a.ready()  # /readyz: 503
+                    assert a.metrics.redis_up.labels("main")._value.get() == 0
                     assert a.pbxs[0].buffer is not None
                     assert a.pbxs[0].buffer.bytes > 0
                     await asyncio.to_thread(server.start)
@@ -84,6 +86,7 @@ async def test_two_replicas_across_a_redis_restart_publish_every_frame_once_in_o
                         client, keys.ami, lambda e: frames_of(e)[-1:] == want[-1:], timeout=30
                     )
                     token = await client.get(keys.lease())
+                    assert a.ready()
                     assert b.pbxs[0].state == "standby"
                     assert a.link.outages == 1  # one outage, logged once
         await client.aclose()

@@ -27,7 +27,7 @@ class IngestService:
         self.metrics = IngestMetrics.create(self.registry)
         self.redis = connect(settings.redis_url)
         #: Whether Redis answers (one link for every PBX: it is one Redis).
-        self.link = RedisLink("ami-ingest")
+        self.link = RedisLink("ami-ingest", on_change=self._redis_up)
         self.pbxs = [
             PbxIngest(name, pbx, settings, self.redis, self.metrics, self.link)
             for name, pbx in settings.pbx.items()
@@ -41,6 +41,10 @@ class IngestService:
                 host=settings.http.host,
                 port=settings.http.port,
             )
+
+    def _redis_up(self, up: bool) -> None:
+        for name in self.settings.pbx:
+            self.metrics.redis_up.labels(name).set(int(up))
 
     def healthy(self) -> bool:
         """The service runs (a standby is healthy)."""
