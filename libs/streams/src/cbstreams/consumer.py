@@ -142,6 +142,9 @@ class GroupReader:
         self.not_before = not_before_key(key, group)
         #: Counters: handled (acked), retried, dead, reclaimed (claimed from others or due).
         self.stats = {"handled": 0, "retried": 0, "dead": 0, "reclaimed": 0}
+        # held while own pending entries are re-read and while reclaiming, so that an entry
+        # is never handled by both at once (an own entry idle long enough for XAUTOCLAIM)
+        self._claiming = asyncio.Lock()
 
     # -- the loops -------------------------------------------------------------------------
 
@@ -183,6 +186,10 @@ class GroupReader:
     async def start(self, handler: Handler, guard: Callable[[], None] | None = None) -> None:
         """Create the group if needed, claim everything if configured, then handle this
         consumer's own pending entries (what it read before a crash, restart or outage)."""
+        async with self._claiming:
+            await self._start(handler, guard)
+
+    async def _start(self, handler: Handler, guard: Callable[[], None] | None) -> None:
         await ensure_group(self.redis, self.key, self.group)
         if self.settings.claim_on_start:
             await claim_all(self.redis, self.key, self.group, self.consumer)
@@ -229,6 +236,10 @@ class GroupReader:
     async def reclaim(self, handler: Handler, guard: Callable[[], None] | None = None) -> int:
         """Handle the entries whose retry is due and those other consumers left idle; how
         many."""
+        async with self._claiming:
+            return await self._reclaim(handler, guard)
+
+    async def _reclaim(self, handler: Handler, guard: Callable[[], None] | None) -> int:
         redis, s = self.redis, self.settings
         with redis_errors():
             now_ms = int(time.time() * 1000)
