@@ -51,7 +51,8 @@ REDIS_DOWN: tuple[type[Exception], ...] = (
 @contextlib.contextmanager
 def redis_errors() -> Iterator[None]:
     """Map redis-py's connection errors to :class:`StreamUnavailable` (also a replica that
-    refuses writes during a failover, and a Redis still loading its data after a restart)."""
+    refuses writes during a failover, a Redis still loading its data after a restart, and
+    one refusing writes until it can persist them again: ``MISCONF``, ``MASTERDOWN``…)."""
     try:
         yield
     except (
@@ -61,3 +62,11 @@ def redis_errors() -> Iterator[None]:
         OSError,
     ) as exc:
         raise StreamUnavailable(f"redis unavailable: {exc.__class__.__name__}: {exc}") from exc
+    except redis.exceptions.ResponseError as exc:
+        if str(exc).split(" ", 1)[0] in _TRANSIENT_REPLIES:
+            raise StreamUnavailable(f"redis unavailable: {exc}") from exc
+        raise
+
+
+#: Error replies that mean "not now" rather than "wrong request".
+_TRANSIENT_REPLIES = frozenset({"MISCONF", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "LOADING"})
