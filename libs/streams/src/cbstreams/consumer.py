@@ -177,7 +177,7 @@ class GroupReader:
                 fresh = True
                 await self.link.failed(exc, stop)
             except ResponseError as exc:
-                if "NOGROUP" not in str(exc):
+                if not _vanished(exc):
                     raise
                 log.warning("consumer group vanished (did Redis lose data?): creating it again",
                             extra={"stream": self.key, "group": self.group})  # fmt: skip
@@ -227,7 +227,7 @@ class GroupReader:
                 await self.link.failed(exc, stop)
                 continue
             except ResponseError as exc:
-                if "NOGROUP" not in str(exc):
+                if not _vanished(exc):
                     raise
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.settings.reclaim_every_s):
@@ -352,6 +352,12 @@ class GroupReader:
         self.stats["dead"] += len(batch.dead_letters)
         self.stats["retried"] += len(batch.retries)
         self.stats["handled"] += len(acked) - len(batch.dead_letters)
+
+
+def _vanished(exc: ResponseError) -> bool:
+    """The stream or its group is gone (``NOGROUP``; ``UNBLOCKED`` for a reader blocked on a
+    stream that was deleted): create them again and go on."""
+    return str(exc).startswith(("NOGROUP", "UNBLOCKED"))
 
 
 def _id_key(entry_id: bytes) -> tuple[int, int]:
