@@ -1,5 +1,5 @@
 """A Redis outage is ordinary for the gateway's REST side: requests get a clean, retryable 503
-``redis-unavailable`` (never a 500), ``/readyz`` and the ``gateway_redis_up`` metric say not
+``backend-unavailable`` (never a 500), ``/readyz`` and the ``gateway_redis_up`` metric say not
 ready, and everything answers again once Redis is back. (The feeds: see test_feeds*.)"""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ async def test_requests_during_an_outage_get_a_retryable_503_and_work_again_afte
             restartable_redis.stop()
             during = await http.get("/v1/calls", headers=bearer(token))
             assert during.status_code == 503
-            assert during.json()["error_id"] == "redis-unavailable"
+            assert during.json()["error_id"] == "backend-unavailable"
             assert during.headers["retry-after"] == "2"
             assert (await http.get("/readyz")).status_code == 503
             assert b"gateway_redis_up 0.0" in (await http.get("/metrics")).content
