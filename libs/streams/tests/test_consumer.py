@@ -222,3 +222,25 @@ async def test_a_redis_restart_is_waited_out_logged_once_and_nothing_is_lost_or_
         assert await mine.retry(lambda: redis.get("effects")) == b"1"
     finally:
         await redis.aclose()
+
+
+async def test_an_uncapped_retry_is_delivered_past_the_cap_and_never_dead_lettered(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    key, dead = f"{redis_prefix}s", f"{redis_prefix}dead"
+    await put(redis_client, key, "paused")
+    attempts: list[int] = []
+
+    async def handle(batch: Batch) -> None:
+        for entry_id, _ in batch.entries:
+            attempts.append(batch.attempts(entry_id))
+            if len(attempts) < FAST.max_deliveries + 3:  # e.g. waiting for re-authorisation
+                assert batch.retry(entry_id, "CRM credentials revoked", capped=False)
+
+    reader = GroupReader(redis_client, key, "g", "c1", settings=FAST,
+                         dead=DeadLetters(redis_client, dead))  # fmt: skip
+    async with reading(reader, handle):
+        await eventually(lambda: len(attempts) == FAST.max_deliveries + 3)
+        await eventually(none_pending(redis_client, key))
+    assert attempts == list(range(1, FAST.max_deliveries + 4))
+    assert await redis_client.xlen(dead) == 0

@@ -96,12 +96,16 @@ class Batch:
         """Deliveries of the entry so far, this one included."""
         return self._attempts.get(entry_id, 1)
 
-    def retry(self, entry_id: bytes, error: str, *, after_s: float = 0.0) -> bool:
+    def retry(
+        self, entry_id: bytes, error: str, *, after_s: float = 0.0, capped: bool = True
+    ) -> bool:
         """Leave the entry pending and deliver it again later (exponential backoff, at least
-        ``after_s``). False if it reached the delivery cap: then it is dead-lettered."""
+        ``after_s``). False if it reached the delivery cap: then it is dead-lettered.
+        ``capped=False``: retried however often (a pause that is nobody's fault, e.g. waiting
+        for an operator to re-authorise a CRM)."""
         n = self.attempts(entry_id)
         s = self._settings
-        if n >= s.max_deliveries:
+        if capped and n >= s.max_deliveries:
             self.dead(entry_id, f"gave up after {n} attempts: {error}")
             return False
         delay = max(min(s.backoff_ms * 2 ** (n - 1), s.backoff_max_ms), int(after_s * 1000))
@@ -199,7 +203,8 @@ class GroupReader:
             pending=True, after=after, count=self.settings.batch,
         ):  # fmt: skip
             after = batch[-1][0]
-            await self._deliver(await self._not_waiting(batch), handler, guard, redelivered=True)
+            ready, retried = await self._not_waiting(batch)
+            await self._deliver(ready, handler, guard, redelivered=True, retried=retried)
 
     async def run_once(
         self,
@@ -257,22 +262,27 @@ class GroupReader:
                     self.key, self.group, self.consumer, s.reclaim_idle_ms, "0-0", count=s.batch
                 )
         entries = [(i, f or {}) for i, f in claimed]
-        entries += await self._not_waiting([(i, f or {}) for i, f in orphans[1]])
+        ready, retried = await self._not_waiting([(i, f or {}) for i, f in orphans[1]])
+        entries += ready
         self.stats["reclaimed"] += len(entries)
-        await self._deliver(entries, handler, guard, redelivered=True)
+        retried |= {i for i, _ in claimed}
+        await self._deliver(entries, handler, guard, redelivered=True, retried=retried)
         return len(entries)
 
     # -- one batch -------------------------------------------------------------------------
 
-    async def _not_waiting(self, batch: list[Delivery]) -> list[Delivery]:
-        """The entries of ``batch`` not waiting for a retry time in the future."""
+    async def _not_waiting(self, batch: list[Delivery]) -> tuple[list[Delivery], set[bytes]]:
+        """The entries of ``batch`` not waiting for a retry time in the future, and which of
+        them a handler chose to retry (their retry is due)."""
         if not batch:
-            return []
+            return [], set()
         with redis_errors():
             ids = [i for i, _ in batch]
             times = cast(list[bytes | None], await self.redis.hmget(self.not_before, ids))
         now_ms = int(time.time() * 1000)
-        return [d for d, at in zip(batch, times, strict=True) if at is None or int(at) <= now_ms]
+        ready = [(d, at) for d, at in zip(batch, times, strict=True)
+                 if at is None or int(at) <= now_ms]  # fmt: skip
+        return [d for d, _ in ready], {d[0] for d, at in ready if at is not None}
 
     async def _attempts(self, batch: list[Delivery]) -> dict[bytes, int]:
         with redis_errors():
@@ -292,7 +302,10 @@ class GroupReader:
         guard: Callable[[], None] | None,
         *,
         redelivered: bool,
+        retried: set[bytes] | None = None,
     ) -> None:
+        """Handle ``entries`` and commit. The delivery cap applies here only to entries no
+        handler decided on (``retried``: those it chose to retry, capping them itself)."""
         if not entries:
             return
         if guard is not None:
@@ -304,7 +317,9 @@ class GroupReader:
             if not data:
                 batch.entries.append((entry_id, data))
                 batch.dead(entry_id, "entry trimmed from the stream before it was handled")
-            elif batch.attempts(entry_id) > self.settings.max_deliveries:
+            elif batch.attempts(entry_id) > self.settings.max_deliveries and entry_id not in (
+                retried or set()
+            ):
                 batch.entries.append((entry_id, data))
                 batch.dead(entry_id, f"delivered {batch.attempts(entry_id)} times, never handled")
             else:
