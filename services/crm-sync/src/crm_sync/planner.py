@@ -37,11 +37,10 @@ from cbcrm.exceptions import CrmError, InvalidPhone
 from cbcrm.phones import normalize
 from cbcrm.routing import Router, RouteTable
 from cbcrm.sync import CallSync, Card
-from cbstreams import Delivery, LeaseLost
+from cbstreams import Batch, GroupReader, LeaseLost
 from cbstreams.fields import F_DATA
 
 from .cards import card_event, card_start
-from .consumer import GroupConsumer
 from .legs import LegBook
 from .metrics import CrmSyncMetrics
 from .publisher import CrmPublisher
@@ -65,7 +64,7 @@ class _Ahead:
 class Planner:
     def __init__(
         self,
-        consumer: GroupConsumer,
+        reader: GroupReader,
         sync: CallSync,
         publisher: CrmPublisher,
         legs: LegBook,
@@ -75,7 +74,8 @@ class Planner:
         concurrency: int = 32,
         routes: RouteTable | None = None,
     ) -> None:
-        self.consumer, self.sync, self.publisher, self.legs = consumer, sync, publisher, legs
+        self.reader, self.sync, self.publisher, self.legs = reader, sync, publisher, legs
+        self.redis = reader.redis
         self._slots = asyncio.Semaphore(concurrency)  # calls handled at once (Redis pool)
         self.routes = routes  # None: keep no routing data for the gateway
         self._router = Router(sync.lookups, sync.users, sync.rule, region)
@@ -84,34 +84,24 @@ class Planner:
         self.drives_card = sync.adapter.drives_call_card
 
     async def run(self, stop: asyncio.Event, active: Callable[[], bool] = lambda: True) -> None:
-        """Plan until ``stop``; raises LeaseLost as soon as ``active()`` says we may not."""
-        async for batch in self.consumer.pending():
-            self._check(active)
-            await self.handle_batch(batch)
-        while not stop.is_set():
-            self._check(active)
-            await self.run_once()
+        """Plan until ``stop`` (claiming first what a previous planner left pending); raises
+        LeaseLost as soon as ``active()`` says we may not. Redis outages are waited out."""
 
-    @staticmethod
-    def _check(active: Callable[[], bool]) -> None:
-        if not active():
-            raise LeaseLost("the planner lease lapsed")
+        def check() -> None:
+            if not active():
+                raise LeaseLost("the planner lease lapsed")
 
-    async def run_once(self, block_ms: int | None = None) -> int:
-        batch = await self.consumer.new(block_ms)
-        await self.handle_batch(batch)
-        return len(batch)
+        await self.reader.run(self.handle_batch, stop, guard=check)
 
-    async def handle_batch(self, batch: list[Delivery]) -> None:
-        """Events of one call in order, calls concurrently; ack the batch afterwards."""
+    async def handle_batch(self, batch: Batch) -> None:
+        """Events of one call in order, calls concurrently; the commands and route data are
+        queued on ``batch.pipe``, committed with the acks in one MULTI/EXEC."""
         by_call: dict[str, list[CallEvent]] = defaultdict(list)
-        for entry_id, data in batch:
+        for entry_id, data in batch.entries:
             try:
                 event = decode_event(data[F_DATA])
             except (KeyError, msgspec.DecodeError) as exc:
-                log.warning(
-                    "skipping malformed call event", extra={"id": entry_id, "error": str(exc)}
-                )
+                batch.dead(entry_id, f"malformed call event: {exc}")
                 continue
             by_call[f"{event.pbx}/{event.call_id}"].append(event)
         ahead = await self._read_ahead(by_call)
@@ -119,16 +109,13 @@ class Planner:
         async with asyncio.TaskGroup() as tg:
             for events in by_call.values():
                 tg.create_task(self._handle_call(events, planned, ahead))
-        if planned:  # one XADD round trip for the batch's commands (cards went out at once)
-            await self.publisher.commands(planned)
-            for command in planned:
-                self.metrics.planned.labels(command.__struct_config__.tag).inc()
+        # the batch's commands commit with its acks (cards went out at once)
+        self.publisher.queue_commands(batch.pipe, planned)
+        for command in planned:
+            self.metrics.planned.labels(command.__struct_config__.tag).inc()
         if ahead.routes and self.routes is not None:  # the gateway's /v1/route data
-            pipe = self.consumer.redis.pipeline(transaction=False)
             for tenant, phone, extension in ahead.routes:
-                self.routes.queue(pipe, tenant, phone, extension)
-            await pipe.execute()
-        await self.consumer.ack([entry_id for entry_id, _ in batch])
+                self.routes.queue(batch.pipe, tenant, phone, extension)
 
     async def _read_ahead(self, by_call: dict[str, list[CallEvent]]) -> _Ahead:
         """One MGET of the cached lookups of the batch's new calls and one pipeline of the
@@ -146,7 +133,7 @@ class Planner:
         phones = list(ahead.lookups)
         if phones:
             keys = [self.sync.lookups.key(p) for p in phones]
-            raw = cast(list[bytes | None], await self.consumer.redis.mget(keys))
+            raw = cast(list[bytes | None], await self.redis.mget(keys))
             ahead.lookups = {p: _lookup.decode(v) for p, v in zip(phones, raw, strict=True) if v}
         ahead.legs = dict(zip(ended, await self.legs.read(ended), strict=True))
         return ahead

@@ -29,8 +29,9 @@ class CrmPublisher:
         self._commands = StreamPublisher(
             redis, commands_key, Trimmer(commands_retention_s * 1000, every_s=60.0)
         )
-        self._events_trim = Trimmer(events_retention_s * 1000, every_s=60.0)
-        self._events = StreamPublisher(redis, events_key, self._events_trim)
+        self._events = StreamPublisher(
+            redis, events_key, Trimmer(events_retention_s * 1000, every_s=60.0)
+        )
         self._one_by_one: Coalescer[CrmEventBase, bytes] = Coalescer(self.events, max_items=256)
 
     async def commands(self, commands: Sequence[CrmCommandBase]) -> list[bytes]:
@@ -46,8 +47,8 @@ class CrmPublisher:
 
     def queue_events(self, pipe: Pipeline, events: Sequence[CrmEventBase]) -> None:
         """XADD ``events`` (and XTRIM when due) in the caller's pipeline."""
-        key = self._events.key
-        for event in events:
-            pipe.execute_command("XADD", key, "*", F_DATA, encode_crm_event(event))
-        if events and (minid := self._events_trim.due()) is not None:
-            pipe.execute_command("XTRIM", key, "MINID", self._events_trim.op, minid)
+        self._events.queue(pipe, [(F_DATA, encode_crm_event(e)) for e in events])
+
+    def queue_commands(self, pipe: Pipeline, commands: Sequence[CrmCommandBase]) -> None:
+        """XADD ``commands`` (and XTRIM when due) in the caller's pipeline."""
+        self._commands.queue(pipe, [(F_DATA, encode_command(c)) for c in commands])

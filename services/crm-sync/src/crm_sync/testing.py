@@ -20,6 +20,7 @@ from cbcontracts import (
     encode_event,
 )
 from cbcontracts.crm import CrmEvent, decode_crm_event
+from cbstreams import StreamPublisher
 from cbstreams.fields import F_DATA
 
 __all__ = ["CallScript", "crm_events", "eventually", "publish_calls"]
@@ -35,10 +36,7 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0)
 
 
 async def publish_calls(redis: aioredis.Redis, stream: str, events: list[CallEvent]) -> None:
-    async with redis.pipeline(transaction=False) as pipe:
-        for event in events:
-            pipe.xadd(stream, {F_DATA: encode_event(event)})
-        await pipe.execute()
+    await StreamPublisher(redis, stream).publish([(F_DATA, encode_event(e)) for e in events])
 
 
 async def crm_events(redis: aioredis.Redis, stream: str) -> list[CrmEvent]:
