@@ -58,13 +58,15 @@ def queue_entries(
     trimmer: Trimmer | None = None,
     *,
     maxlen: int | None = None,
+    ids: Sequence[str] | None = None,
 ) -> None:
     """Queue ``XADD key * …`` of ``entries`` (and ``XTRIM MINID`` when ``trimmer`` says it is
     due) on the caller's pipeline or MULTI/EXEC, e.g. with a checkpoint or the XACKs of what
-    caused them. ``maxlen``: also cap the stream at about that many entries."""
+    caused them. ``maxlen``: also cap the stream at about that many entries. ``ids``: each
+    entry's own id (``ms-*`` or ``ms-seq``, e.g. loading an exported capture) instead of ``*``."""
     cap: tuple[str | int, ...] = ("MAXLEN", "~", maxlen) if maxlen is not None else ()
-    for entry in entries:
-        pipe.execute_command("XADD", key, *cap, "*", *entry)
+    for n, entry in enumerate(entries):
+        pipe.execute_command("XADD", key, *cap, "*" if ids is None else ids[n], *entry)
     if entries and trimmer is not None and (minid := trimmer.due()) is not None:
         pipe.execute_command("XTRIM", key, "MINID", trimmer.op, minid)
 
