@@ -6,21 +6,28 @@
   of its tenant's PBXs.
 
 Resume: ``?since=<id>`` (WebSocket) or ``Last-Event-ID`` (SSE) with the ``id`` of the last
-message received. WebSocket refusals close the handshake with 4000 + the HTTP status.
+message received; an operator's feed resumes from a snapshot of its open cards
+(``services.cards``). WebSocket refusals close the handshake with 4000 + the HTTP status;
+while Redis is unreachable that is 4503 (SSE: 503 ``backend-unavailable``), and an open feed
+whose Redis goes away is closed with 1013 (try again later): the client resumes with its
+cursor.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
+import redis.exceptions
 from fastapi import APIRouter, Query, Request, WebSocket, status
 from fastapi.responses import StreamingResponse
 from starlette.requests import HTTPConnection
 
+from call_tracker.model import decode_call
 from cbstreams import PbxKeys
 
 from ..auth import check_scope_and_rate, services_of, session_or_key
@@ -28,13 +35,17 @@ from ..deps import Admin, ServicesDep, pbx_for
 from ..errors import ApiError, forbidden
 from ..schemas import SessionCreate, SessionOut
 from ..services.cards import OperatorCards, TenantFilter
-from ..services.feeds import Filter, ami_filter, messages
+from ..services.feeds import ami_filter, id_key, messages
 from ..services.sessions import OperatorSession
 
 router = APIRouter(tags=["feeds"])
 log = logging.getLogger(__name__)
 _enc = msgspec.json.Encoder()
 Feed = AsyncIterator[dict[str, Any] | None]
+#: Redis unreachable (restart, failover, network): a feed is refused or closed, never a 500.
+Unavailable = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+#: How far back a resumed operator feed looks for its open cards' CRM data.
+CARD_DATA_LOOKBACK_MS = 3_600_000
 
 
 @router.post("/v1/sessions", status_code=status.HTTP_201_CREATED)
@@ -51,19 +62,46 @@ async def create_session(body: SessionCreate, admin: Admin, services: ServicesDe
     )
 
 
+async def _opening(opening: Any) -> Feed:
+    """Open a feed; Redis unreachable meanwhile → 503 ``backend-unavailable``."""
+    try:
+        feed: Feed = await opening
+    except Unavailable as exc:
+        log.warning("feed refused: redis unavailable", extra={"error": type(exc).__name__})
+        raise ApiError(
+            503, "backend-unavailable", "Backend unavailable", "try again shortly"
+        ) from None
+    return feed
+
+
 async def _events_feed(conn: HTTPConnection, since: str | None) -> Feed:
     services = services_of(conn)
     who = await session_or_key(conn, "events:read")
     pbxs = set(services.settings.tenant_pbxs(who.tenant))
-    keep: Filter
-    if isinstance(who, OperatorSession):
-        keep = OperatorCards(pbxs, who.extension)
-    else:
-        keep = TenantFilter(pbxs, set(who.extensions))
     feeds = services.feeds
     streams = [feeds.settings.calls_stream, feeds.settings.crm_stream]
-    start = await feeds.start(streams, since)
-    return messages(feeds, streams, ["calls", "crm"], start, keep)
+    labels = ["calls", "crm"]
+    if not isinstance(who, OperatorSession):
+        start = await feeds.start(streams, since)
+        return messages(feeds, streams, labels, start, TenantFilter(pbxs, set(who.extensions)))
+    cards = OperatorCards(pbxs, who.extension)
+    if since is None:
+        return messages(feeds, streams, labels, await feeds.start(streams, None), cards)
+    _, gaps = await feeds.start(streams, since)  # checks the cursor, finds lost entries
+    names = sorted(pbxs)
+    prefix = services.settings.key_prefix
+    snap = await feeds.snapshot(
+        streams, [f"{PbxKeys(p, prefix).base}:tracker:calls" for p in names]
+    )
+    live = [
+        (pbx, decode_call(raw))
+        for pbx, values in zip(names, snap.live, strict=True)
+        for raw in values
+    ]
+    oldest = min((call.start_at // 1000 for _, call in live), default=id_key(snap.ids[1])[0])
+    crm = await feeds.before(streams[1], snap.ids[1], oldest - CARD_DATA_LOOKBACK_MS)
+    first = [cards.resume(live, crm)]
+    return messages(feeds, streams, labels, (snap.ids, gaps), cards, first)
 
 
 async def _ami_feed(conn: HTTPConnection, pbx: str, since: str | None) -> Feed:
@@ -80,15 +118,18 @@ async def _ami_feed(conn: HTTPConnection, pbx: str, since: str | None) -> Feed:
 
 async def _sse(feed: Feed) -> AsyncIterator[bytes]:
     yield b": connected\n\n"
-    async for message in feed:
-        if message is None:
-            yield b": keepalive\n\n"
-            continue
-        yield b"id: %s\nevent: %s\ndata: %s\n\n" % (
-            message["id"].encode(),
-            message["type"].encode(),
-            _enc.encode(message),
-        )
+    try:
+        async for message in feed:
+            if message is None:
+                yield b": keepalive\n\n"
+                continue
+            yield b"id: %s\nevent: %s\ndata: %s\n\n" % (
+                message["id"].encode(),
+                message["type"].encode(),
+                _enc.encode(message),
+            )
+    except Unavailable as exc:  # the stream ends; EventSource resumes with Last-Event-ID
+        log.warning("feed closed: redis unavailable", extra={"error": type(exc).__name__})
 
 
 def _sse_response(feed: Feed) -> StreamingResponse:
@@ -105,7 +146,7 @@ async def events_sse(
     request: Request, since: str | None = Query(None, max_length=100)
 ) -> StreamingResponse:
     """Server-sent events: cards (operator session) or tenant events (key)."""
-    return _sse_response(await _events_feed(request, _since(request, since)))
+    return _sse_response(await _opening(_events_feed(request, _since(request, since))))
 
 
 @router.get("/v1/feeds/ami/{pbx}", response_class=StreamingResponse)
@@ -113,12 +154,12 @@ async def ami_sse(
     request: Request, pbx: str, since: str | None = Query(None, max_length=100)
 ) -> StreamingResponse:
     """Server-sent raw AMI frames of one PBX (``events:read`` + ``admin``)."""
-    return _sse_response(await _ami_feed(request, pbx, _since(request, since)))
+    return _sse_response(await _opening(_ami_feed(request, pbx, _since(request, since))))
 
 
 async def _serve_ws(ws: WebSocket, opening: Any) -> None:
     try:
-        feed: Feed = await opening
+        feed = await _opening(opening)
     except ApiError as err:
         await ws.close(code=4000 + err.status, reason=err.error_id)
         return
@@ -137,6 +178,10 @@ async def _serve_ws(ws: WebSocket, opening: Any) -> None:
             while (await ws.receive())["type"] != "websocket.disconnect":
                 pass
             task.cancel()
+    except* Unavailable as errors:  # resumable: the client reconnects with its cursor
+        log.warning("feed closed: redis unavailable", extra={"error": repr(errors.exceptions[0])})
+        with contextlib.suppress(OSError, RuntimeError):
+            await ws.close(code=1013, reason="backend-unavailable")
     except* (OSError, RuntimeError) as errors:  # the client went away mid-send
         log.info("feed client gone", extra={"error": repr(errors.exceptions[0])})
     finally:

@@ -10,6 +10,12 @@
   calls is kept (bounded), so a card shown after its ``crm.card`` (a transfer, a late ring)
   still fills.
 
+A resumed operator feed starts from a *snapshot* (:meth:`OperatorCards.resume`): the cards
+its extension has open now, computed from the call-tracker's live calls (ringing there, or
+answered there and still with it), each with its CRM data; the page closes every other card.
+The events between the client's cursor and the snapshot are summed up by it, not replayed:
+a card whose call ended meanwhile is simply not in it.
+
 CRM events (``cb:crm:events``) are ``cbcontracts.crm`` events in the ``data`` field; an
 operator gets the ``crm.card`` data of the calls whose card it shows, an integrator every CRM
 event of its tenant. Entries that do not decode are skipped.
@@ -18,10 +24,12 @@ event of its tenant. Entries that do not decode are skipped.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
 
+from call_tracker.model import Call
 from cbcontracts import (
     CallAnswered,
     CallEnded,
@@ -33,7 +41,15 @@ from cbcontracts import (
 )
 from cbcontracts.crm import CardData, CrmEvent, decode_crm_event
 
-__all__ = ["CALLS", "CRM", "Message", "OperatorCards", "TenantFilter", "event_extensions"]
+__all__ = [
+    "CALLS",
+    "CRM",
+    "Message",
+    "OperatorCards",
+    "TenantFilter",
+    "event_extensions",
+    "open_for",
+]
 
 CALLS, CRM = 0, 1  # stream indexes of the merged feed
 Message = dict[str, Any]
@@ -135,27 +151,74 @@ class OperatorCards:
     def _show(self, key: tuple[str, str], event: CallEvent) -> list[Message]:
         if key in self._shown:
             return []
+        card = self._card(
+            key, event.external, event.direction, event.did, isinstance(event, CallTransferred)
+        )
+        known = self._recent.get(key)
+        return [card] if known is None else [card, _card_data(known)]
+
+    def _card(
+        self, key: tuple[str, str], external: str, direction: str, did: str, transferred: bool
+    ) -> Message:
         card: Message = {
             "type": "card.show",
-            "call_id": event.call_id,
-            "pbx": event.pbx,
+            "call_id": key[1],
+            "pbx": key[0],
             "extension": self._ext,
-            "external": event.external,
-            "direction": event.direction,
-            "did": event.did,
-            "transferred": isinstance(event, CallTransferred),
+            "external": external,
+            "direction": direction,
+            "did": did,
+            "transferred": transferred,
         }
         self._shown[key] = card
         self._seen[key] = None
         while len(self._seen) > self.RECENT:
             self._seen.popitem(last=False)
-        known = self._recent.get(key)
-        return [card] if known is None else [card, _card_data(known)]
+        return card
+
+    def resume(
+        self, live: Iterable[tuple[str, Call]], crm: Iterable[dict[bytes, bytes]]
+    ) -> Message:
+        """Start from a snapshot: ``live`` = (pbx, call) of the calls in progress, ``crm``
+        the CRM events before it (newest first). Returns the ``snapshot`` message: the cards
+        open now, each as its ``card.show`` with ``answered`` and ``data`` (``card.data``'s,
+        or None); from here on the feed hides and ends them as usual."""
+        cards: list[Message] = []
+        for pbx, call in live:
+            state = open_for(call, self._ext) if pbx in self._pbxs else None
+            if state is not None:
+                key = (pbx, call.linkedid)
+                card = self._card(
+                    key, call.external, call.direction, call.did, self._ext in call.transfers
+                )
+                cards.append({**card, "answered": state == "answered", "data": None})
+        wanted = {(c["pbx"], c["call_id"]): c for c in cards}
+        for fields in crm:  # newest first: the first crm.card of a call is its latest
+            data = decode_crm(fields)
+            if isinstance(data, CardData) and (data.pbx, data.call_id) in wanted:
+                key = (data.pbx, data.call_id)
+                if key not in self._recent:
+                    self._recent[key] = data
+                    wanted[key]["data"] = msgspec.to_builtins(data)
+        return {"type": "snapshot", "extension": self._ext, "cards": cards}
 
     def _hide(self, key: tuple[str, str], reason: str) -> list[Message]:
         if self._shown.pop(key, None) is None:
             return []
         return [{"type": "card.hide", "call_id": key[1], "pbx": key[0], "reason": reason}]
+
+
+def open_for(call: Call, extension: str) -> str | None:
+    """Whether ``extension``'s card of a live call is open, by the tracker's state:
+    ``"ringing"`` (it rings there now), ``"answered"`` (answered there and still with it),
+    else None — the same rules as the events: shown on ringing (or a transfer to it), hidden
+    when that stops, when another extension has the call, or when it ends."""
+    if extension in call.ringing:
+        return "ringing"
+    took_it = extension in call.rang or extension in call.transfers
+    if call.answer_at and call.operator == extension and took_it:
+        return "answered"
+    return None
 
 
 def _card_data(crm: CardData) -> Message:
