@@ -8,6 +8,7 @@ handshakes cleanly and closes open feeds with 1013 so that clients resume."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -87,26 +88,20 @@ async def _until(ws: websockets.ClientConnection, kind: str, call: str) -> list[
     return got
 
 
-@pytest.fixture
-async def gateway(settings: GatewaySettings) -> AsyncIterator[Any]:
-    """A factory: ``async with gateway() as (base, services)`` — a gateway process's life."""
-    import contextlib
-
-    @contextlib.asynccontextmanager
-    async def run() -> AsyncIterator[tuple[str, Services]]:
-        async with (
-            open_services(settings) as services,
-            serving(create_app(settings, services)) as base,
-        ):
-            yield base, services
-
-    yield run
+@contextlib.asynccontextmanager
+async def _gateway(settings: GatewaySettings) -> AsyncIterator[tuple[str, Services]]:
+    """One gateway process's life: its services and its uvicorn."""
+    async with (
+        open_services(settings) as services,
+        serving(create_app(settings, services)) as base,
+    ):
+        yield base, services
 
 
 async def test_a_card_shown_before_a_gateway_restart_closes_when_its_call_ends_meanwhile(
-    settings: GatewaySettings, redis_client: aioredis.Redis, gateway: Any
+    settings: GatewaySettings, redis_client: aioredis.Redis
 ) -> None:
-    async with gateway() as (base, services):
+    async with _gateway(settings) as (base, services):
         token = await _session(base, services)
         async with websockets.connect(_ws(base, f"token={token}"), open_timeout=10) as ws:
             await publish_events(redis_client, settings, [_ringing("gone"), _ringing("stays")])
@@ -118,7 +113,7 @@ async def test_a_card_shown_before_a_gateway_restart_closes_when_its_call_ends_m
     await publish_events(redis_client, settings, [_ended("gone")])
     await _live(redis_client, settings, "stays")
     async with (
-        gateway() as (base, _),
+        _gateway(settings) as (base, _),
         websockets.connect(_ws(base, f"token={token}&since={cursor}"), open_timeout=10) as ws,
     ):
         snapshot = json.loads(await asyncio.wait_for(ws.recv(), 15))
