@@ -8,7 +8,10 @@ from .pbx import PbxError
 from .replay import Capture
 from .server import Simulator
 from .traffic import (
+    OUTCOMES,
     SCENARIOS,
+    Outcome,
+    PlayedCall,
     TrafficConfig,
     TrafficGenerator,
     blast,
@@ -18,12 +21,15 @@ from .traffic import (
 )
 
 __all__ = [
+    "OUTCOMES",
     "SCENARIOS",
     "Call",
     "Capture",
     "CaptureResult",
     "LiveChannel",
+    "Outcome",
     "PbxError",
+    "PlayedCall",
     "Simulator",
     "Template",
     "TrafficConfig",
