@@ -3,7 +3,8 @@
 the cards open now (a card whose call ended meanwhile is not in it; a card still open is hidden
 when its call ends); a gap marker after an XDEL resumes after the client's cursor; a cursor
 beyond Redis's 64-bit ids is refused, not a dropped connection; Redis going away refuses
-handshakes cleanly and closes open feeds with 1013 so that clients resume."""
+handshakes cleanly (REST answers 503) and closes open feeds with 1013 so that clients
+resume."""
 
 from __future__ import annotations
 
@@ -200,8 +201,11 @@ async def test_while_redis_is_away_handshakes_are_refused_and_open_feeds_close_t
                 assert refused.value.response.status_code == 403  # a refusal, not a 500
                 async with httpx.AsyncClient(base_url=base) as http:
                     sse = await http.get("/v1/feeds/events", headers=bearer(key))
+                    rest = await http.get("/v1/calls", headers=bearer(key))
                 assert sse.status_code == 503
                 assert sse.json()["error_id"] == "backend-unavailable"
+                assert rest.status_code == 503  # REST too: a clear answer, not a 500
+                assert rest.json()["error_id"] == "backend-unavailable"
                 await asyncio.to_thread(server.start)
                 # back: the same key (AOF kept it) opens a feed that delivers
                 async with websockets.connect(

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import redis.exceptions
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -68,9 +69,20 @@ def problem_response(request: Request, err: ApiError) -> JSONResponse:
     return JSONResponse(body, status_code=err.status, headers=err.headers, media_type=PROBLEM)
 
 
+#: Redis unreachable (restart, failover, network): 503, never a 500.
+UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+def backend_unavailable() -> ApiError:
+    return ApiError(503, "backend-unavailable", "Backend unavailable", "try again shortly")
+
+
 def _as_api_error(exc: Exception) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
+    if isinstance(exc, UNAVAILABLE):
+        log.warning("redis unavailable", extra={"error": type(exc).__name__})
+        return backend_unavailable()
     if isinstance(exc, RequestValidationError):
         errors = [
             {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}

@@ -22,7 +22,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
-import redis.exceptions
 from fastapi import APIRouter, Query, Request, WebSocket, status
 from fastapi.responses import StreamingResponse
 from starlette.requests import HTTPConnection
@@ -32,7 +31,7 @@ from cbstreams import PbxKeys
 
 from ..auth import check_scope_and_rate, services_of, session_or_key
 from ..deps import Admin, ServicesDep, pbx_for
-from ..errors import ApiError, forbidden
+from ..errors import UNAVAILABLE, ApiError, backend_unavailable, forbidden
 from ..schemas import SessionCreate, SessionOut
 from ..services.cards import OperatorCards, TenantFilter
 from ..services.feeds import ami_filter, id_key, messages
@@ -42,8 +41,6 @@ router = APIRouter(tags=["feeds"])
 log = logging.getLogger(__name__)
 _enc = msgspec.json.Encoder()
 Feed = AsyncIterator[dict[str, Any] | None]
-#: Redis unreachable (restart, failover, network): a feed is refused or closed, never a 500.
-Unavailable = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 #: How far back a resumed operator feed looks for its open cards' CRM data.
 CARD_DATA_LOOKBACK_MS = 3_600_000
 
@@ -66,11 +63,9 @@ async def _opening(opening: Any) -> Feed:
     """Open a feed; Redis unreachable meanwhile → 503 ``backend-unavailable``."""
     try:
         feed: Feed = await opening
-    except Unavailable as exc:
+    except UNAVAILABLE as exc:
         log.warning("feed refused: redis unavailable", extra={"error": type(exc).__name__})
-        raise ApiError(
-            503, "backend-unavailable", "Backend unavailable", "try again shortly"
-        ) from None
+        raise backend_unavailable() from None
     return feed
 
 
@@ -128,7 +123,7 @@ async def _sse(feed: Feed) -> AsyncIterator[bytes]:
                 message["type"].encode(),
                 _enc.encode(message),
             )
-    except Unavailable as exc:  # the stream ends; EventSource resumes with Last-Event-ID
+    except UNAVAILABLE as exc:  # the stream ends; EventSource resumes with Last-Event-ID
         log.warning("feed closed: redis unavailable", extra={"error": type(exc).__name__})
 
 
@@ -178,7 +173,7 @@ async def _serve_ws(ws: WebSocket, opening: Any) -> None:
             while (await ws.receive())["type"] != "websocket.disconnect":
                 pass
             task.cancel()
-    except* Unavailable as errors:  # resumable: the client reconnects with its cursor
+    except* UNAVAILABLE as errors:  # resumable: the client reconnects with its cursor
         log.warning("feed closed: redis unavailable", extra={"error": repr(errors.exceptions[0])})
         with contextlib.suppress(OSError, RuntimeError):
             await ws.close(code=1013, reason="backend-unavailable")
