@@ -45,3 +45,10 @@ def test_any_text_is_a_cursor_or_a_422(text: str) -> None:
     else:
         assert format_cursor(parsed) == text
     assert status in (200, 422)
+
+
+@pytest.mark.parametrize("text", ["١-٠_0-0", "0-0_０-0", "1-1_2-2_3-3", "1_2", "-1-0_0-0", ""])
+def test_not_ascii_stream_ids_are_refused(text: str) -> None:
+    with pytest.raises(ApiError) as refused:
+        parse_cursor(text, 2)
+    assert refused.value.error_id == "invalid-cursor"

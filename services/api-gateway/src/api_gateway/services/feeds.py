@@ -40,7 +40,7 @@ __all__ = [
     "parse_cursor",
 ]
 
-_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")  # ASCII digits only (\d matches any script)
 _U64 = 2**64
 Entry = tuple[int, str, dict[bytes, bytes]]  # (stream index, entry id, fields)
 
