@@ -315,6 +315,7 @@ class FeedClient:
         # operator: the cards open now; integrator: every call's event seqs
         self.open: dict[str, dict[str, Any]] = {}
         self.shown_twice = 0
+        self.twice: list[str] = []
         self.ended: set[str] = set()
         self.seqs: dict[str, set[int]] = defaultdict(set)
         self.last_seq: dict[str, int] = {}
@@ -353,6 +354,11 @@ class FeedClient:
         elif kind == "card.show":
             if message["call_id"] in self.open:
                 self.shown_twice += 1
+                self.twice.append(
+                    f"{self.name}: {message['call_id']} after connect {self.connects},"
+                    f" {self.snapshots} snapshots, first at {self.open[message['call_id']]['id']}"
+                    f", again at {message['id']}"
+                )
             self.open[message["call_id"]] = message
         elif kind in ("card.hide", "call.ended"):
             self.open.pop(message["call_id"], None)
@@ -661,6 +667,11 @@ def _figures(
     report.calls_made = len(played)
     report.cards_left_open = sum(len(c.open) for c in clients[1:])
     report.cards_shown_twice = sum(c.shown_twice for c in clients[1:])
+    scenario = {p.call_id: p.scenario for p in played}
+    for client in clients[1:]:
+        for entry in client.twice:
+            call = entry.split(": ", 1)[1].split(" ", 1)[0]
+            report.details["cards_shown_twice"].append(f"{entry} ({scenario.get(call)})")
     report.feed_resumes = sum(max(0, c.connects - 1) for c in clients)
     for client in clients[1:]:
         for call in client.open:
@@ -749,7 +760,10 @@ def _crm(report: Report, db: Path, played: list[PlayedCall], watch: AmiWatch) ->
         if count > 1:
             report.crm_doubled += 1
             report.details["crm_doubled"].append(f"{call_id} ext {ext}: {count} rows")
+    wrong = {line.split(" ", 1)[0] for line in report.details["calls_wrong"]}
     for p in played:
+        if p.call_id in wrong:  # the CRM follows the record; counted in calls_wrong
+            continue
         if p.direction != "internal" and p.call_id not in logged and not watch.unseen(p):
             report.crm_missing += 1
             report.details["crm_missing"].append(f"{p.call_id} {p.scenario}")

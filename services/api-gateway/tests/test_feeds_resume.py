@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, cast
@@ -62,7 +63,8 @@ async def _live(redis: aioredis.Redis, settings: GatewaySettings, *calls: str) -
     key = f"{PbxKeys('main', settings.key_prefix).base}:tracker:calls"
     await redis.delete(key)
     for call in calls:
-        state = Call(call, T0, direction="inbound", external="79161234567", rang=["100"])
+        now_us = int(time.time() * 1e6)
+        state = Call(call, now_us, direction="inbound", external="79161234567", rang=["100"])
         state.ringing = ["100"]
         await redis.hset(key, call, encode_call(state))
 

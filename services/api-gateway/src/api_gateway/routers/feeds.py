@@ -33,16 +33,19 @@ from ..auth import check_scope_and_rate, services_of, session_or_key
 from ..deps import Admin, ServicesDep, pbx_for
 from ..errors import UNAVAILABLE, ApiError, backend_unavailable, forbidden
 from ..schemas import SessionCreate, SessionOut
-from ..services.cards import OperatorCards, TenantFilter
-from ..services.feeds import ami_filter, id_key, messages
+from ..services.cards import OperatorCards, TenantFilter, concerns
+from ..services.feeds import ami_filter, messages
 from ..services.sessions import OperatorSession
 
 router = APIRouter(tags=["feeds"])
 log = logging.getLogger(__name__)
 _enc = msgspec.json.Encoder()
 Feed = AsyncIterator[dict[str, Any] | None]
-#: How far back a resumed operator feed looks for its open cards' CRM data.
-CARD_DATA_LOOKBACK_MS = 3_600_000
+#: A resumed operator feed replays the entries from this long before the oldest live call
+#: that concerns it (its call.started and crm.card are there)...
+REPLAY_LOOKBACK_MS = 5_000
+#: ...but at most this many of each stream (a call older than that: judged by its state).
+SNAPSHOT_REPLAY_MAX = 50_000
 
 
 @router.post("/v1/sessions", status_code=status.HTTP_201_CREATED)
@@ -93,9 +96,12 @@ async def _events_feed(conn: HTTPConnection, since: str | None) -> Feed:
         for pbx, values in zip(names, snap.live, strict=True)
         for raw in values
     ]
-    oldest = min((call.start_at // 1000 for _, call in live), default=id_key(snap.ids[1])[0])
-    crm = await feeds.before(streams[1], snap.ids[1], oldest - CARD_DATA_LOOKBACK_MS)
-    first = [cards.resume(live, crm)]
+    mine = [call.start_at for _, call in live if concerns(call, who.extension)]
+    past = []
+    if mine:  # replay from shortly before the oldest live call that may have a card open
+        oldest_ms = min(mine) // 1000 - REPLAY_LOOKBACK_MS
+        past = await feeds.window(streams, snap.ids, oldest_ms, SNAPSHOT_REPLAY_MAX)
+    first = [cards.resume(((i, fields) for i, _, fields in past), live)]
     return messages(feeds, streams, labels, (snap.ids, gaps), cards, first)
 
 

@@ -11,10 +11,10 @@
   still fills.
 
 A resumed operator feed starts from a *snapshot* (:meth:`OperatorCards.resume`): the cards
-its extension has open now, computed from the call-tracker's live calls (ringing there, or
-answered there and still with it), each with its CRM data; the page closes every other card.
-The events between the client's cursor and the snapshot are summed up by it, not replayed:
-a card whose call ended meanwhile is simply not in it.
+its extension has open now, rebuilt by replaying the entries since the oldest live call that
+concerns it through the same rules, each with its CRM data; the page closes every other card.
+The events between the client's cursor and the snapshot are summed up by it, not replayed to
+the client: a card whose call ended meanwhile is simply not in it.
 
 CRM events (``cb:crm:events``) are ``cbcontracts.crm`` events in the ``data`` field; an
 operator gets the ``crm.card`` data of the calls whose card it shows, an integrator every CRM
@@ -29,7 +29,7 @@ from typing import Any
 
 import msgspec
 
-from call_tracker.model import Call
+from call_tracker.model import LEG_UP, Call
 from cbcontracts import (
     CallAnswered,
     CallEnded,
@@ -47,6 +47,7 @@ __all__ = [
     "Message",
     "OperatorCards",
     "TenantFilter",
+    "concerns",
     "event_extensions",
     "open_for",
 ]
@@ -177,35 +178,67 @@ class OperatorCards:
         return card
 
     def resume(
-        self, live: Iterable[tuple[str, Call]], crm: Iterable[dict[bytes, bytes]]
+        self, past: Iterable[tuple[int, dict[bytes, bytes]]], live: Iterable[tuple[str, Call]]
     ) -> Message:
-        """Start from a snapshot: ``live`` = (pbx, call) of the calls in progress, ``crm``
-        the CRM events before it (newest first). Returns the ``snapshot`` message: the cards
-        open now, each as its ``card.show`` with ``answered`` and ``data`` (``card.data``'s,
-        or None); from here on the feed hides and ends them as usual."""
-        cards: list[Message] = []
+        """Start from a snapshot. ``past``: (stream, fields) of the merged calls and CRM
+        entries up to the snapshot, oldest first, from at least the start of the oldest live
+        call that concerns this extension; they are replayed through this very filter (its
+        output dropped), so the snapshot holds exactly the cards the events left open, each
+        with its CRM data. ``live``: (pbx, call) of the calls in progress; one whose start
+        the replay did not reach (``past`` was bounded) is judged by :func:`open_for`.
+        Returns the ``snapshot`` message: each open card's ``card.show`` with ``answered``
+        and ``data`` (``card.data``'s, or None)."""
+        answered: set[tuple[str, str]] = set()
+        started: set[tuple[str, str]] = set()
+        for stream, fields in past:
+            if stream == CALLS:
+                event = decode_call(fields)
+                if event is not None and event.seq == 1:
+                    started.add((event.pbx, event.call_id))
+            for message in self(stream, fields):
+                key = (message.get("pbx", ""), message.get("call_id", ""))
+                if message["type"] == "card.answered":
+                    answered.add(key)
+                elif message["type"] in ("card.show", "card.hide"):
+                    answered.discard(key)
+        live_keys = set()
         for pbx, call in live:
+            key = (pbx, call.linkedid)
+            live_keys.add(key)
             state = open_for(call, self._ext) if pbx in self._pbxs else None
-            if state is not None:
-                key = (pbx, call.linkedid)
-                card = self._card(
-                    key, call.external, call.direction, call.did, self._ext in call.transfers
-                )
-                cards.append({**card, "answered": state == "answered", "data": None})
-        wanted = {(c["pbx"], c["call_id"]): c for c in cards}
-        for fields in crm:  # newest first: the first crm.card of a call is its latest
-            data = decode_crm(fields)
-            if isinstance(data, CardData) and (data.pbx, data.call_id) in wanted:
-                key = (data.pbx, data.call_id)
-                if key not in self._recent:
-                    self._recent[key] = data
-                    wanted[key]["data"] = msgspec.to_builtins(data)
+            if key in started or key in self._shown or state is None:
+                continue
+            self._card(key, call.external, call.direction, call.did, self._ext in call.transfers)
+            if state == "answered":
+                answered.add(key)
+        for key in [k for k in self._shown if k not in live_keys]:
+            del self._shown[key]  # ended before the replay reached its end: not open
+        cards = [
+            {
+                **card,
+                "answered": key in answered,
+                "data": _card_data(self._recent[key])["data"] if key in self._recent else None,
+            }
+            for key, card in self._shown.items()
+        ]
         return {"type": "snapshot", "extension": self._ext, "cards": cards}
 
     def _hide(self, key: tuple[str, str], reason: str) -> list[Message]:
         if self._shown.pop(key, None) is None:
             return []
         return [{"type": "card.hide", "call_id": key[1], "pbx": key[0], "reason": reason}]
+
+
+def concerns(call: Call, extension: str) -> bool:
+    """Whether ``extension`` may have a card of this live call (it rang, rings, has it, was
+    transferred to it, or has a channel in it)."""
+    return (
+        extension in call.rang
+        or extension in call.ringing
+        or extension in call.transfers
+        or call.operator == extension
+        or any(leg.ext == extension for leg in call.legs.values())
+    )
 
 
 def open_for(call: Call, extension: str) -> str | None:
@@ -215,10 +248,11 @@ def open_for(call: Call, extension: str) -> str | None:
     when that stops, when another extension has the call, or when it ends."""
     if extension in call.ringing:
         return "ringing"
-    took_it = extension in call.rang or extension in call.transfers
-    if call.answer_at and call.operator == extension and took_it:
-        return "answered"
-    return None
+    if not call.answer_at or call.operator != extension:
+        return None
+    # rang there and answered there (not picked up from elsewhere), or transferred to it
+    dialled = any(leg.ext == extension and leg.state == LEG_UP for leg in call.legs.values())
+    return "answered" if dialled or extension in call.transfers else None
 
 
 def _card_data(crm: CardData) -> Message:

@@ -150,23 +150,29 @@ class FeedReader:
         ids = [rows[0][0].decode() if rows else "0-0" for rows in replies[: len(streams)]]
         return Snapshot(ids, [list(values) for values in replies[len(streams) :]])
 
-    async def before(
-        self, stream: str, until: str, oldest_ms: int, limit: int = 5000
-    ) -> list[dict[bytes, bytes]]:
-        """Entries up to ``until`` and not older than ``oldest_ms``, newest first (at most
-        ``limit``): what a resumed feed needs of the past (an operator's cards' CRM data)."""
-        out: list[dict[bytes, bytes]] = []
-        top = until
-        while len(out) < limit:
-            rows = cast(
-                list[tuple[bytes, dict[bytes, bytes]]],
-                await self._redis.xrevrange(stream, max=top, min=f"{oldest_ms}-0", count=500),
-            )
-            out.extend(fields for _, fields in rows)
-            if len(rows) < 500:
-                break
-            top = "(" + rows[-1][0].decode()
-        return out[:limit]
+    async def window(
+        self, streams: Sequence[str], until: Sequence[str], oldest_ms: int, limit: int
+    ) -> list[Entry]:
+        """The entries of ``streams`` up to ``until`` (each stream's id) and not older than
+        ``oldest_ms``, oldest first, merged in id order; at most the newest ``limit`` of each
+        stream: the past a resumed operator feed replays to rebuild its cards."""
+        out: list[Entry] = []
+        for index, (stream, top) in enumerate(zip(streams, until, strict=True)):
+            rows: list[tuple[bytes, dict[bytes, bytes]]] = []
+            while len(rows) < limit:
+                page = cast(
+                    list[tuple[bytes, dict[bytes, bytes]]],
+                    await self._redis.xrevrange(
+                        stream, max=top, min=f"{oldest_ms}-0", count=min(1000, limit)
+                    ),
+                )
+                rows += page
+                if len(page) < min(1000, limit):
+                    break
+                top = "(" + page[-1][0].decode()
+            out += [(index, entry_id.decode(), fields) for entry_id, fields in rows[:limit]]
+        out.sort(key=lambda e: id_key(e[1]))
+        return out
 
     async def follow(self, streams: Sequence[str], ids: list[str]) -> AsyncIterator[list[Entry]]:
         """Batches of new entries, forever (empty batches when ``block_ms`` passes idle),
