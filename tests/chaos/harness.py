@@ -510,8 +510,8 @@ async def _run(
             await faults
             log(f"traffic done: {len(traffic.played)} calls in {time.time() - started_at:.0f} s")
             await _settle(config, redis, suite, clients, traffic.played, watch, log)
-            _figures(report, clients, watch, traffic.played)
-            await _records(report, redis, traffic.played, watch)
+            ended = await _records(report, redis, traffic.played, watch)
+            _figures(report, clients, ended, traffic.played)
             _crm(report, suite.crm_db, traffic.played, watch)
             report.pending_left, report.dead_letters = await _pending(redis)
             report.live_left_open = int(await redis.hlen(f"{keys.base}:tracker:calls"))
@@ -662,8 +662,9 @@ async def _integrator_caught_up(redis: aioredis.Redis, clients: list[FeedClient]
 
 
 def _figures(
-    report: Report, clients: list[FeedClient], watch: AmiWatch, played: list[PlayedCall]
+    report: Report, clients: list[FeedClient], ended: set[str], played: list[PlayedCall]
 ) -> None:
+    """The feeds' figures; ``ended``: the calls whose ``call.ended`` is in the stream."""
     report.calls_made = len(played)
     report.cards_left_open = sum(len(c.open) for c in clients[1:])
     report.cards_shown_twice = sum(c.shown_twice for c in clients[1:])
@@ -677,10 +678,9 @@ def _figures(
         for call in client.open:
             report.details["cards_left_open"].append(f"{client.name}: {call}")
     integrator = clients[0]
-    seen = {p.call_id for p in played if not watch.unseen(p)}
     holes = 0
     if not integrator.gaps:
-        for call in seen:
+        for call in ended:
             seqs = integrator.seqs.get(call, set())
             last = integrator.last_seq.get(call)
             if last is None or seqs != set(range(1, last + 1)):
@@ -691,7 +691,8 @@ def _figures(
 
 async def _records(
     report: Report, redis: aioredis.Redis, played: list[PlayedCall], watch: AmiWatch
-) -> None:
+) -> set[str]:
+    """The record figures; returns the calls whose ``call.ended`` is in the calls stream."""
     cdr = CdrKeys(PREFIX)
     ended: dict[str, int] = defaultdict(int)
     start = "-"
@@ -727,6 +728,7 @@ async def _records(
         if wrong:
             report.calls_wrong += 1
             report.details["calls_wrong"].append(f"{p.call_id} {p.scenario}: {wrong}")
+    return set(ended)
 
 
 def _wrong(record: Any, p: PlayedCall, watch: AmiWatch) -> str:
@@ -760,9 +762,12 @@ def _crm(report: Report, db: Path, played: list[PlayedCall], watch: AmiWatch) ->
         if count > 1:
             report.crm_doubled += 1
             report.details["crm_doubled"].append(f"{call_id} ext {ext}: {count} rows")
-    wrong = {line.split(" ", 1)[0] for line in report.details["calls_wrong"]}
+    wrong = {
+        line.split(" ", 1)[0]
+        for line in report.details["calls_wrong"] + report.details["calls_lost"]
+    }
     for p in played:
-        if p.call_id in wrong:  # the CRM follows the record; counted in calls_wrong
+        if p.call_id in wrong:  # the CRM follows the record; counted in calls_wrong/lost
             continue
         if p.direction != "internal" and p.call_id not in logged and not watch.unseen(p):
             report.crm_missing += 1
