@@ -4,7 +4,8 @@ the cards open now (a card whose call ended meanwhile is not in it; a card still
 when its call ends); a gap marker after an XDEL resumes after the client's cursor; a cursor
 beyond Redis's 64-bit ids is refused, not a dropped connection; Redis going away refuses
 handshakes cleanly (REST answers 503) and closes open feeds with 1013 so that clients
-resume."""
+resume; a gateway started before Redis is alive but not ready, and serves feeds once Redis
+is up."""
 
 from __future__ import annotations
 
@@ -216,3 +217,37 @@ async def test_while_redis_is_away_handshakes_are_refused_and_open_feeds_close_t
                     await publish_events(services.redis, settings, [_ringing("back")])
                     got = json.loads(await asyncio.wait_for(ws.recv(), 15))
                 assert got["event"]["call_id"] == "back"
+
+
+async def test_a_gateway_started_before_redis_refuses_feeds_until_redis_is_up(
+    tmp_path: Path, redis_prefix: str
+) -> None:
+    server = RedisProcess(tmp_path / "redis")  # not started yet
+    settings = settings_for(server.url, redis_prefix)
+    try:
+        async with (
+            open_services(settings) as services,
+            serving(create_app(settings, services)) as base,
+            httpx.AsyncClient(base_url=base) as http,
+        ):
+            assert (await http.get("/healthz")).status_code == 200  # alive, not ready
+            assert (await http.get("/readyz")).status_code == 503
+            url = _ws(base, "token=cbs_whatever")
+            with pytest.raises(InvalidStatus):
+                async with websockets.connect(url, open_timeout=10):
+                    pass
+            refused = await http.get(
+                "/v1/feeds/events", headers=bearer("cbk_" + "0" * 16 + "_" + "x" * 43)
+            )
+            assert refused.status_code == 503
+            await asyncio.to_thread(server.start)
+            assert (await http.get("/readyz")).status_code == 200
+            _, key = await services.keys.create("acme", ("events:read",))
+            async with websockets.connect(
+                _ws(base, ""), additional_headers=bearer(key), open_timeout=10
+            ) as ws:
+                await publish_events(services.redis, settings, [_ringing("first")])
+                got = json.loads(await asyncio.wait_for(ws.recv(), 15))
+            assert got["event"]["call_id"] == "first"
+    finally:
+        server.kill()
