@@ -26,14 +26,13 @@ from fastapi import APIRouter, Query, Request, WebSocket, status
 from fastapi.responses import StreamingResponse
 from starlette.requests import HTTPConnection
 
-from call_tracker.model import decode_call
 from cbstreams import PbxKeys
 
 from ..auth import check_scope_and_rate, services_of, session_or_key
 from ..deps import Admin, ServicesDep, pbx_for
 from ..errors import UNAVAILABLE, ApiError, backend_unavailable, forbidden
 from ..schemas import SessionCreate, SessionOut
-from ..services.cards import OperatorCards, TenantFilter, concerns
+from ..services.cards import OperatorCards, TenantFilter, resume_operator
 from ..services.feeds import ami_filter, messages
 from ..services.sessions import OperatorSession
 
@@ -41,11 +40,6 @@ router = APIRouter(tags=["feeds"])
 log = logging.getLogger(__name__)
 _enc = msgspec.json.Encoder()
 Feed = AsyncIterator[dict[str, Any] | None]
-#: A resumed operator feed replays the entries from this long before the oldest live call
-#: that concerns it (its call.started and crm.card are there)...
-REPLAY_LOOKBACK_MS = 5_000
-#: ...but at most this many of each stream (a call older than that: judged by its state).
-SNAPSHOT_REPLAY_MAX = 50_000
 
 
 @router.post("/v1/sessions", status_code=status.HTTP_201_CREATED)
@@ -85,24 +79,8 @@ async def _events_feed(conn: HTTPConnection, since: str | None) -> Feed:
     cards = OperatorCards(pbxs, who.extension)
     if since is None:
         return messages(feeds, streams, labels, await feeds.start(streams, None), cards)
-    _, gaps = await feeds.start(streams, since)  # checks the cursor, finds lost entries
-    names = sorted(pbxs)
-    prefix = services.settings.key_prefix
-    snap = await feeds.snapshot(
-        streams, [f"{PbxKeys(p, prefix).base}:tracker:calls" for p in names]
-    )
-    live = [
-        (pbx, decode_call(raw))
-        for pbx, values in zip(names, snap.live, strict=True)
-        for raw in values
-    ]
-    mine = [call.start_at for _, call in live if concerns(call, who.extension)]
-    past = []
-    if mine:  # replay from shortly before the oldest live call that may have a card open
-        oldest_ms = min(mine) // 1000 - REPLAY_LOOKBACK_MS
-        past = await feeds.window(streams, snap.ids, oldest_ms, SNAPSHOT_REPLAY_MAX)
-    first = [cards.resume(((i, fields) for i, _, fields in past), live)]
-    return messages(feeds, streams, labels, (snap.ids, gaps), cards, first)
+    start, first = await resume_operator(feeds, services.records, streams, since, cards)
+    return messages(feeds, streams, labels, start, cards, [first])
 
 
 async def _ami_feed(conn: HTTPConnection, pbx: str, since: str | None) -> Feed:

@@ -24,12 +24,13 @@ event of its tenant. Entries that do not decode are skipped.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import msgspec
 
 from call_tracker.model import LEG_UP, Call
+from call_tracker.model import decode_call as decode_live
 from cbcontracts import (
     CallAnswered,
     CallEnded,
@@ -41,6 +42,9 @@ from cbcontracts import (
 )
 from cbcontracts.crm import CardData, CrmEvent, decode_crm_event
 
+from .feeds import FeedReader, Start
+from .records import CallRecords
+
 __all__ = [
     "CALLS",
     "CRM",
@@ -50,7 +54,14 @@ __all__ = [
     "concerns",
     "event_extensions",
     "open_for",
+    "resume_operator",
 ]
+
+#: A resumed operator feed replays the entries from this long before the oldest live call
+#: that concerns it (its call.started and crm.card are there)...
+REPLAY_LOOKBACK_MS = 5_000
+#: ...but at most this many of each stream (a call older than that: judged by its state).
+SNAPSHOT_REPLAY_MAX = 50_000
 
 CALLS, CRM = 0, 1  # stream indexes of the merged feed
 Message = dict[str, Any]
@@ -103,6 +114,8 @@ class OperatorCards:
     def __init__(self, pbxs: set[str], extension: str) -> None:
         self._pbxs = pbxs
         self._ext = extension
+        self.pbxs = frozenset(pbxs)
+        self.extension = extension
         self._shown: dict[tuple[str, str], Message] = {}
         self._recent: OrderedDict[tuple[str, str], CardData] = OrderedDict()
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()  # shown, not ended
@@ -258,3 +271,31 @@ def open_for(call: Call, extension: str) -> str | None:
 def _card_data(crm: CardData) -> Message:
     data = msgspec.to_builtins(crm)
     return {"type": "card.data", "call_id": crm.call_id, "pbx": crm.pbx, "data": data}
+
+
+async def resume_operator(
+    feeds: FeedReader,
+    records: CallRecords,
+    streams: Sequence[str],
+    since: str,
+    cards: OperatorCards,
+) -> tuple[Start, Message]:
+    """Where a resumed operator feed continues and the snapshot it starts with: the cursor
+    checked and its gaps found, the streams' tails and the tracker's live calls read in one
+    MULTI/EXEC, the entries since the oldest live call that concerns the extension replayed
+    into ``cards`` (:meth:`OperatorCards.resume`)."""
+    _, gaps = await feeds.start(streams, since)
+    names = sorted(cards.pbxs)
+    snap = await feeds.snapshot(streams, [records.live_key(p) for p in names])
+    live = [
+        (pbx, decode_live(raw))
+        for pbx, values in zip(names, snap.live, strict=True)
+        for raw in values
+    ]
+    mine = [call.start_at for _, call in live if concerns(call, cards.extension)]
+    past: list[tuple[int, str, dict[bytes, bytes]]] = []
+    if mine:
+        oldest_ms = min(mine) // 1000 - REPLAY_LOOKBACK_MS
+        past = await feeds.window(streams, snap.ids, oldest_ms, SNAPSHOT_REPLAY_MAX)
+    snapshot = cards.resume(((i, fields) for i, _, fields in past), live)
+    return (snap.ids, gaps), snapshot

@@ -68,14 +68,16 @@ class CallRecords:
         raw = cast(bytes | None, await self._redis.get(self._cdr.record(f"{pbx}:{call_id}")))
         return decode_record(raw) if raw else None
 
+    def live_key(self, pbx: str) -> str:
+        """The call-tracker's hash of a PBX's calls in progress (Linkedid → its state)."""
+        return f"{PbxKeys(pbx, self._prefix).base}:tracker:calls"
+
     async def is_live(self, pbx: str, call_id: str) -> bool:
-        key = f"{PbxKeys(pbx, self._prefix).base}:tracker:calls"
-        return bool(await self._redis.hexists(key, call_id))
+        return bool(await self._redis.hexists(self.live_key(pbx), call_id))
 
     async def live(self, pbx: str, call_id: str) -> Call | None:
         """The call-tracker's state of a call in progress (None: not live)."""
-        key = f"{PbxKeys(pbx, self._prefix).base}:tracker:calls"
-        raw = cast(bytes | None, await self._redis.hget(key, call_id))
+        raw = cast(bytes | None, await self._redis.hget(self.live_key(pbx), call_id))
         return decode_call(raw) if raw else None
 
     async def timeline(self, pbx: str, call_id: str, since_us: int) -> list[CallEvent]:
