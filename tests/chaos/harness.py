@@ -5,9 +5,10 @@ Processes (each ``callbridge … --config FILE``, its output in the work
 directory): ami-ingest twice (``ingest-a``, ``ingest-b``: one active by the lease),
 call-tracker, crm-sync twice (planner + executor each; the built-in CRM in one SQLite file),
 the api-gateway; a private ``redis-server`` with AOF (``cbstreams.localredis.RedisProcess``).
-In this process: the simulator with its traffic generator (``amisim.PlayedCall``: the truth of
-every call), operator WebSockets for extensions 100 to 102 and an integrator WebSocket, all
-resuming with their cursor whenever they lose the gateway.
+In this process: the simulator with its traffic generator, click-to-call through the gateway
+every 2 s (``Pbx.played``, ``amisim.PlayedCall``: the truth of every call), operator
+WebSockets for extensions 100 to 102 and an integrator WebSocket, all resuming with their
+cursor whenever they lose the gateway.
 
 Faults: SIGKILL of the active ingest replica, of call-tracker, of a crm-sync process, of the
 gateway (its WebSockets open); the AMI connection dropped by the PBX; Redis stopped and started
@@ -80,6 +81,7 @@ class ChaosConfig:
     faults: int = 6
     seed: int = 1
     settle_s: float = 45.0  # deadline of each closing condition
+    originate_every_s: float = 2.0  # click-to-call through the gateway (POST /v1/calls)
     operators: tuple[str, ...] = ("100", "101", "102")
 
 
@@ -101,6 +103,8 @@ class Report:
     dead_letters: int = 0
     feed_gaps_unmarked: int = 0
     feed_resumes: int = 0
+    originates_sent: int = 0
+    originates_queued: int = 0
     service_exits: int = 0
     rss_growth_pct_max: float = 0.0
     schedule: list[str] = field(default_factory=list)
@@ -123,6 +127,8 @@ class Report:
         "dead_letters",
         "feed_gaps_unmarked",
         "feed_resumes",
+        "originates_sent",
+        "originates_queued",
         "service_exits",
         "rss_growth_pct_max",
     )
@@ -484,6 +490,7 @@ async def _run(
         ok = await _until(lambda: _gateway_up(suite.gateway_url), 60)
         assert ok, "the gateway did not start"
         _, key = await KeyStore(redis, PREFIX).create("acme", ("events:read",))
+        _, originator = await KeyStore(redis, PREFIX).create("acme", ("calls:originate",))
         ws_base = suite.gateway_url.replace("http://", "ws://") + "/v1/feeds/events?x=1"
         clients = [FeedClient("integrator", ws_base, {"Authorization": f"Bearer {key}"})]
         for ext in config.operators:
@@ -506,13 +513,16 @@ async def _run(
             faults = tg.create_task(
                 _faults(config, rng, span, report, server, redis, sim, suite, log)
             )
+            clicks = tg.create_task(_originates(config, rng, suite.gateway_url, originator, report))
             await run
             await faults
-            log(f"traffic done: {len(traffic.played)} calls in {time.time() - started_at:.0f} s")
-            await _settle(config, redis, suite, clients, traffic.played, watch, log)
-            ended = await _records(report, redis, traffic.played, watch)
-            _figures(report, clients, ended, traffic.played)
-            _crm(report, suite.crm_db, traffic.played, watch)
+            clicks.cancel()
+            await _until(lambda: not sim.pbx.calls, 60)
+            log(f"traffic done: {len(sim.pbx.played)} calls in {time.time() - started_at:.0f} s")
+            await _settle(config, redis, suite, clients, sim.pbx.played, watch, log)
+            ended = await _records(report, redis, sim.pbx.played, watch)
+            _figures(report, clients, ended, sim.pbx.played)
+            _crm(report, suite.crm_db, sim.pbx.played, watch)
             report.pending_left, report.dead_letters = await _pending(redis)
             report.live_left_open = int(await redis.hlen(f"{keys.base}:tracker:calls"))
             report.service_exits = sum(len(s.exits) for s in suite)
@@ -593,6 +603,27 @@ async def _faults(
         entry = f"t={at:.1f}s {target} pause={pause}s"
         report.schedule.append(entry)
         log(f"fault {entry}")
+
+
+async def _originates(
+    config: ChaosConfig, rng: random.Random, base: str, key: str, report: Report
+) -> None:
+    """Click-to-call through the gateway (POST /v1/calls -> actions stream -> ami-ingest ->
+    Originate), every ``originate_every_s``, whatever is failing at the time."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+        while True:
+            await asyncio.sleep(config.originate_every_s)
+            body = {
+                "extension": rng.choice(config.operators),
+                "number": f"7916{rng.randrange(10**7):07d}",
+            }
+            report.originates_sent += 1
+            with contextlib.suppress(httpx.HTTPError):
+                if (await http.post("/v1/calls", json=body, headers=headers)).status_code == 202:
+                    report.originates_queued += 1
 
 
 async def _lease_owner(redis: aioredis.Redis, key: str) -> str | None:

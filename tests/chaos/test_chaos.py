@@ -50,7 +50,9 @@ def test_every_kind_of_fault_ran(report: Report) -> None:
 
 
 def test_every_call_made_was_seen_or_unseeable(report: Report) -> None:
-    assert report.calls_made == SHORT.calls
+    # the traffic's calls and the click-to-calls the gateway got through to the PBX
+    assert report.originates_queued >= 1
+    assert report.calls_made >= SHORT.calls + 1
     assert report.calls_recorded + report.calls_lost + report.calls_unseen == report.calls_made
     assert report.calls_recorded > report.calls_made // 2
 

@@ -8,10 +8,7 @@ from .pbx import PbxError
 from .replay import Capture
 from .server import Simulator
 from .traffic import (
-    OUTCOMES,
     SCENARIOS,
-    Outcome,
-    PlayedCall,
     TrafficConfig,
     TrafficGenerator,
     blast,
@@ -19,6 +16,7 @@ from .traffic import (
     render_call,
     render_events,
 )
+from .truth import OUTCOMES, Outcome, PlayedCall
 
 __all__ = [
     "OUTCOMES",
