@@ -1,6 +1,7 @@
 """The chaos test, short form (``.ci/run`` runs it; ``bench/chaos.py`` is the long form): the
-services as separate processes against the AMI simulator, every kind of fault once at a seeded
-random moment (``harness.FAULTS``), then every figure checked against the simulator's truth.
+services as separate processes against the AMI simulator, every kind of fault (the ingest and
+tracker kills twice) at a seeded random moment (``harness.FAULTS``), then every figure checked
+against the simulator's truth.
 
 One run serves every test of this module; each test asserts one outcome. An outcome that needs
 work not merged yet is a strict xfail naming the branch: it turns into a failure (XPASS) the
