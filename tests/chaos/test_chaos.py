@@ -98,7 +98,6 @@ def test_every_feed_gap_is_marked(report: Report) -> None:
     assert report.feed_gaps_unmarked == 0, report.details["feed_gaps_unmarked"]
 
 
-@_branch("resilience", "call-tracker and crm-sync exit with rc=1 when Redis restarts")
 def test_no_service_exits_on_its_own(report: Report) -> None:
     assert report.service_exits == 0, report.details["service_exits"]
 
