@@ -43,11 +43,15 @@ class _Wire(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
 
 class Leg(_Wire, frozen=True, kw_only=True):
-    """One operator's part of a call (a transfer starts a new leg). Times unix s."""
+    """One operator's conversation in a call (a transfer ends it; the target's starts when
+    the target talks). Times unix s; ``duration_s`` rounded to the nearest second.
+    ``transferred_from`` / ``transferred_to``: the operator this leg came from / went to."""
 
     extension: str
     started_at: int = 0
     duration_s: int = 0
+    transferred_from: str = ""
+    transferred_to: str = ""
 
 
 class CrmCommandBase(_Wire, frozen=True, kw_only=True, tag_field="type"):

@@ -104,6 +104,17 @@ class CallLog(msgspec.Struct, frozen=True, kw_only=True):
     recording_url: str = ""  # signed, expiring link served by the gateway
     deal_id: str = ""  # the entity's deal the call belongs to, where the rule chose one
     reason: str = ""  # why this entity (the effective-entity rule's code), for the note
+    transferred_from: str = ""  # the operator (extension) who transferred the call to this leg
+    transferred_to: str = ""  # the operator this leg transferred the call to
+
+    def chain_text(self) -> str:
+        """The transfer chain of this leg for a note ("" when it was not transferred)."""
+        parts = []
+        if self.transferred_from:
+            parts.append(f"transferred from {self.transferred_from}")
+        if self.transferred_to:
+            parts.append(f"transferred to {self.transferred_to}")
+        return ", ".join(parts)
 
 
 @runtime_checkable

@@ -180,6 +180,8 @@ class CallSync:
                 recording_url=url,
                 deal_id=deal.id if deal else "",
                 reason=reason,
+                transferred_from=leg.transferred_from,
+                transferred_to=leg.transferred_to,
             )
             key = f"{cmd.key}/log/{i}"
             ids.append(await once.run(key, lambda: self.adapter.log_call(log, key=key), str))  # noqa: B023

@@ -5,8 +5,10 @@
   the phone still rings; for CRMs with their own call card, a ``crm.card_start`` command.
 * ``call.ringing`` / ``call.ringing_stopped``: ``crm.card_show`` / ``crm.card_hide`` for
   the extension (CRMs with their own call card only).
-* ``call.answered`` / ``call.transferred``: note who talks from when (:class:`LegBook`).
-* ``call.ended``: one ``crm.sync_call`` command with the operator legs.
+* ``call.answered`` / ``call.transferred``: note who answered and where the call went
+  (:class:`LegBook`).
+* ``call.ended``: one ``crm.sync_call`` command with the operator legs (conversations: one
+  per operator who talked, ringing that never connected is none).
 
 Every command's key is ``{event_id}/{action}``: a redelivered event makes the same command,
 which executors then skip. Events of one call are handled in order; calls in parallel.
@@ -179,9 +181,10 @@ class Planner:
             return [CardHide(key=f"{event.event_id}/hide", extensions=(event.extension,), **base)]
         elif isinstance(event, CallAnswered):
             who = event.extension or event.answered_by
-            await self.legs.start(event.pbx, event.call_id, event.seq, who, event.at)
+            await self.legs.answered(event.pbx, event.call_id, event.seq, who, event.at)
         elif isinstance(event, CallTransferred):
-            await self.legs.start(event.pbx, event.call_id, event.seq, event.to_extension, event.at)
+            await self.legs.transferred(event.pbx, event.call_id, event.seq, event.kind,
+                                        event.from_extension, event.to_extension, event.at)  # fmt: skip
         elif isinstance(event, CallEnded):
             legs = ahead.legs.get((event.pbx, event.call_id))
             return [await self._sync_call(event, phone, base, legs)]

@@ -74,8 +74,8 @@ class CallScript:
     def answered(self, extension: str, at: float) -> CallAnswered:
         return CallAnswered(**self._base(at), answered_by=extension, extension=extension)
 
-    def transferred(self, frm: str, to: str, at: float) -> CallTransferred:
-        return CallTransferred(**self._base(at), kind="blind", from_extension=frm, to_extension=to)
+    def transferred(self, frm: str, to: str, at: float, kind: str = "blind") -> CallTransferred:
+        return CallTransferred(**self._base(at), kind=kind, from_extension=frm, to_extension=to)  # type: ignore[arg-type]
 
     def ended(self, result: str, at: float, **kw: Any) -> CallEnded:
         return CallEnded(**self._base(at), result=result, started_at=T0, **kw)  # type: ignore[arg-type]

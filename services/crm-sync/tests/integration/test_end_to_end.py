@@ -158,11 +158,11 @@ async def test_a_transferred_call_is_logged_for_each_operator(
                         transferred_to=("102",))  # fmt: skip
         await publish_calls(redis_client, settings.calls_stream, [
             s.started(), s.ringing("100"), s.answered("100", 2.0),
-            s.transferred("100", "102", 22.0), ended])  # fmt: skip
+            s.transferred("100", "102", 22.0), s.answered("102", 24.0), ended])  # fmt: skip
         await wait_calls(crm, 2)
         rows = await crm.calls("3")
         assert [(r["call_id"], r["user_id"], r["duration_s"]) for r in rows] == [
-            ("1.5", "1", 20), ("1.5#2", "3", 40)]  # fmt: skip
+            ("1.5", "1", 20), ("1.5#2", "3", 38)]  # fmt: skip
 
 
 async def test_a_transient_crm_failure_is_retried_until_it_succeeds(

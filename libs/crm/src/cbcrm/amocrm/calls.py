@@ -42,7 +42,7 @@ def call_item(call: CallLog, source: str) -> dict[str, Any]:
         "source": source,
         "phone": call.phone,
         "call_status": CALL_STATUS[call.result],
-        "call_result": _RESULT_TEXT[call.result],
+        "call_result": "; ".join(filter(None, [_RESULT_TEXT[call.result], call.chain_text()])),
         "created_at": call.started_at,
         "request_id": call.call_id,
     }
