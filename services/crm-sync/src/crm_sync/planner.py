@@ -183,8 +183,10 @@ class Planner:
             who = event.extension or event.answered_by
             await self.legs.answered(event.pbx, event.call_id, event.seq, who, event.at)
         elif isinstance(event, CallTransferred):
-            await self.legs.transferred(event.pbx, event.call_id, event.seq, event.kind,
-                                        event.from_extension, event.to_extension, event.at)  # fmt: skip
+            e = event
+            await self.legs.transferred(
+                e.pbx, e.call_id, e.seq, e.kind, e.from_extension, e.to_extension, e.at
+            )
         elif isinstance(event, CallEnded):
             legs = ahead.legs.get((event.pbx, event.call_id))
             return [await self._sync_call(event, phone, base, legs)]
