@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "CrmAmbiguousError",
     "CrmAuthError",
     "CrmError",
     "CrmPermanentError",
@@ -28,6 +29,12 @@ class CrmTransientError(CrmError):
     ) -> None:
         super().__init__(message, crm=crm, status=status)
         self.retry_after = retry_after
+
+
+class CrmAmbiguousError(CrmTransientError):
+    """The request went out and no reply came (a read timeout, a dropped connection): the CRM
+    may have applied it. Never repeated blindly for a non-idempotent request; the step that
+    sent it reconciles (searches) before it sends again."""
 
 
 class CrmPermanentError(CrmError):

@@ -26,11 +26,12 @@ from .adapter import (
     NewTask,
 )
 from .effective import Effective, EffectiveRule, choose
+from .flight import NumberFlight
 from .links import LinkSigner
 from .lookup import LookupCache
 from .once import Once, Steps
 from .routing import UserDirectory
-from .rules import Rules, Scenario, scenario_of
+from .rules import Action, Rules, Scenario, scenario_of
 
 __all__ = ["CallSync", "Card", "Outcome", "step_keys"]
 
@@ -51,6 +52,17 @@ class Outcome(msgspec.Struct, frozen=True, kw_only=True):
     logged: tuple[str, ...] = ()
 
 
+class _Plan(msgspec.Struct, frozen=True, kw_only=True):
+    """What a finished call needs, decided from one lookup."""
+
+    card: Card
+    scenario: Scenario | None
+    action: Action
+    new_contact: bool = False
+    new_deal: bool = False
+    creates: bool = False  # a step still to run would create a contact or a deal
+
+
 class CallSync:
     def __init__(
         self,
@@ -62,8 +74,10 @@ class CallSync:
         rules: Rules | None = None,
         effective: EffectiveRule | None = None,
         links: LinkSigner | None = None,
+        flight: NumberFlight | None = None,
     ) -> None:
         self.adapter, self.lookups, self.users, self.once = adapter, lookups, users, once
+        self.flight = flight or NumberFlight(once.redis, prefix=once.prefix)
         self.rules = rules or Rules()
         self.rule = effective or EffectiveRule()
         self.links = links
@@ -81,29 +95,30 @@ class CallSync:
         self, cmd: SyncCall, *, steps: Steps | None = None, found: Lookup | None = None
     ) -> Outcome:
         """Apply ``cmd``; ``steps`` records the steps (default: :class:`Once`, one round trip
-        per step), ``found`` is the number's lookup if the caller read it already."""
+        per step), ``found`` is the number's lookup if the caller read it already.
+
+        When a step would create a contact or a deal, the number is held
+        (:class:`~cbcrm.flight.NumberFlight`) and looked up in the CRM itself again: a
+        concurrent call from the same new number has created them meanwhile, or not."""
         once = steps or self.once
         legs = _legs(cmd)
-        card = await self.card(cmd.phone, legs[-1].extension if legs else "", found=found)
-        chosen = card.effective
+        last = legs[-1].extension if legs else ""
         # A redelivered command must take the same path: a contact we created on the first
         # attempt does not make the caller "known".
-        contact, deal_done = await once.results(f"{cmd.key}/contact", f"{cmd.key}/deal")
-        made_contact, made_deal = contact is not None, deal_done is not None
-        scenario = scenario_of(cmd.direction, cmd.result, chosen.known and not made_contact)
-        if scenario is None:
-            return Outcome(scenario=None, effective=chosen)
-        action = self.rules.action(scenario, cmd.did)
-        responsible = card.responsible.id if card.responsible else ""
-        created: list[str] = []
-        entity, deal = chosen.entity, chosen.deal
-        if (entity is None or made_contact) and action.create_contact:
-            entity = await self._create_contact(cmd, responsible, action.unsorted, once)
-            created.append(f"contact:{entity.id}")
-        no_open_deal = made_deal or made_contact or not chosen.open_deals
-        if entity is not None and action.create_deal and no_open_deal:
-            deal = await self._create_deal(cmd, entity, responsible, action.unsorted, once)
-            created.append(f"deal:{deal.id}")
+        done = await once.results(f"{cmd.key}/contact", f"{cmd.key}/deal")
+        plan = await self._plan(cmd, last, found, done)
+        if plan.scenario is None:
+            return Outcome(scenario=None, effective=plan.card.effective)
+        if plan.creates:
+            async with self.flight.hold(cmd.phone):
+                plan = await self._plan(cmd, last, await self.adapter.lookup(cmd.phone), done)
+                if plan.scenario is None:
+                    return Outcome(scenario=None, effective=plan.card.effective)
+                entity, deal, created = await self._create(cmd, plan, once)
+        else:
+            entity, deal, created = await self._create(cmd, plan, once)
+        action, chosen = plan.action, plan.card.effective
+        responsible = plan.card.responsible.id if plan.card.responsible else ""
         logged: list[str] = []
         if action.log_call:
             logged = await self._log_legs(cmd, legs, entity, deal, chosen.code, responsible, once)
@@ -118,12 +133,44 @@ class CallSync:
             task_id = await once.run(key, lambda: self.adapter.create_task(task, key=key), str)
             created.append(f"task:{task_id}")
         return Outcome(
-            scenario=scenario,
+            scenario=plan.scenario,
             effective=chosen,
             entity=entity,
             created=tuple(created),
             logged=tuple(logged),
         )
+
+    async def _plan(
+        self, cmd: SyncCall, last: str, found: Lookup | None, done: list[bytes | None]
+    ) -> _Plan:
+        card = await self.card(cmd.phone, last, found=found)
+        chosen = card.effective
+        made_contact, made_deal = done[0] is not None, done[1] is not None
+        scenario = scenario_of(cmd.direction, cmd.result, chosen.known and not made_contact)
+        if scenario is None:
+            return _Plan(card=card, scenario=None, action=Action())
+        action = self.rules.action(scenario, cmd.did)
+        new_contact = (chosen.entity is None or made_contact) and action.create_contact
+        no_open_deal = made_deal or made_contact or not chosen.open_deals
+        new_deal = action.create_deal and no_open_deal
+        creates = (new_contact and not made_contact) or (new_deal and not made_deal)
+        return _Plan(card=card, scenario=scenario, action=action, new_contact=new_contact,
+                     new_deal=new_deal, creates=creates)  # fmt: skip
+
+    async def _create(
+        self, cmd: SyncCall, plan: _Plan, once: Steps
+    ) -> tuple[Entity | None, Deal | None, list[str]]:
+        responsible = plan.card.responsible.id if plan.card.responsible else ""
+        unsorted = plan.action.unsorted
+        created: list[str] = []
+        entity, deal = plan.card.effective.entity, plan.card.effective.deal
+        if plan.new_contact:
+            entity = await self._create_contact(cmd, responsible, unsorted, once)
+            created.append(f"contact:{entity.id}")
+        if entity is not None and plan.new_deal:
+            deal = await self._create_deal(cmd, entity, responsible, unsorted, once)
+            created.append(f"deal:{deal.id}")
+        return entity, deal, created
 
     async def _create_contact(
         self, cmd: SyncCall, responsible: str, unsorted: bool, once: Steps
@@ -135,7 +182,14 @@ class CallSync:
             unsorted=unsorted,
         )
         key = f"{cmd.key}/contact"
-        entity = await once.run(key, lambda: self.adapter.create_contact(new, key=key), Entity)
+
+        async def made_before() -> Entity | None:  # an earlier attempt's contact, if any
+            found = await self.adapter.lookup(cmd.phone)
+            return max(found.entities, key=lambda e: e.created_at, default=None)
+
+        entity = await once.run(
+            key, lambda: self.adapter.create_contact(new, key=key), Entity, made_before
+        )
         await self.lookups.invalidate(cmd.phone)
         return entity
 
@@ -149,7 +203,14 @@ class CallSync:
             unsorted=unsorted,
         )
         key = f"{cmd.key}/deal"
-        deal = await once.run(key, lambda: self.adapter.create_deal(new, key=key), Deal)
+
+        async def made_before() -> Deal | None:  # an earlier attempt's deal, if any
+            found = await self.adapter.lookup(cmd.phone)
+            return next((d for d in found.deals.get(entity.id, ()) if d.is_open), None)
+
+        deal = await once.run(
+            key, lambda: self.adapter.create_deal(new, key=key), Deal, made_before
+        )
         await self.lookups.invalidate(cmd.phone)
         return deal
 

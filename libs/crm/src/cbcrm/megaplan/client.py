@@ -55,7 +55,9 @@ class MegaplanClient:
 
     async def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """``data`` of the reply; a GET's ``body`` goes JSON-encoded into the query string."""
-        return await with_retries(self._retry, lambda: self._once(method, path, body))
+        return await with_retries(
+            self._retry, lambda: self._once(method, path, body), idempotent=method.upper() == "GET"
+        )
 
     async def _once(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
         tokens = await self._current()
