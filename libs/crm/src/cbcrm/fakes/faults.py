@@ -14,6 +14,15 @@ class Faults:
     def __init__(self) -> None:
         self._queue: deque[int] = deque()
         self.down_status: int | None = None  # every request gets this until cleared
+        self._slow: deque[float] = deque()
+
+    def slow(self, times: int, seconds: float) -> None:
+        """The next ``times`` requests are done at once but answered ``seconds`` later (a
+        client with a shorter timeout sees no reply for a request that was applied)."""
+        self._slow.extend([seconds] * times)
+
+    def next_delay(self) -> float:
+        return self._slow.popleft() if self._slow else 0.0
 
     def fail(self, times: int, status: int = 500) -> None:
         """The next ``times`` requests get ``status`` (500, 503, 429, ...)."""
@@ -21,6 +30,7 @@ class Faults:
 
     def clear(self) -> None:
         self._queue.clear()
+        self._slow.clear()
         self.down_status = None
 
     @property
