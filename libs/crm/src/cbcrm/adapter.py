@@ -73,6 +73,10 @@ class NewContact(msgspec.Struct, frozen=True, kw_only=True):
     phone: str  # E.164
     responsible_user_id: str = ""
     unsorted: bool = False  # amoCRM: create an Unsorted (incoming lead) entry instead
+    # For an Unsorted entry: the call that brought the caller (its one call event) and the
+    # number the caller dialled (the DID, else the operator's extension).
+    call: CallLog | None = None
+    called: str = ""
 
 
 class NewDeal(msgspec.Struct, frozen=True, kw_only=True):

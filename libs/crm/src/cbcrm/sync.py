@@ -165,7 +165,12 @@ class CallSync:
         created: list[str] = []
         entity, deal = plan.card.effective.entity, plan.card.effective.deal
         if plan.new_contact:
-            entity = await self._create_contact(cmd, responsible, unsorted, once)
+            first = None
+            if unsorted:  # the Unsorted entry carries the call's first leg
+                leg = (_legs(cmd) or [_NOBODY])[0]
+                code = plan.card.effective.code
+                first = await self._call_log(cmd, 0, leg, None, None, code, responsible)
+            entity = await self._create_contact(cmd, responsible, first, once)
             created.append(f"contact:{entity.id}")
         if entity is not None and plan.new_deal:
             deal = await self._create_deal(cmd, entity, responsible, unsorted, once)
@@ -173,13 +178,17 @@ class CallSync:
         return entity, deal, created
 
     async def _create_contact(
-        self, cmd: SyncCall, responsible: str, unsorted: bool, once: Steps
+        self, cmd: SyncCall, responsible: str, unsorted_call: CallLog | None, once: Steps
     ) -> Entity:
+        """The caller's contact; with ``unsorted_call``, an Unsorted entry holding it and that
+        call (the adapter logs the call there, once)."""
         new = NewContact(
             name=self.rules.text("contact_name", cmd.phone),
             phone=cmd.phone,
             responsible_user_id=responsible,
-            unsorted=unsorted,
+            unsorted=unsorted_call is not None,
+            call=unsorted_call,
+            called=cmd.did or (unsorted_call.extension if unsorted_call else ""),
         )
         key = f"{cmd.key}/contact"
 
@@ -224,29 +233,45 @@ class CallSync:
         responsible: str,
         once: Steps,
     ) -> list[str]:
-        url = self.links.url(cmd.call_id) if self.links and cmd.recorded else ""
         ids = []
-        for i, leg in enumerate(legs or [Leg(extension="", started_at=cmd.started_at)]):
-            user = await self.users.by_extension(leg.extension)
-            log = CallLog(
-                call_id=cmd.call_id if i == 0 else f"{cmd.call_id}#{i + 1}",
-                direction=cmd.direction,
-                phone=cmd.phone,
-                started_at=leg.started_at or cmd.started_at,
-                duration_s=leg.duration_s,
-                result=cmd.result,
-                user_id=user.id if user else responsible,
-                extension=leg.extension,
-                entity=entity,
-                recording_url=url,
-                deal_id=deal.id if deal else "",
-                reason=reason,
-                transferred_from=leg.transferred_from,
-                transferred_to=leg.transferred_to,
-            )
+        for i, leg in enumerate(legs or [_NOBODY]):
+            log = await self._call_log(cmd, i, leg, entity, deal, reason, responsible)
             key = f"{cmd.key}/log/{i}"
             ids.append(await once.run(key, lambda: self.adapter.log_call(log, key=key), str))  # noqa: B023
         return ids
+
+    async def _call_log(
+        self,
+        cmd: SyncCall,
+        i: int,
+        leg: Leg,
+        entity: Entity | None,
+        deal: Deal | None,
+        reason: str,
+        responsible: str,
+    ) -> CallLog:
+        """What the CRM records for leg ``i`` of the call (``{call id}#{i+1}`` after the
+        first)."""
+        user = await self.users.by_extension(leg.extension)
+        return CallLog(
+            call_id=cmd.call_id if i == 0 else f"{cmd.call_id}#{i + 1}",
+            direction=cmd.direction,
+            phone=cmd.phone,
+            started_at=leg.started_at or cmd.started_at,
+            duration_s=leg.duration_s,
+            result=cmd.result,
+            user_id=user.id if user else responsible,
+            extension=leg.extension,
+            entity=entity,
+            recording_url=self.links.url(cmd.call_id) if self.links and cmd.recorded else "",
+            deal_id=deal.id if deal else "",
+            reason=reason,
+            transferred_from=leg.transferred_from,
+            transferred_to=leg.transferred_to,
+        )
+
+
+_NOBODY = Leg(extension="")
 
 
 def _legs(cmd: SyncCall) -> list[Leg]:
