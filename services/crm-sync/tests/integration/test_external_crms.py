@@ -193,4 +193,5 @@ async def test_amocrm_unsorted_mode_one_entry_per_new_caller_with_one_call_event
         [note] = [n for n in st.notes if n["params"]["uniq"] == other]
         assert (note["entity"], note["note_type"]) == ("leads", "call_in")
         assert note["entity_id"] == entry["_ids"]["leads"][0]["id"]
-        assert st.contacts == {} and st.leads == {}  # nothing visible besides the entry
+        assert st.contacts == {}  # nothing visible besides the entry
+        assert st.leads == {}
