@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -82,12 +83,39 @@ def dead_list(config: Path | None, count: int) -> None:
 
 @dead.command("redrive")
 @config_option
-@click.argument("dead_ids", nargs=-1, required=True)
-def dead_redrive(config: Path | None, dead_ids: tuple[str, ...]) -> None:
-    """Put dead entries back on their stream (after fixing the cause)."""
-    for dead_id in dead_ids:
-        new_id = _dead(_settings(config), lambda d, i=dead_id: d.redrive(i))  # type: ignore[misc]
+@click.argument("dead_ids", nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="Every dead entry.")
+@click.option("--reason", default="", help="Entries whose reason contains this text.")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"]),
+    help="Entries dead at or after this UTC time.",
+)
+def dead_redrive(
+    config: Path | None,
+    dead_ids: tuple[str, ...],
+    everything: bool,
+    reason: str,
+    since: dt.datetime | None,
+) -> None:
+    """Put dead entries back on their stream (after fixing the cause): the DEAD_IDS given,
+    or every entry matching --all / --reason / --since (filters combine)."""
+    chosen = everything or reason or since is not None
+    if bool(dead_ids) == bool(chosen):
+        raise click.UsageError("give DEAD_IDS, or --all / --reason / --since (not both)")
+    since_ms = int(since.replace(tzinfo=dt.UTC).timestamp() * 1000) if since else 0
+
+    async def redrive(d: DeadLetters) -> list[tuple[str, bytes | None]]:
+        ids = list(dead_ids) or [
+            e.dead_id for e in await d.select(reason=reason, since_ms=since_ms)
+        ]
+        return [(i, await d.redrive(i)) for i in ids]
+
+    done = _dead(_settings(config), redrive)
+    for dead_id, new_id in done:
         click.echo(f"{dead_id} -> {new_id.decode() if new_id else 'not found'}")
+    if chosen:
+        click.echo(f"{len(done)} re-driven")
 
 
 @dead.command("drop")

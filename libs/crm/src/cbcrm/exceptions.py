@@ -19,6 +19,11 @@ class CrmError(Exception):
         super().__init__(message)
         self.crm = crm
         self.status = status
+        self.step = ""  # the step of a command it failed in (contact, deal, log/0, task…)
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return f"step {self.step}: {text}" if self.step else text
 
 
 class CrmTransientError(CrmError):

@@ -10,6 +10,9 @@ leg under our call id, the next ones ``{call id}#2``, …), and create the misse
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import TypeVar
+
 import msgspec
 
 from cbcontracts.crm import Leg, SyncCall
@@ -26,6 +29,7 @@ from .adapter import (
     NewTask,
 )
 from .effective import Effective, EffectiveRule, choose
+from .exceptions import CrmError
 from .flight import NumberFlight
 from .links import LinkSigner
 from .lookup import LookupCache
@@ -130,7 +134,9 @@ class CallSync:
                 deadline=self.rules.deadline(action, cmd.ended_at),
             )
             key = f"{cmd.key}/task"
-            task_id = await once.run(key, lambda: self.adapter.create_task(task, key=key), str)
+            task_id = await _step(
+                "task", once.run(key, lambda: self.adapter.create_task(task, key=key), str)
+            )
             created.append(f"task:{task_id}")
         return Outcome(
             scenario=plan.scenario,
@@ -196,8 +202,9 @@ class CallSync:
             found = await self.adapter.lookup(cmd.phone)
             return max(found.entities, key=lambda e: e.created_at, default=None)
 
-        entity = await once.run(
-            key, lambda: self.adapter.create_contact(new, key=key), Entity, made_before
+        entity = await _step(
+            "contact",
+            once.run(key, lambda: self.adapter.create_contact(new, key=key), Entity, made_before),
         )
         await self.lookups.invalidate(cmd.phone)
         return entity
@@ -217,8 +224,8 @@ class CallSync:
             found = await self.adapter.lookup(cmd.phone)
             return next((d for d in found.deals.get(entity.id, ()) if d.is_open), None)
 
-        deal = await once.run(
-            key, lambda: self.adapter.create_deal(new, key=key), Deal, made_before
+        deal = await _step(
+            "deal", once.run(key, lambda: self.adapter.create_deal(new, key=key), Deal, made_before)
         )
         await self.lookups.invalidate(cmd.phone)
         return deal
@@ -237,7 +244,8 @@ class CallSync:
         for i, leg in enumerate(legs or [_NOBODY]):
             log = await self._call_log(cmd, i, leg, entity, deal, reason, responsible)
             key = f"{cmd.key}/log/{i}"
-            ids.append(await once.run(key, lambda: self.adapter.log_call(log, key=key), str))  # noqa: B023
+            write = once.run(key, lambda: self.adapter.log_call(log, key=key), str)  # noqa: B023
+            ids.append(await _step(f"log/{i}", write))
         return ids
 
     async def _call_log(
@@ -272,6 +280,16 @@ class CallSync:
 
 
 _NOBODY = Leg(extension="")
+T = TypeVar("T")
+
+
+async def _step(name: str, work: Awaitable[T]) -> T:
+    """``await work``; a CRM error names the step it failed in (for the dead letter)."""
+    try:
+        return await work
+    except CrmError as exc:
+        exc.step = exc.step or name
+        raise
 
 
 def _legs(cmd: SyncCall) -> list[Leg]:

@@ -191,6 +191,7 @@ async def test_a_permanent_failure_is_dead_lettered_with_its_reason(
         [entry] = await dead.list()
         assert (entry.stream, entry.attempts) == (settings.commands_stream, 1)
         assert "422 bad phone" in entry.error
+        assert "step log/0" in entry.error  # the reason names the step
         assert await crm.calls() == []
 
         async def failed_event() -> bool:
