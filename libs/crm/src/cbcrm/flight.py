@@ -35,8 +35,9 @@ class NumberFlight:
         ttl_ms: int = 15_000,
         wait_s: float = 30.0,
         poll_s: float = 0.02,
+        name: str = "flight",
     ) -> None:
-        self._redis, self._base = redis, f"{prefix}crm:flight:"
+        self._redis, self._base = redis, f"{prefix}crm:{name}:"
         self.ttl_ms, self.wait_s, self.poll_s = ttl_ms, wait_s, poll_s
         self._local: dict[str, tuple[asyncio.Lock, int]] = {}
         self._owner = secrets.token_hex(8)

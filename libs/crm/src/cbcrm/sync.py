@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import msgspec
 
-from cbcontracts.crm import Leg, SyncCall
+from cbcontracts.crm import CardShow, Leg, SyncCall
 
 from .adapter import (
     CallLog,
@@ -94,6 +94,27 @@ class CallSync:
         user_id, source = self.rules.responsible(owner, rang.id if rang else "")
         user = await self.users.by_id(user_id) or (CrmUser(id=user_id) if user_id else None)
         return Card(effective=chosen, responsible=user, responsible_source=source)
+
+    async def card_entity(self, call: CardShow, *, key: str) -> Entity | None:
+        """The entity a CRM-side card is registered on: the effective one; for a new inbound
+        caller whom the rules give a contact whatever the outcome (answered or missed), that
+        contact, created now (single flight per number, under ``{key}/contact``), so the
+        CRM's record of the call is bound to it. The finished call finds it (known caller)."""
+        card = await self.card(call.phone)
+        if card.effective.entity is not None or call.direction != "inbound":
+            return card.effective.entity
+        answered = self.rules.action("inbound_unknown", call.did)
+        missed = self.rules.action("missed_unknown", call.did)
+        if not (answered.create_contact and missed.create_contact):
+            return None
+        if answered.unsorted or missed.unsorted:
+            return None
+        async with self.flight.hold(call.phone):
+            fresh = choose(await self.adapter.lookup(call.phone), self.rule)
+            if fresh.entity is not None:
+                return fresh.entity
+            responsible = card.responsible.id if card.responsible else ""
+            return await self._create_contact_as(call.phone, f"{key}/contact", responsible)
 
     async def sync(
         self, cmd: SyncCall, *, steps: Steps | None = None, found: Lookup | None = None
@@ -196,17 +217,31 @@ class CallSync:
             call=unsorted_call,
             called=cmd.did or (unsorted_call.extension if unsorted_call else ""),
         )
-        key = f"{cmd.key}/contact"
+        return await self._create_contact_as(cmd.phone, f"{cmd.key}/contact", responsible,
+                                             new=new, once=once)  # fmt: skip
+
+    async def _create_contact_as(
+        self,
+        phone: str,
+        key: str,
+        responsible: str,
+        *,
+        new: NewContact | None = None,
+        once: Steps | None = None,
+    ) -> Entity:
+        new = new or NewContact(name=self.rules.text("contact_name", phone), phone=phone,
+                                responsible_user_id=responsible)  # fmt: skip
 
         async def made_before() -> Entity | None:  # an earlier attempt's contact, if any
-            found = await self.adapter.lookup(cmd.phone)
+            found = await self.adapter.lookup(phone)
             return max(found.entities, key=lambda e: e.created_at, default=None)
 
+        steps = once or self.once
         entity = await _step(
             "contact",
-            once.run(key, lambda: self.adapter.create_contact(new, key=key), Entity, made_before),
+            steps.run(key, lambda: self.adapter.create_contact(new, key=key), Entity, made_before),
         )
-        await self.lookups.invalidate(cmd.phone)
+        await self.lookups.invalidate(phone)
         return entity
 
     async def _create_deal(

@@ -16,7 +16,7 @@ from .exceptions import (
 )
 from .executor import ActionExecutor, Execute
 from .groups import Delivery, claim_all, ensure_group, read_group
-from .keys import DEFAULT_PREFIX, PbxKeys
+from .keys import DEFAULT_PREFIX, PbxKeys, lane_stream
 from .lease import Lease
 from .publisher import Entry, StreamPublisher, Trimmer
 
@@ -43,6 +43,7 @@ __all__ = [
     "connect",
     "ensure_group",
     "fields",
+    "lane_stream",
     "read_group",
     "request_action",
 ]

@@ -95,6 +95,11 @@ async def _bitrix24(settings: CrmSyncSettings, redis: aioredis.Redis) -> CrmAdap
             "bitrix24 adapter: set bitrix24.portal_url, bitrix24.client_id, "
             "bitrix24.client_secret (and bitrix24.auth_code once)"
         )
+    if not settings.rules.default_user_id:
+        raise SettingsError(
+            "bitrix24 adapter: set rules.default_user_id — Bitrix24 registers every call for "
+            "a user: the ringing operator's, else this one (a call nobody's phone rang for)"
+        )
     limiter, store, memo = _shared(settings, redis, "bitrix24", s.limits)
     config = B24Settings(portal_url=s.portal_url, oauth_url=s.oauth_url, client_id=s.client_id,
                          client_secret=s.client_secret.reveal(),

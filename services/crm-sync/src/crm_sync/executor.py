@@ -68,7 +68,7 @@ class Executor:
     ) -> None:
         self.consumer, self.sync, self.once, self.publisher = consumer, sync, once, publisher
         self.dead, self.metrics, self.settings = dead, metrics, settings
-        self.runner = CommandRunner(sync)
+        self.runner = CommandRunner(sync, card_stale_s=settings.card_stale_s)
         self.redis: aioredis.Redis = consumer.redis
         self.not_before = f"{consumer.key}:notbefore:{consumer.group}"
         self._slots = asyncio.Semaphore(settings.workers)

@@ -62,6 +62,28 @@ class LegBook:
         pipe.expire(key, self.ttl_s)
         await pipe.execute()
 
+    def ended_key(self, pbx: str, call_id: str) -> str:
+        return f"{self._base}ended:{pbx}:{call_id}"
+
+    async def mark_ended(self, pbx: str, call_id: str) -> None:
+        """The call is over: its card commands still queued are stale (never sent now)."""
+        await self._redis.set(self.ended_key(pbx, call_id), b"1", ex=self.ttl_s)
+
+    async def is_ended(self, pbx: str, call_id: str) -> bool:
+        return bool(await self._redis.exists(self.ended_key(pbx, call_id)))
+
+    def _pending_key(self, pbx: str, call_id: str) -> str:
+        return f"{self._base}nocard:{pbx}:{call_id}"
+
+    async def card_pending(self, pbx: str, call_id: str) -> None:
+        """The call started without an outside number (click-to-call dials the operator
+        first): its card is due when an event names the number."""
+        await self._redis.set(self._pending_key(pbx, call_id), b"1", ex=3600)
+
+    async def card_due(self, pbx: str, call_id: str) -> bool:
+        """True once for a call whose card is still pending."""
+        return bool(await self._redis.delete(self._pending_key(pbx, call_id)))
+
     async def read(self, calls: list[tuple[str, str]]) -> list[dict[bytes, bytes]]:
         """The records of ``calls`` ((pbx, call id) pairs) in one round trip."""
         pipe = self._redis.pipeline(transaction=False)

@@ -14,7 +14,7 @@ from cbcrm.routing import RouteTable, UserDirectory
 from cbcrm.rules import Rules
 from cbcrm.sync import CallSync
 from cbruntime import HealthServer
-from cbstreams import Lease, connect
+from cbstreams import Lease, connect, lane_stream
 from cbstreams.deadletter import DeadLetters
 
 from .active import SingleActive
@@ -24,7 +24,7 @@ from .executor import Executor
 from .legs import LegBook
 from .metrics import CrmSyncMetrics
 from .planner import Planner
-from .publisher import CrmPublisher
+from .publisher import LANES, CrmPublisher
 from .settings import CrmSyncSettings
 
 __all__ = ["CrmSyncService", "build_sync"]
@@ -58,9 +58,11 @@ class CrmSyncService:
         return Planner(consumer, sync, publisher, legs, self.metrics, region=s.region,
                        routes=routes)  # fmt: skip
 
-    def executor(self, sync: CallSync, publisher: CrmPublisher) -> Executor:
+    def executor(self, sync: CallSync, publisher: CrmPublisher, lane: str = "") -> Executor:
+        """An executor of one command lane (``cards``: the caller's card; "": the rest)."""
         s = self.settings
-        consumer = GroupConsumer(self.redis, s.commands_stream, s.executor_group, s.instance,
+        stream = lane_stream(s.commands_stream, lane)
+        consumer = GroupConsumer(self.redis, stream, s.executor_group, s.instance,
                                  batch=s.executor.batch, block_ms=s.block_ms)  # fmt: skip
         dead = DeadLetters(self.redis, s.dead_stream)
         return Executor(consumer, sync, sync.once, publisher, dead, self.metrics, s.executor)
@@ -84,7 +86,8 @@ class CrmSyncService:
                                           poll_s=s.planner_standby_poll_s)  # fmt: skip
                     tg.create_task(single.run(self.planner(sync, publisher), stop))
                 if s.run_executor:
-                    tg.create_task(self.executor(sync, publisher).run(stop))
+                    for lane in LANES:
+                        tg.create_task(self.executor(sync, publisher, lane).run(stop))
         finally:
             if self._adapter is None:
                 await adapter.aclose()

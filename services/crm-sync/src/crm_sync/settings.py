@@ -56,6 +56,7 @@ class ExecutorSettings:
     backoff_max_ms: int = 300_000
     retry_every_s: float = 0.5  # how often due retries and orphans are looked for
     orphan_idle_ms: int = 60_000  # claim entries a dead executor left pending this long
+    card_stale_s: float = 60.0  # a card show/hide older than this is dropped, not sent
 
 
 @dataclass(frozen=True, kw_only=True)

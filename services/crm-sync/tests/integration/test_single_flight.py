@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 
 from cbcontracts.crm import CallSynced
 from cbcrm.fakes import FakeAmoCrm, FakeBitrix24
+from cbcrm.rules import RulesConfig
 from cbruntime import Secret
 from crm_sync.main import CrmSyncService
 from crm_sync.remote_settings import AmoSyncSettings, B24SyncSettings, RemoteLimits
@@ -135,12 +136,12 @@ async def test_concurrent_calls_from_one_new_number_make_one_contact_and_one_dea
 ) -> None:
     async with FakeBitrix24() as b24:
         st = b24.state
-        st.add_user("Anna", "100")
+        anna = st.add_user("Anna", "100")
         settings = dataclasses.replace(base, adapter="bitrix24", bitrix24=B24SyncSettings(
             portal_url=b24.url, oauth_url=b24.url, client_id=b24.client_id,
             client_secret=Secret(b24.client_secret), auth_code=Secret(b24.issue_code()),
             application_token=Secret(b24.application_token),
-            limits=limits(1.8, 40)))  # fmt: skip
+            limits=limits(1.8, 40)), rules=RulesConfig(default_user_id=str(anna)))  # fmt: skip
         async with replicas(settings):
             events = calls_from(NEW[0], 0, 6) + calls_from(NEW[1], 6, 6)
             await publish_calls(redis_client, settings.calls_stream, events)

@@ -156,8 +156,9 @@ class B24Adapter:
         return await self.calls.log(call, key=key)
 
     async def card_start(self, call: CallLog, *, key: str) -> str:
-        """Register the call (card hidden); :meth:`card_show` pops it for ringing operators."""
-        return await self.calls.register(call)
+        """Register the call: an inbound card hidden (:meth:`card_show` pops it for the
+        ringing operators), an outbound one shown to the operator who dials."""
+        return await self.calls.register(call, show=call.direction == "outbound")
 
     async def card_show(self, call_id: str, user_ids: list[str]) -> None:
         """Pop the card for ``user_ids``; ``call_id`` is ours or Bitrix24's CALL_ID."""
