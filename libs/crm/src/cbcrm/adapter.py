@@ -137,7 +137,7 @@ class CrmAdapter(Protocol):
     async def log_call(self, call: CallLog, *, key: str) -> str: ...
 
     # Call-card capability (no-ops where drives_call_card is False).
-    async def card_start(self, call: CallLog, *, key: str) -> str: ...
+    async def card_start(self, call: CallLog, *, key: str, show: bool = False) -> str: ...
     async def card_show(self, call_id: str, user_ids: list[str]) -> None: ...
     async def card_hide(self, call_id: str, user_ids: list[str]) -> None: ...
 
@@ -150,7 +150,7 @@ class NoCallCard:
 
     drives_call_card = False
 
-    async def card_start(self, call: CallLog, *, key: str) -> str:
+    async def card_start(self, call: CallLog, *, key: str, show: bool = False) -> str:
         return ""
 
     async def card_show(self, call_id: str, user_ids: list[str]) -> None:

@@ -1,7 +1,8 @@
 """Single flight per phone number for everything that creates a CRM entity, across the
 executors of one process and every replica: whoever holds ``{prefix}crm:flight:{E.164}``
-looks the number up in the CRM itself (not the cache) and creates only what is still
-missing, so N concurrent calls from one new number make one contact and one deal.
+looks the number up again and creates only what is still missing (a creator drops the
+number's cached lookup before letting go), so N concurrent calls from one new number make
+one contact and one deal.
 
 The hold is a :class:`cbstreams.Lease` (``SET NX PX``, renewed while held, released only by
 its owner); a holder that dies loses it after ``ttl_ms``. Within a process, callers of one
@@ -46,12 +47,14 @@ class NumberFlight:
         return f"{self._base}{phone}"
 
     @contextlib.asynccontextmanager
-    async def hold(self, phone: str) -> AsyncIterator[None]:
-        """Hold ``phone`` for the block (this process first, then across replicas)."""
+    async def hold(self, phone: str, *, wait_s: float | None = None) -> AsyncIterator[None]:
+        """Hold ``phone`` for the block (this process first, then across replicas); waits
+        at most ``wait_s`` (default: the flight's) before :class:`CrmTransientError`."""
+        wait = self.wait_s if wait_s is None else wait_s
         lock, users = self._local.get(phone, (asyncio.Lock(), 0))
         self._local[phone] = (lock, users + 1)
         try:
-            async with asyncio.timeout(self.wait_s):
+            async with asyncio.timeout(wait):
                 await lock.acquire()
         except TimeoutError:
             self._leave(phone)
@@ -59,7 +62,7 @@ class NumberFlight:
                 f"number {phone} busy in another call", retry_after=1.0
             ) from None
         try:
-            async with self._lease(phone):
+            async with self._lease(phone, wait):
                 yield
         finally:
             lock.release()
@@ -73,11 +76,11 @@ class NumberFlight:
             self._local[phone] = (lock, users - 1)
 
     @contextlib.asynccontextmanager
-    async def _lease(self, phone: str) -> AsyncIterator[None]:
+    async def _lease(self, phone: str, wait_s: float) -> AsyncIterator[None]:
         lease = Lease(self._redis, self.key(phone), f"{self._owner}:{id(asyncio.current_task())}",
                       ttl_ms=self.ttl_ms)  # fmt: skip
         loop = asyncio.get_running_loop()
-        deadline, step = loop.time() + self.wait_s, self.poll_s
+        deadline, step = loop.time() + wait_s, self.poll_s
         while not await lease.acquire():
             if loop.time() >= deadline:
                 raise CrmTransientError(f"number {phone} busy on another replica", retry_after=1.0)

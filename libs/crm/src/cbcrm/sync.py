@@ -29,7 +29,7 @@ from .adapter import (
     NewTask,
 )
 from .effective import Effective, EffectiveRule, choose
-from .exceptions import CrmError
+from .exceptions import CrmError, CrmTransientError
 from .flight import NumberFlight
 from .links import LinkSigner
 from .lookup import LookupCache
@@ -109,12 +109,15 @@ class CallSync:
             return None
         if answered.unsorted or missed.unsorted:
             return None
-        async with self.flight.hold(call.phone):
-            fresh = choose(await self.adapter.lookup(call.phone), self.rule)
-            if fresh.entity is not None:
-                return fresh.entity
-            responsible = card.responsible.id if card.responsible else ""
-            return await self._create_contact_as(call.phone, f"{key}/contact", responsible)
+        try:
+            async with self.flight.hold(call.phone, wait_s=0.5):  # a card does not wait long
+                fresh = choose(await self.lookups.get(call.phone), self.rule)
+                if fresh.entity is not None:
+                    return fresh.entity
+                responsible = card.responsible.id if card.responsible else ""
+                return await self._create_contact_as(call.phone, f"{key}/contact", responsible)
+        except CrmTransientError:  # the number is being written elsewhere: the card goes on
+            return None
 
     async def sync(
         self, cmd: SyncCall, *, steps: Steps | None = None, found: Lookup | None = None
@@ -123,8 +126,9 @@ class CallSync:
         per step), ``found`` is the number's lookup if the caller read it already.
 
         When a step would create a contact or a deal, the number is held
-        (:class:`~cbcrm.flight.NumberFlight`) and looked up in the CRM itself again: a
-        concurrent call from the same new number has created them meanwhile, or not."""
+        (:class:`~cbcrm.flight.NumberFlight`) and looked up again (the cache, which whoever
+        creates drops before letting go of the number): a concurrent call from the same new
+        number has created them meanwhile, or not."""
         once = steps or self.once
         legs = _legs(cmd)
         last = legs[-1].extension if legs else ""
@@ -136,7 +140,8 @@ class CallSync:
             return Outcome(scenario=None, effective=plan.card.effective)
         if plan.creates:
             async with self.flight.hold(cmd.phone):
-                plan = await self._plan(cmd, last, await self.adapter.lookup(cmd.phone), done)
+                # the cache is dropped by whoever creates, before letting go of the number
+                plan = await self._plan(cmd, last, await self.lookups.get(cmd.phone), done)
                 if plan.scenario is None:
                     return Outcome(scenario=None, effective=plan.card.effective)
                 entity, deal, created = await self._create(cmd, plan, once)
@@ -237,11 +242,17 @@ class CallSync:
             return max(found.entities, key=lambda e: e.created_at, default=None)
 
         steps = once or self.once
-        entity = await _step(
-            "contact",
-            steps.run(key, lambda: self.adapter.create_contact(new, key=key), Entity, made_before),
-        )
-        await self.lookups.invalidate(phone)
+        try:
+            entity = await _step(
+                "contact",
+                steps.run(
+                    key, lambda: self.adapter.create_contact(new, key=key), Entity, made_before
+                ),
+            )
+        except BaseException:  # perhaps done (no reply): the cached "unknown" may be wrong
+            await self.lookups.invalidate(phone)
+            raise
+        await self.lookups.amend(phone, entity=entity)
         return entity
 
     async def _create_deal(
@@ -259,10 +270,15 @@ class CallSync:
             found = await self.adapter.lookup(cmd.phone)
             return next((d for d in found.deals.get(entity.id, ()) if d.is_open), None)
 
-        deal = await _step(
-            "deal", once.run(key, lambda: self.adapter.create_deal(new, key=key), Deal, made_before)
-        )
-        await self.lookups.invalidate(cmd.phone)
+        try:
+            deal = await _step(
+                "deal",
+                once.run(key, lambda: self.adapter.create_deal(new, key=key), Deal, made_before),
+            )
+        except BaseException:
+            await self.lookups.invalidate(cmd.phone)
+            raise
+        await self.lookups.amend(cmd.phone, deal=(entity.id, deal))
         return deal
 
     async def _log_legs(

@@ -122,8 +122,10 @@ class CommandRunner:
                           started_at=cmd.started_at or now_us // 1_000_000,
                           extension=cmd.extensions[0] if cmd.extensions else "",
                           user_id=users[0], entity=entity)  # fmt: skip
-            await self.adapter.card_start(log, key=f"{cmd.key}/register")
-        await self.adapter.card_show(cmd.call_id, users)
+            await self.adapter.card_start(log, key=f"{cmd.key}/register", show=True)
+            users = users[1:]  # the first is shown the card with its registration
+        if users:
+            await self.adapter.card_show(cmd.call_id, users)
         return b"1", []
 
     async def create_deal(self, cmd: CreateDeal) -> tuple[bytes, list[CrmEventBase]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import redis.asyncio as aioredis
 
@@ -65,7 +66,9 @@ class CrmSyncService:
         consumer = GroupConsumer(self.redis, stream, s.executor_group, s.instance,
                                  batch=s.executor.batch, block_ms=s.block_ms)  # fmt: skip
         dead = DeadLetters(self.redis, s.dead_stream)
-        return Executor(consumer, sync, sync.once, publisher, dead, self.metrics, s.executor)
+        e = s.executor
+        e = dataclasses.replace(e, workers=e.card_workers) if lane == "cards" else e
+        return Executor(consumer, sync, sync.once, publisher, dead, self.metrics, e)
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.settings

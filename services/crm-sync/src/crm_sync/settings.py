@@ -50,6 +50,7 @@ class LookupSettings:
 @dataclass(frozen=True, kw_only=True)
 class ExecutorSettings:
     workers: int = 16  # commands run concurrently per executor
+    card_workers: int = 64  # the same for the cards lane (cheap, coalesced, urgent)
     batch: int = 64
     max_attempts: int = 20  # transient failures before the dead-letter stream (~1 h)
     backoff_ms: int = 1000  # first retry delay; doubles per attempt

@@ -51,15 +51,19 @@ class B24Calls:
         size = client.settings.commands_per_batch
         self._registers: Coalescer[Command, Any] = Coalescer(self._send, max_items=size)
         self._cards: Coalescer[Command, Any] = Coalescer(self._send_cards, max_items=size)
+        self._writes: Coalescer[Command, Any] = Coalescer(self._send_cards, max_items=size)
         self._finishes: Coalescer[list[Command], Any] = Coalescer(self._send_groups, max_items=size)
 
     async def register(self, call: CallLog, *, show: bool = False) -> str:
-        """The Bitrix24 CALL_ID of our ``call`` (registered now unless known). One
-        registration per call, however many executors ask at once (its card's, then its log
-        reuses it)."""
+        """The Bitrix24 CALL_ID of our ``call`` (registered now unless known)."""
+        return (await self.ensure(call, show=show))[0]
+
+    async def ensure(self, call: CallLog, *, show: bool = False) -> tuple[str, bool]:
+        """(CALL_ID, registered by this request) of our ``call``. One registration per
+        call, however many executors ask at once (its card's; its log reuses it)."""
         known = await self._memo.get("b24:callid", call.call_id)
         if known is not None:
-            return known
+            return known, False
         loop = asyncio.get_running_loop()
         deadline, step = loop.time() + _REGISTER_WAIT_S, 0.02
         while not await self._memo.claim("b24:callid", call.call_id, _REGISTER_WAIT_S):
@@ -67,12 +71,14 @@ class B24Calls:
             await asyncio.sleep(step)
             step = min(step * 2, 0.25)
             if (known := await self._memo.get("b24:callid", call.call_id)) is not None:
-                return known
+                return known, False
             if loop.time() > deadline:
                 raise CrmTransientError("bitrix24: call being registered elsewhere", crm="bitrix24")
         try:
             known = await self._memo.get("b24:callid", call.call_id)
-            return known if known is not None else await self._register(call, show=show)
+            if known is not None:
+                return known, False
+            return await self._register(call, show=show), True
         finally:
             await self._memo.release("b24:callid", call.call_id)
 
@@ -142,6 +148,10 @@ class B24Calls:
         )
         if isinstance(result, CrmError):
             raise result
+
+    async def bulk(self, method: str, params: dict[str, Any]) -> Any:
+        """One command whose request may be shared with others' (a ``batch``): tasks."""
+        return await self._writes.submit((method, params))
 
     async def _send_cards(self, commands: Sequence[Command]) -> list[Any]:
         """Show/hide: alone as the method itself, several as one ``batch``."""
