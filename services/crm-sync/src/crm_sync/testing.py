@@ -4,7 +4,7 @@ polling under a deadline (never a bare sleep)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
 
 import redis.asyncio as aioredis
@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 from cbcontracts import (
     CallAnswered,
     CallEnded,
-    CallEvent,
+    CallEventBase,
     CallRinging,
     CallRingingStopped,
     CallStarted,
@@ -34,7 +34,9 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0)
             await asyncio.sleep(0.005)
 
 
-async def publish_calls(redis: aioredis.Redis, stream: str, events: list[CallEvent]) -> None:
+async def publish_calls(
+    redis: aioredis.Redis, stream: str, events: Sequence[CallEventBase]
+) -> None:
     async with redis.pipeline(transaction=False) as pipe:
         for event in events:
             pipe.xadd(stream, {F_DATA: encode_event(event)})
