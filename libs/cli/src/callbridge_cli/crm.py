@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -13,11 +14,13 @@ import click
 import msgspec
 
 from cbcrm.effective import choose
+from cbcrm.exceptions import CrmError
 from cbcrm.phones import to_e164
-from cbruntime import RuntimeSetupError, run_until_signal, setup_logging
+from cbruntime import RuntimeSetupError, Secret, run_until_signal, setup_logging
 from cbstreams import connect
 from cbstreams.deadletter import DeadLetters
 from crm_sync.adapters import open_adapter
+from crm_sync.auth import AuthKeys
 from crm_sync.main import CrmSyncService
 from crm_sync.settings import CrmSyncSettings, load
 
@@ -126,6 +129,48 @@ def dead_drop(config: Path | None, dead_ids: tuple[str, ...]) -> None:
     for dead_id in dead_ids:
         gone = _dead(_settings(config), lambda d, i=dead_id: d.drop(i))  # type: ignore[misc]
         click.echo(f"{dead_id} {'dropped' if gone else 'not found'}")
+
+
+@crm_sync.command("auth")
+@config_option
+@click.argument("crm", type=click.Choice(["amocrm", "bitrix24", "megaplan"]))
+@click.option("--code", envvar="CB_AUTH_CODE", help="A new authorization code (amoCRM, Bitrix24).")
+def auth(config: Path | None, crm: str, code: str | None) -> None:
+    """Re-authorise a CRM on a running system: exchange a new authorization code (amoCRM,
+    Bitrix24; codes live minutes) or sign in again with the configured password (Megaplan).
+    Stored tokens are replaced and the circuit opened by dead credentials closes: the
+    waiting commands go out (docs/crm-sync.md, Re-authorisation)."""
+    settings = dataclasses.replace(_settings(config), adapter=crm)
+    if crm == "megaplan":
+        if code:
+            raise click.UsageError("Megaplan signs in with megaplan.password, not a code")
+    elif not code:
+        raise click.UsageError(f"{crm}: give the new authorization code (--code)")
+    else:
+        section = getattr(settings, crm)
+        settings = dataclasses.replace(
+            settings, **{crm: dataclasses.replace(section, auth_code=Secret(code))}
+        )
+
+    async def main() -> None:
+        redis = connect(settings.redis_url)
+        try:
+            keys = AuthKeys(settings.key_prefix, crm)
+            if crm == "megaplan":  # forget the tokens: the client signs in again
+                await redis.delete(f"{settings.key_prefix}crm:megaplan:tokens", keys.dead)
+            adapter = await open_adapter(settings, redis)
+            try:
+                await adapter.users()  # one request with the new credentials
+            finally:
+                await adapter.aclose()
+        finally:
+            await redis.aclose()
+
+    try:
+        asyncio.run(main())
+    except CrmError as exc:
+        raise click.ClickException(f"{crm}: not authorised: {exc}") from None
+    click.echo(f"{crm}: authorised")
 
 
 @crm_sync.command("lookup")

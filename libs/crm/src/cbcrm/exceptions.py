@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "CrmAmbiguousError",
     "CrmAuthError",
+    "CrmAuthPaused",
     "CrmError",
     "CrmPermanentError",
     "CrmTransientError",
@@ -40,6 +41,11 @@ class CrmAmbiguousError(CrmTransientError):
     """The request went out and no reply came (a read timeout, a dropped connection): the CRM
     may have applied it. Never repeated blindly for a non-idempotent request; the step that
     sent it reconciles (searches) before it sends again."""
+
+
+class CrmAuthPaused(CrmTransientError):
+    """The CRM refused our credentials for good (the circuit is open): nothing is sent until
+    someone re-authorises; commands wait (never dead-lettered for this)."""
 
 
 class CrmPermanentError(CrmError):

@@ -33,7 +33,7 @@ from cbcontracts.crm import (
     decode_command,
 )
 from cbcrm.adapter import Lookup
-from cbcrm.exceptions import CrmPermanentError, CrmTransientError
+from cbcrm.exceptions import CrmAuthPaused, CrmPermanentError, CrmTransientError
 from cbcrm.once import Once, StepBook
 from cbcrm.sync import CallSync
 from cbstreams import Delivery
@@ -205,7 +205,8 @@ class Executor:
     ) -> None:
         attempts = await self._attempts(entry_id)
         self.metrics.executed.labels(_tag(cmd), "transient").inc()
-        if attempts >= self.settings.max_attempts:
+        # dead credentials (the circuit is open): the command waits for re-authorisation
+        if attempts >= self.settings.max_attempts and not isinstance(exc, CrmAuthPaused):
             await self._dead(
                 entry_id, data, cmd, f"gave up after {attempts} attempts: {exc}", attempts
             )

@@ -20,6 +20,7 @@ from cbstreams.deadletter import DeadLetters
 
 from .active import SingleActive
 from .adapters import open_adapter
+from .auth import AuthBreaker
 from .consumer import GroupConsumer
 from .executor import Executor
 from .legs import LegBook
@@ -78,6 +79,8 @@ class CrmSyncService:
             publisher = CrmPublisher(self.redis, s.commands_stream, s.events_stream,
                                      commands_retention_s=s.commands_retention_s,
                                      events_retention_s=s.events_retention_s)  # fmt: skip
+            if isinstance(adapter, AuthBreaker):  # its one alert on dead credentials
+                adapter.alert = publisher.event
             async with asyncio.TaskGroup() as tg:
                 if s.metrics_port >= 0:
                     health = HealthServer(self.metrics.registry, port=s.metrics_port)
