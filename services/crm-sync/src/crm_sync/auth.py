@@ -97,7 +97,8 @@ async def authorise(
     pipe.set(keys.code, digest)
     pipe.delete(keys.dead)  # re-authorised: the circuit closes
     await pipe.execute()
-    log.warning("CRM re-authorised with a new authorization code", extra={"crm": keys.dead})
+    if stored is not None:
+        log.warning("CRM re-authorised with a new authorization code", extra={"key": keys.code})
     return True
 
 
