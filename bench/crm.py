@@ -29,7 +29,7 @@ import os
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from cbcontracts import encode_event
 from cbcontracts.crm import CardData, decode_crm_event
@@ -231,8 +231,8 @@ async def bench_burst(url: str, crm: str) -> None:
                     await asyncio.sleep(0.05)
                 drain = time.monotonic() - t0
                 stop.set()
-            rows: list[tuple[bytes, dict[bytes, bytes]]] = await redis.xrange(
-                settings.events_stream
+            rows = cast(
+                list[tuple[bytes, dict[bytes, bytes]]], await redis.xrange(settings.events_stream)
             )
             lat = sorted(
                 _ms(i) - started_ids[c.call_id]
