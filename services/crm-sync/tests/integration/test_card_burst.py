@@ -11,12 +11,12 @@ import contextlib
 import dataclasses
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis.asyncio as aioredis
 
-from cbcontracts.crm import CallSynced, CardData
+from cbcontracts.crm import CallSynced, CardData, decode_crm_event
 from cbcrm.fakes import FakeBitrix24
 from cbcrm.rules import RulesConfig
 from cbruntime import Secret
@@ -129,6 +129,12 @@ async def test_a_300_call_burst_pops_every_card_before_its_call_ends_and_none_af
         assert len(st.activities) == CALLS
         assert len(st.contacts) == len(KNOWN) + len(NEW)
         assert not [r for r in b24.requests if r.status == 503]  # within the portal's bucket
+        rows = cast(list[tuple[bytes, dict[bytes, bytes]]],
+                    await redis_client.xrange(settings.events_stream))  # fmt: skip
+        card_ms = {c.call_id: int(i.split(b"-")[0]) for i, f in rows
+                   if isinstance(c := decode_crm_event(f[b"data"]), CardData)}  # fmt: skip
+        # every caller's card data was out before the call ended (the bench has the figure)
+        assert [c for c, at in ended_at.items() if card_ms[c] >= at * 1000] == []
         events = await crm_events(redis_client, settings.events_stream)
         cards = {e.call_id for e in events if isinstance(e, CardData)} - {
             f"w.{i}" for i in range(15)

@@ -220,3 +220,30 @@ async def test_a_crm_that_keeps_failing_is_dead_lettered_after_max_attempts(
         [entry] = await dead.list()
         assert entry.attempts == settings.executor.max_attempts
         assert "gave up after 3 attempts" in entry.error
+
+
+async def test_a_click_to_call_gets_its_card_once_the_number_is_known(
+    redis_client: aioredis.Redis, settings: CrmSyncSettings, crm: FlakyCrm
+) -> None:
+    operator = CallScript("1.9", "", direction="internal")  # the operator's phone rings first
+    first = operator.started(extension="100", originate_id="click-1")
+    customer = CallScript("1.9", IVAN, direction="outbound")  # then the customer is dialled
+    customer.seq = operator.seq
+    async with running(settings, crm):
+        await publish_calls(redis_client, settings.calls_stream,
+                            [first, customer.answered("100", 4.0),
+                             customer.answered("100", 4.5)])  # fmt: skip
+
+        async def carded() -> bool:
+            events = await crm_events(redis_client, settings.events_stream)
+            return any(isinstance(e, CardData) and e.call_id == "1.9" for e in events)
+
+        await eventually(carded)
+        await publish_calls(redis_client, settings.calls_stream, [
+            customer.ended("answered", 30.0, answered_by=IVAN, extension="100",
+                           originate_id="click-1")])  # fmt: skip
+        await wait_calls(crm, 1)
+    cards = [e for e in await crm_events(redis_client, settings.events_stream)
+             if isinstance(e, CardData) and e.call_id == "1.9"]  # fmt: skip
+    assert len(cards) == 1  # once, not per event
+    assert (cards[0].phone, cards[0].known) == (IVAN, True)
