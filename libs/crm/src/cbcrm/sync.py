@@ -252,7 +252,10 @@ class CallSync:
         except BaseException:  # perhaps done (no reply): the cached "unknown" may be wrong
             await self.lookups.invalidate(phone)
             raise
-        await self.lookups.amend(phone, entity=entity)
+        if new.unsorted:  # out of the CRM's lists until accepted: a lookup does not find it
+            await self.lookups.invalidate(phone)
+        else:
+            await self.lookups.amend(phone, entity=entity)
         return entity
 
     async def _create_deal(
@@ -278,7 +281,10 @@ class CallSync:
         except BaseException:
             await self.lookups.invalidate(cmd.phone)
             raise
-        await self.lookups.amend(cmd.phone, deal=(entity.id, deal))
+        if unsorted:
+            await self.lookups.invalidate(cmd.phone)
+        else:
+            await self.lookups.amend(cmd.phone, deal=(entity.id, deal))
         return deal
 
     async def _log_legs(
