@@ -188,10 +188,12 @@ async def test_amocrm_unsorted_mode_one_entry_per_new_caller_with_one_call_event
         assert (meta["from"], meta["phone"], meta["is_call_event_needed"]) == (new, did, True)
         assert meta["duration"] == {"8.1": 30, "8.2": 0}[head]
         assert ("link" in meta) == (head == "8.1")
-        # each call once: the entry's call event, and a note on its lead for the other
+        # each call once: the entry's call event, and a note on the entry's lead (the answered
+        # call, whose rule makes a deal) or contact (the missed one) for the other
         assert [c["uniq"] for c in st.calls] == [head]
         [note] = [n for n in st.notes if n["params"]["uniq"] == other]
-        assert (note["entity"], note["note_type"]) == ("leads", "call_in")
-        assert note["entity_id"] == entry["_ids"]["leads"][0]["id"]
+        kind = "leads" if other == "8.1" else "contacts"
+        assert (note["entity"], note["note_type"]) == (kind, "call_in")
+        assert note["entity_id"] == entry["_ids"][kind][0]["id"]
         assert st.contacts == {}  # nothing visible besides the entry
         assert st.leads == {}
