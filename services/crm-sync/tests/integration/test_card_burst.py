@@ -61,8 +61,10 @@ async def test_a_300_call_burst_pops_every_card_before_its_call_ends_and_none_af
     async with FakeBitrix24() as b24:
         st = b24.state
         users = [st.add_user(f"Operator {n}", str(100 + n)) for n in range(5)]
-        for n, phone in enumerate(KNOWN):
-            st.add_entity("contacts", f"Client {n}", [phone], responsible=users[n % 5])
+        for n, phone in enumerate(KNOWN):  # known clients, each with an open deal
+            cid = st.add_entity("contacts", f"Client {n}", [phone], responsible=users[n % 5])
+            st.deals[cid + 1000] = {"ID": str(cid + 1000), "TITLE": f"Deal {n}",
+                                    "CONTACT_ID": str(cid), "CLOSED": "N"}  # fmt: skip
         settings = dataclasses.replace(base, adapter="bitrix24", bitrix24=B24SyncSettings(
             portal_url=b24.url, oauth_url=b24.url, client_id=b24.client_id,
             client_secret=Secret(b24.client_secret), auth_code=Secret(b24.issue_code()),
