@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
+from cbcontracts import decode_event
 from cbcrm.builtin import BuiltinCrm
 from crm_sync.main import CrmSyncService
 from crm_sync.settings import BuiltinSettings, CrmSyncSettings, ExecutorSettings
@@ -95,3 +98,36 @@ async def test_transfers_give_one_entry_per_talking_leg_with_rounded_durations(
         ]
     # the target that only rang got nothing, and nothing was logged twice
     assert len([r for r in await crm.calls() if r["call_id"].startswith("9.")]) == 5
+
+
+TRACKER_FIXTURES = (
+    Path(__file__).resolve().parents[3] / "call-tracker" / "tests" / "unit" / "fixtures"
+)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "legs"),
+    [
+        ("blind_transfer_ami", [("100", 3, "to 102"), ("102", 5, "from 100")]),
+        ("attended_transfer_ami", [("100", 12, "to 101"), ("101", 8, "from 100")]),
+        ("redirect_transfer", [("100", 3, "to 101"), ("101", 5, "from 100")]),
+    ],
+)  # fmt: skip
+async def test_the_trackers_own_events_of_each_transfer_give_one_entry_per_conversation(
+    redis_client: aioredis.Redis,
+    settings: CrmSyncSettings,
+    crm: BuiltinCrm,
+    fixture: str,
+    legs: list[tuple[str, int, str]],
+) -> None:
+    """The call events call-tracker writes for the transfers captured on Asterisk 22 (its
+    golden fixtures): 100 talks 3 s and the target 5 s after 2 s of ringing (blind,
+    redirect); the consulted target talks from the hand-over (attended)."""
+    raw = json.loads((TRACKER_FIXTURES / f"{fixture}.expected.json").read_text())
+    events = [decode_event(json.dumps(e)) for e in raw]
+    call_id = events[0].call_id
+    async with running(settings, crm):
+        await publish_calls(redis_client, settings.calls_stream, events)
+        rows = await logged(crm, len(legs), call_id)
+    got = [(ext, duration, note.split("transferred ")[-1]) for _, ext, duration, note in rows]
+    assert got == legs
