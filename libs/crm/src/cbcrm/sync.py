@@ -33,7 +33,7 @@ from .exceptions import CrmError, CrmTransientError
 from .flight import NumberFlight
 from .links import LinkSigner
 from .lookup import LookupCache
-from .once import Once, Steps
+from .once import Once, Reconcile, Steps
 from .routing import UserDirectory
 from .rules import Action, Rules, Scenario, scenario_of
 
@@ -301,9 +301,23 @@ class CallSync:
         for i, leg in enumerate(legs or [_NOBODY]):
             log = await self._call_log(cmd, i, leg, entity, deal, reason, responsible)
             key = f"{cmd.key}/log/{i}"
-            write = once.run(key, lambda: self.adapter.log_call(log, key=key), str)  # noqa: B023
+            write = once.run(key, lambda: self.adapter.log_call(log, key=key), str,  # noqa: B023
+                             self._call_search(log))  # fmt: skip
             ids.append(await _step(f"log/{i}", write))
         return ids
+
+    def _call_search(self, log: CallLog) -> Reconcile[str] | None:
+        """How to find ``log`` in the CRM after an ambiguous outcome, where the CRM can be
+        searched for a call (amoCRM's ``find_call``); elsewhere its native key dedupes."""
+        find = getattr(self.adapter, "find_call", None)
+        if find is None:
+            return None
+
+        async def logged_before() -> str | None:
+            found: str | None = await find(log)
+            return found
+
+        return logged_before
 
     async def _call_log(
         self,

@@ -162,6 +162,10 @@ class AuthBreaker:
     async def log_call(self, call: CallLog, *, key: str) -> str:
         return await self._guard(lambda: self.inner.log_call(call, key=key))
 
+    async def find_call(self, call: CallLog) -> str | None:
+        find = getattr(self.inner, "find_call", None)
+        return await self._guard(lambda: find(call)) if find is not None else None
+
     async def card_start(self, call: CallLog, *, key: str, show: bool = False) -> str:
         return await self._guard(lambda: self.inner.card_start(call, key=key, show=show))
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..adapter import CallLog, NewContact
 from ..exceptions import CrmPermanentError
+from ..phones import trailing_digits
 from ..remote import Coalescer, Memo
 from .client import AmoClient
 
@@ -85,6 +86,31 @@ class AmoCalls:
             )
         await self._memo.put("amocrm:call", key, logged)
         return logged
+
+    async def find(self, call: CallLog) -> str | None:
+        """Our ``call`` if amoCRM has it already (an earlier attempt's reply was lost): the
+        call notes of the number's contacts/companies and their leads, by ``uniq``. Whether
+        amoCRM refuses a repeated ``uniq`` is undocumented: never relied on."""
+        tail = trailing_digits(call.phone, 10)
+        owners: list[tuple[str, int]] = []
+        for plural in ("contacts", "companies"):
+            page = await self._client.request(
+                "GET", f"/api/v4/{plural}", params={"query": tail, "with": "leads", "limit": 250}
+            )
+            for obj in (page or {}).get("_embedded", {}).get(plural, []):
+                owners.append((plural, int(obj["id"])))
+                owners += [
+                    ("leads", int(r["id"])) for r in obj.get("_embedded", {}).get("leads", [])
+                ]
+        for plural, oid in owners:
+            page = await self._client.request(
+                "GET", f"/api/v4/{plural}/{oid}/notes",
+                params={"filter[note_type][]": ["call_in", "call_out"], "limit": 250},
+            )  # fmt: skip
+            for note in (page or {}).get("_embedded", {}).get("notes", []):
+                if (note.get("params") or {}).get("uniq") == call.call_id:
+                    return f"note:{note['id']}"
+        return None
 
     async def _send(self, items: Sequence[dict[str, Any]]) -> list[Outcome]:
         body = await self._client.request("POST", "/api/v4/calls", json=list(items))

@@ -134,7 +134,7 @@ class AmoWrites:
     def _call_one(self, item: Obj, rid: str) -> Obj:
         st = self.state
         uniq = item.get("uniq")
-        if uniq and any(c.get("uniq") == uniq for c in st.calls):
+        if st.repeated_uniq_refused and uniq and any(c.get("uniq") == uniq for c in st.calls):
             return {"request_id": rid, "code": "Duplicate", "msg": f"call with uniq {uniq} exists"}
         hits = st.by_phone(str(item["phone"]))
         if not hits:
@@ -149,6 +149,12 @@ class AmoWrites:
             ("lead", leads[0]["id"]) if len(leads) == 1 else (kind, owner["id"])
         )
         call_id = st.next_id()
+        plural = {"lead": "leads", "contact": "contacts", "company": "companies"}[entity_type]
+        st.call_notes.append({"id": call_id, "entity": plural, "entity_id": entity_id,
+                              "note_type": "call_in" if item["direction"] == "inbound"
+                              else "call_out", "params": {k: item.get(k) for k in (
+                                  "uniq", "duration", "source", "phone", "link",
+                                  "call_status", "call_result")}})  # fmt: skip
         st.calls.append(
             {
                 **item,

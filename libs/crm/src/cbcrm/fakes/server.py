@@ -164,7 +164,7 @@ class FakeServer:
             body=body,
             query_string=scope["query_string"].decode(),
         )
-        delay = self.faults.next_delay()
+        delay = self.faults.next_delay(request.path)
         reply = await self._dispatch(request)
         if delay:
             await asyncio.sleep(delay)  # applied already; the reply comes late
