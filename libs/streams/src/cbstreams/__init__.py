@@ -19,7 +19,7 @@ from .exceptions import (
 )
 from .executor import ActionExecutor, Execute
 from .groups import Delivery, claim_all, ensure_group, read_group
-from .keys import DEFAULT_PREFIX, PbxKeys
+from .keys import DEFAULT_PREFIX, PbxKeys, lane_stream
 from .lease import Lease
 from .outage import RedisLink, wait_for_redis
 from .publisher import Entry, StreamPublisher, Trimmer
@@ -55,6 +55,7 @@ __all__ = [
     "connect",
     "ensure_group",
     "fields",
+    "lane_stream",
     "read_group",
     "request_action",
     "wait_for_redis",

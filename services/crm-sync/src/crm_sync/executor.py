@@ -34,7 +34,7 @@ from cbcontracts.crm import (
     decode_command,
 )
 from cbcrm.adapter import Lookup
-from cbcrm.exceptions import CrmPermanentError, CrmTransientError
+from cbcrm.exceptions import CrmAuthPaused, CrmPermanentError, CrmTransientError
 from cbcrm.once import Once, StepBook
 from cbcrm.sync import CallSync
 from cbstreams import Batch, GroupReader
@@ -68,7 +68,7 @@ class Executor:
     ) -> None:
         self.reader, self.sync, self.once, self.publisher = reader, sync, once, publisher
         self.metrics, self.settings = metrics, settings
-        self.runner = CommandRunner(sync)
+        self.runner = CommandRunner(sync, card_stale_s=settings.card_stale_s)
         self._slots = asyncio.Semaphore(settings.workers)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -152,7 +152,9 @@ class Executor:
         events: list[CrmEventBase],
     ) -> None:
         self.metrics.executed.labels(_tag(cmd), "transient").inc()
-        if not batch.retry(entry_id, str(exc), after_s=exc.retry_after):
+        # dead credentials (the circuit is open): the command waits for re-authorisation
+        capped = not isinstance(exc, CrmAuthPaused)
+        if not batch.retry(entry_id, str(exc), after_s=exc.retry_after, capped=capped):
             attempts = batch.attempts(entry_id)
             self._failed(cmd, f"gave up after {attempts} attempts: {exc}", attempts, events)
 

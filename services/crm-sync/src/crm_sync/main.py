@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import redis.asyncio as aioredis
 
@@ -14,16 +15,25 @@ from cbcrm.routing import RouteTable, UserDirectory
 from cbcrm.rules import Rules
 from cbcrm.sync import CallSync
 from cbruntime import HealthServer
-from cbstreams import GroupReader, Lease, ReaderSettings, RedisLink, connect, wait_for_redis
+from cbstreams import (
+    GroupReader,
+    Lease,
+    ReaderSettings,
+    RedisLink,
+    connect,
+    lane_stream,
+    wait_for_redis,
+)
 from cbstreams.deadletter import DeadLetters
 
 from .active import SingleActive
 from .adapters import open_adapter
+from .auth import AuthBreaker
 from .executor import Executor
 from .legs import LegBook
 from .metrics import CrmSyncMetrics
 from .planner import Planner
-from .publisher import CrmPublisher
+from .publisher import LANES, CrmPublisher
 from .settings import CrmSyncSettings
 
 __all__ = ["CrmSyncService", "build_sync"]
@@ -70,11 +80,14 @@ class CrmSyncService:
         return Planner(reader, sync, publisher, legs, self.metrics, region=s.region,
                        routes=routes)  # fmt: skip
 
-    def executor(self, sync: CallSync, publisher: CrmPublisher) -> Executor:
+    def executor(self, sync: CallSync, publisher: CrmPublisher, lane: str = "") -> Executor:
+        """An executor of one command lane (``cards``: the caller's card; "": the rest): a
+        GroupReader of the lane's stream."""
         s, e = self.settings, self.settings.executor
+        e = dataclasses.replace(e, workers=e.card_workers) if lane == "cards" else e
         reader = GroupReader(
-            self.redis, s.commands_stream, s.executor_group, s.instance, link=self.link,
-            dead=DeadLetters(self.redis, s.dead_stream),
+            self.redis, lane_stream(s.commands_stream, lane), s.executor_group, s.instance,
+            link=self.link, dead=DeadLetters(self.redis, s.dead_stream),
             settings=ReaderSettings(
                 batch=e.batch, block_ms=s.block_ms, reclaim_idle_ms=e.orphan_idle_ms,
                 reclaim_every_s=e.retry_every_s, max_deliveries=e.max_attempts,
@@ -96,6 +109,8 @@ class CrmSyncService:
         try:
             sync = build_sync(self.redis, adapter, s)
             publisher = self.publisher()
+            if isinstance(adapter, AuthBreaker):  # its one alert on dead credentials
+                adapter.alert = publisher.event
             async with asyncio.TaskGroup() as tg:
                 if s.metrics_port >= 0:
                     health = HealthServer(self.metrics.registry, ready=self.ready,
@@ -108,7 +123,8 @@ class CrmSyncService:
                                           poll_s=s.planner_standby_poll_s)  # fmt: skip
                     tg.create_task(single.run(self.planner(sync, publisher), stop))
                 if s.run_executor:
-                    tg.create_task(self.executor(sync, publisher).run(stop))
+                    for lane in LANES:
+                        tg.create_task(self.executor(sync, publisher, lane).run(stop))
         finally:
             if self._adapter is None:
                 await adapter.aclose()
