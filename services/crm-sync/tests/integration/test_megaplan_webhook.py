@@ -84,7 +84,7 @@ async def test_megaplan_end_to_end_known_and_new_callers_answered_and_missed(
             rules=RulesConfig(default_user_id=anna, scenarios={
                 "missed_unknown": ActionPatch(create_deal=True)}))  # fmt: skip
         events = [
-            *answered("5.1", IVAN, "101", recording_file="5.1.wav"),
+            *answered("5.1", IVAN, "101", recording_file="5.1.wav", tenant="acme"),
             *answered("5.2", NEW, "100"),
             *missed("5.3", "+79990004455", "101"),
         ]
@@ -95,7 +95,7 @@ async def test_megaplan_end_to_end_known_and_new_callers_answered_and_missed(
         by_deal = {c["deal"]: c for c in mp.comments}
         assert len(mp.comments) == 3  # each call once
         known = by_deal[boiler]  # the known caller's open deal
-        assert "https://cb.test/v1/recordings/5.1?expires=" in known["content"]
+        assert "https://cb.test/v1/recordings/acme/5.1?expires=" in known["content"]
         assert known["workTime"]["value"] == 45
         new_deals = [d for d in mp.deals.values() if d["id"] != boiler]
         assert len(new_deals) == 2  # one each for the two new callers
@@ -133,7 +133,7 @@ async def test_webhook_end_to_end_signed_events_for_a_new_callers_call(
         rules=RulesConfig(default_user_id="1"))  # fmt: skip
     async with server, running(settings):
         await publish_calls(redis_client, settings.calls_stream,
-                            [*answered("6.1", NEW, "100", recording_file="6.1.wav"),
+                            [*answered("6.1", NEW, "100", recording_file="6.1.wav", tenant="acme"),
                              *missed("6.2", NEW, "101")])  # fmt: skip
         await synced(redis_client, settings, 2)
     bodies = []
@@ -145,7 +145,7 @@ async def test_webhook_end_to_end_signed_events_for_a_new_callers_call(
     assert sorted(c["call_id"] for c in calls) == ["6.1", "6.2"]  # each call once
     talk = next(c for c in calls if c["call_id"] == "6.1")
     assert (talk["duration_s"], talk["extension"]) == (45, "100")
-    assert talk["recording_url"].startswith("https://cb.test/v1/recordings/6.1?expires=")
+    assert talk["recording_url"].startswith("https://cb.test/v1/recordings/acme/6.1?expires=")
     kinds = sorted(b["type"] for b in bodies)
     assert kinds.count("task.create") == 1, kinds  # the missed call's task
     assert len({b["key"] for b in bodies}) == len(bodies)  # one delivery per key
