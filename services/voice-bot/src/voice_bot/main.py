@@ -33,7 +33,7 @@ from .crm import CallerInfo, CrmLink
 from .dialog import Dialog, load_dialog
 from .exceptions import AgiHangup, DialogError
 from .runner import DialogRunner
-from .server import FastAgiServer
+from .server import FastAgiServer, Limits
 from .settings import VoiceBotSettings, YandexSettings
 from .transcript import Transcript, TranscriptPublisher
 
@@ -159,6 +159,13 @@ async def serve(
             env_timeout_s=s.env_timeout_s,
             drain_s=s.drain_s,
             max_calls=s.max_calls,
+            allow_from=s.allow_from,
+            limits=Limits(
+                max_line_bytes=s.max_line_bytes,
+                max_env_lines=s.max_env_lines,
+                max_env_bytes=s.max_env_bytes,
+                max_pending=s.max_pending,
+            ),
         )
         async with asyncio.TaskGroup() as tg:
             if s.metrics_port >= 0:

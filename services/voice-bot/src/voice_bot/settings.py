@@ -36,12 +36,17 @@ class BuiltinCrmSettings:
 class VoiceBotSettings:
     redis_url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = "cb:"
-    host: str = "0.0.0.0"  # noqa: S104 - Asterisk connects from another host
+    host: str = "127.0.0.1"  # FastAGI has no authentication: bind wider only with allow_from
     port: int = 4573
+    allow_from: tuple[str, ...] = ("127.0.0.1", "::1")  # the PBXs' addresses / CIDRs
     read_timeout_s: float = 10.0
     env_timeout_s: float = 5.0
     drain_s: float = 30.0
     max_calls: int = 200
+    max_pending: int = 16  # connections still sending their environment
+    max_line_bytes: int = 8192
+    max_env_lines: int = 200
+    max_env_bytes: int = 32_768
     dialogs_dir: Path = _HERE / "dialogs"
     default_dialog: str = "sample"
     sounds_dir: Path = Path("/var/lib/callbridge/voice/sounds")
