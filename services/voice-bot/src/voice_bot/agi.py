@@ -84,6 +84,12 @@ class AgiChannel:
         self.read_timeout_s = read_timeout_s
         self.hung_up = False
 
+    @property
+    def local_host(self) -> str:
+        """Our address on this connection (as Asterisk reached us)."""
+        name = self._writer.get_extra_info("sockname")
+        return str(name[0]) if isinstance(name, tuple) and name else "127.0.0.1"
+
     async def command(self, *words: str, wait_s: float = 0.0) -> Reply:
         """Send a command; its 200 reply. Raises AgiHangup (before sending, once the caller
         hung up), AgiDeadChannel (511), AgiCommandError (510…), AgiUsageError (520)."""

@@ -74,12 +74,20 @@ class Listen(_Step, tag="listen"):
     digits: bool = False  # accept a spoken (or keyed) digit string: outcome "digits"
     max_digits: int = 10
     save_as: str = "answer"
-    timeout_s: float = 6.0  # longest answer recorded
-    silence_s: int = 2  # silence that ends the answer
+    timeout_s: float = 6.0  # longest answer (speech)
+    silence_s: int = 2  # FastAGI mode: silence that ends a recording (whole seconds)
+    no_input_s: float = 5.0  # wait for the caller to start, counted from the prompt's end
+    end_silence_s: float = 0.5  # stream mode: silence that ends the caller's speech
+    barge_in: bool = True  # speech or a key stops the prompt
+    terminator: str = "#"  # ends a digit string (not part of it)
+    inter_digit_s: float = 3.0  # a digit string ends this long after its last key
     retries: int = 1  # extra attempts by speech
-    dtmf_fallback: bool = True  # then ask for keys (GET DATA) when speech failed
+    noinput_prompt: str = ""  # said before a retry after silence (default: reprompt)
+    nomatch_prompt: str = ""  # said before a retry after an answer not understood
+    dtmf_fallback: bool = True  # then ask for keys when speech failed
     dtmf_prompt: str = ""
-    min_confidence: float = 0.0
+    min_confidence: float = 0.0  # an answer recognised with less is not trusted
+    confirm: str = ""  # digits: "You said {digits_spoken}, right?" (yes/no, 1/2)
     goto: dict[str, str] = {}  # outcome (intent, "digits", "nomatch") -> step id
 
     def phrases(self) -> list[str]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import time
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -28,13 +30,15 @@ from cbspeech import (
 from cbstreams import StreamError, connect
 
 from .agi import AgiChannel
+from .audiosocket import AudioSocketServer
 from .callio import AgiCallIO, Paths
 from .crm import CallerInfo, CrmLink
 from .dialog import Dialog, load_dialog
-from .exceptions import AgiHangup, DialogError
+from .exceptions import AgiError, AgiHangup, DialogError
 from .runner import DialogRunner
 from .server import FastAgiServer, Limits
 from .settings import VoiceBotSettings, YandexSettings
+from .streamio import StreamCallIO, VoiceMetrics
 from .transcript import Transcript, TranscriptPublisher
 
 __all__ = ["VoiceBot", "load_dialogs", "serve", "speechkit"]
@@ -59,6 +63,22 @@ def speechkit(y: YandexSettings) -> SpeechKitClient:
     return SpeechKitClient(auth, tts_url=y.tts_url, stt_url=y.stt_url, topic=y.topic)
 
 
+def check_file_mode(s: VoiceBotSettings) -> None:
+    """The file mode's directories: created if missing, writable, or a clear error at start
+    (Asterisk's view of them is checked on the first call: :meth:`VoiceBot.check_pbx_view`)."""
+    for name, path in (("sounds_dir", s.sounds_dir), ("recordings_dir", s.recordings_dir)):
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            probe = path / f".voicebot-probe-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise DialogError(
+                f"audio = files needs {name} = {path} to be a writable directory shared with "
+                f"Asterisk: {exc.strerror or exc}"
+            ) from None
+
+
 class VoiceBot:
     def __init__(
         self,
@@ -68,8 +88,12 @@ class VoiceBot:
         stt: Recognizer,
         dialogs: dict[str, Dialog],
         crm: CrmLink | None,
+        audio: AudioSocketServer | None = None,
     ) -> None:
         self.settings, self.stt, self.dialogs, self.crm = s, stt, dialogs, crm
+        self.audio = audio
+        self.metrics = VoiceMetrics()
+        self._pbx_view_ok = False
         self.cache = TtsCache(
             redis, s.sounds_dir, tts, prefix=s.key_prefix, ttl_s=s.tts_cache_ttl_s
         )
@@ -98,20 +122,99 @@ class VoiceBot:
             caller=caller.number,
             dialog=dialog.name,
         )
-        runner = DialogRunner(
-            dialog,
-            AgiCallIO(agi, self.cache, self.stt, self.paths, dialog.voice),
-            t,
-            caller,
-            self.crm,
-        )
+        t0 = time.perf_counter()
+        runner: DialogRunner | None = None
         try:
             await agi.answer()
-            await runner.run()
+            if self.audio is not None:
+                runner = await self._stream_call(agi, dialog, t, caller)
+            else:
+                await self.check_pbx_view(agi)
+                io = AgiCallIO(agi, self.cache, self.stt, self.paths, dialog.voice)
+                runner = DialogRunner(dialog, io, t, caller, self.crm)
+                await runner.run()
         except AgiHangup:
             t.outcome = "caller_hangup"
+        except AgiError:
+            t.outcome = "error"
+            raise
         finally:
-            await self._record(t.finish(), runner.info)
+            final = t.finish()
+            log.info(
+                "call call=%s dialog=%s caller=%s outcome=%s turns=%d transfer=%s ms=%.0f",
+                final.call_id,
+                final.dialog,
+                final.caller,
+                final.outcome or "failed",
+                len(final.turns),
+                final.transfer_to or "-",
+                (time.perf_counter() - t0) * 1000,
+            )
+            await self._record(final, runner.info if runner else caller)
+
+    async def check_pbx_view(self, agi: AgiChannel) -> None:
+        """File mode, once per process: does Asterisk see the bot's sounds directory where
+        ``sounds_dir_pbx`` says? A probe file is written and looked for with ``STAT()``."""
+        if self._pbx_view_ok:
+            return
+        check_file_mode(self.settings)
+        probe = self.settings.sounds_dir / "voicebot-visible.txt"
+        await asyncio.to_thread(probe.write_text, "callbridge voice-bot\n")
+        where = self.paths.pbx_sound(probe.with_suffix("")) + ".txt"
+        reply = await agi.command("GET FULL VARIABLE", f"${{STAT(e,{where})}}")
+        if reply.data.strip() != "1":
+            log.error(
+                "audio = files: Asterisk does not see %s (sounds_dir %s, sounds_dir_pbx %r): "
+                "share the directory with Asterisk or use audio = audiosocket",
+                where,
+                self.settings.sounds_dir,
+                self.settings.sounds_dir_pbx,
+            )
+            raise AgiError(f"Asterisk does not see the sounds directory at {where}")
+        self._pbx_view_ok = True
+
+    async def _stream_call(
+        self, agi: AgiChannel, dialog: Dialog, t: Transcript, caller: CallerInfo
+    ) -> DialogRunner:
+        """The dialog over AudioSocket: FastAGI runs ``AudioSocket(<id>,<us>)`` and waits;
+        the audio flows on its own connection; when the dialog ends the bot closes it, the
+        application returns, and the result goes back over FastAGI."""
+        assert self.audio is not None  # noqa: S101 - the caller checked
+        s = self.settings
+        stream = self.audio.expect()
+        target = s.audiosocket_advertise or f"{agi.local_host}:{self.audio.port}"
+        running = asyncio.create_task(agi.exec("AudioSocket", f"{stream.id},{target}"))
+        try:
+            connected = asyncio.create_task(stream.connected.wait())
+            await asyncio.wait(
+                {connected, running},
+                timeout=s.audiosocket_connect_s,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            connected.cancel()
+            if not stream.connected.is_set():
+                raise AgiError(
+                    f"Asterisk did not open the AudioSocket to {target} within "
+                    f"{s.audiosocket_connect_s:g} s (is app_audiosocket loaded, is {target} "
+                    "reachable from Asterisk?)"
+                )
+            io = StreamCallIO(stream, self.cache, self.stt, dialog.voice, self.metrics)
+            runner = DialogRunner(dialog, io, t, caller, self.crm)
+            await runner.run()
+        finally:
+            self.audio.forget(stream)
+            await stream.hangup()
+            try:
+                async with asyncio.timeout(s.read_timeout_s):
+                    await asyncio.shield(running)
+            except TimeoutError:
+                running.cancel()
+        if t.outcome != "caller_hangup" and not agi.hung_up:
+            if io.transfer_to:
+                await agi.set_variable("VOICEBOT_TRANSFER", io.transfer_to)
+            if io.outcome:
+                await agi.set_variable("VOICEBOT_RESULT", io.outcome)
+        return runner
 
     async def _record(self, final: VoiceTranscript, info: CallerInfo) -> None:
         try:
@@ -150,7 +253,14 @@ async def serve(
             crm = CrmLink(
                 adapter, lookups, Router(lookups, users, region=s.region), region=s.region
             )
-        bot = VoiceBot(s, redis, tts, stt, dialogs, crm)
+        audio = None
+        if s.audio == "audiosocket":
+            audio = AudioSocketServer(
+                host=s.audiosocket_host, port=s.audiosocket_port, allow_from=s.allow_from
+            )
+        else:
+            check_file_mode(s)
+        bot = VoiceBot(s, redis, tts, stt, dialogs, crm, audio)
         server = FastAgiServer(
             bot.handle,
             host=s.host,
@@ -171,6 +281,10 @@ async def serve(
             if s.metrics_port >= 0:
                 tg.create_task(HealthServer(new_registry(), port=s.metrics_port).serve(stop))
             tg.create_task(server.serve(stop))
+            if audio is not None:
+                tg.create_task(audio.serve(stop))
             if ready is not None:
                 await server.ready.wait()
+                if audio is not None:
+                    await audio.ready.wait()
                 ready.set()

@@ -47,6 +47,16 @@ class VoiceBotSettings:
     max_line_bytes: int = 8192
     max_env_lines: int = 200
     max_env_bytes: int = 32_768
+    # how the call's audio travels: "audiosocket" (streamed over TCP: no shared disk, barge-in,
+    # end-of-speech detection) or "files" (STREAM FILE / RECORD FILE on a directory Asterisk
+    # shares with the bot: only where the bot runs on Asterisk's host)
+    audio: Literal["audiosocket", "files"] = "audiosocket"
+    audiosocket_host: str = "127.0.0.1"  # where the bot listens for Asterisk's AudioSocket
+    audiosocket_port: int = 4574
+    # host:port Asterisk connects to; "" = this bot's address on the FastAGI connection (the
+    # pod's own IP in Kubernetes, so a call's audio reaches the replica that runs its dialog)
+    audiosocket_advertise: str = ""
+    audiosocket_connect_s: float = 5.0  # Asterisk must connect within this, else the call fails
     dialogs_dir: Path = _HERE / "dialogs"
     default_dialog: str = "sample"
     sounds_dir: Path = Path("/var/lib/callbridge/voice/sounds")
