@@ -52,7 +52,8 @@ async def default_answer(cmd: Command) -> Sequence[str]:
         return ["200 result=0"]
     if cmd.name == "GET FULL" and cmd.words[3].startswith("${STAT(e,"):
         # STAT(e,path) on a PBX on this host: does it see the file?
-        return [f"200 result=1 ({int(Path(cmd.words[3][9:-2]).exists())})"]
+        seen = await asyncio.to_thread(Path(cmd.words[3][9:-2]).exists)
+        return [f"200 result=1 ({int(seen)})"]
     return ["200 result=1"]
 
 
