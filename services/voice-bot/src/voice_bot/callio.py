@@ -38,6 +38,7 @@ class Heard(msgspec.Struct, frozen=True, kw_only=True):
     stt_ms: float = 0.0  # time spent recognising (after the caller stopped speaking)
     barge_in: str = ""  # "speech" / "dtmf": the caller interrupted the prompt
     noise: bool = False  # something was heard, but nothing the grammar knows
+    rejected: str = ""  # why the audio was not recognised at all (noise, too long)
 
 
 class Played(msgspec.Struct, frozen=True, kw_only=True):

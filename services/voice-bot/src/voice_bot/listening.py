@@ -20,12 +20,15 @@ clock, for the timeouts) and says when the caller's turn is over:
 from __future__ import annotations
 
 import collections
+import itertools
+import sys
+from array import array
 from dataclasses import dataclass, field
 from typing import Literal
 
 import webrtcvad  # type: ignore[import-untyped]
 
-__all__ = ["ListenSpec", "Turn", "TurnResult"]
+__all__ = ["ListenSpec", "Turn", "TurnResult", "screen", "zero_crossing_rate"]
 
 FRAME_S = 0.02
 START_WINDOW, START_VOICED = 10, 6  # 120 ms of voice within 200 ms starts speech
@@ -170,3 +173,36 @@ class Turn:
             barge_in=self._barge,
         )
         self.stop_prompt = True
+
+
+def zero_crossing_rate(pcm: bytes) -> float:
+    """Sign changes per sample of 16-bit LE PCM: ~0.05-0.2 for voiced speech, ~0.5 for
+    white noise (hiss, wind, a line's static)."""
+    samples = array("h")
+    samples.frombytes(pcm[: len(pcm) // 2 * 2])
+    if sys.byteorder == "big":
+        samples.byteswap()
+    if len(samples) < 2:
+        return 0.0
+    changes = sum(1 for a, b in itertools.pairwise(samples) if (a < 0) != (b < 0))
+    return changes / (len(samples) - 1)
+
+
+NOISE_ZCR = 0.3
+SECONDS_PER_WORD, SLACK_S = 0.55, 0.9
+
+
+def screen(audio: bytes, speech_s: float, max_words: int) -> str:
+    """Why an utterance cannot be one of the expected answers ("" = it may be): mostly
+    noise-like frames, or longer than the longest expected answer could take to say
+    (``max_words`` words). Grammar-bound recognisers always name *some* answer; this keeps
+    a sentence about something else, or a burst of noise, from becoming an intent."""
+    frames = [audio[i : i + 320] for i in range(0, len(audio) - 319, 320)]
+    if frames:
+        noisy = sum(1 for f in frames if zero_crossing_rate(f) > NOISE_ZCR)
+        if noisy > len(frames) / 2:
+            return "noise"
+    limit = SECONDS_PER_WORD * max_words + SLACK_S
+    if max_words and speech_s > limit:
+        return f"longer than any expected answer ({speech_s:.1f} s > {limit:.1f} s)"
+    return ""

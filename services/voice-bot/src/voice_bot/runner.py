@@ -90,6 +90,8 @@ def decide(step: Listen, heard: Heard) -> tuple[str, str, str]:
             return "digits", heard.dtmf, "digits"
         return "", "", f"nomatch: key {heard.dtmf}"
     said = words(heard.text)
+    if heard.rejected:
+        return "", "", f"nomatch: {heard.rejected}"
     if not said:
         return "", "", "nomatch: noise" if heard.noise else "noinput"
     if heard.confidence < step.min_confidence:
@@ -229,7 +231,8 @@ class DialogRunner:
             outcome, digits, why = decide(step, heard)
             text = heard.dtmf or heard.text
             attempt += 1
-            if outcome == "digits" and step.confirm and not await self._confirm(step, digits):
+            spoken = outcome == "digits" and not heard.dtmf  # keys need no confirmation
+            if spoken and step.confirm and not await self._confirm(step, digits):
                 outcome, why = "", "nomatch: not confirmed"
                 continue
             if outcome:

@@ -19,12 +19,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from cbspeech import Audio, Recognizer, SpeechError, TtsCache, VoiceParams, read_wav
+from cbspeech import DIGITS, Audio, Recognizer, SpeechError, TtsCache, VoiceParams, read_wav
 
 from .audiosocket import AudioStream
 from .callio import Heard, Played
 from .exceptions import AgiHangup
-from .listening import ListenSpec, Turn
+from .listening import ListenSpec, Turn, screen
 
 __all__ = ["StreamCallIO", "VoiceMetrics"]
 
@@ -41,6 +41,12 @@ class VoiceMetrics:
     barge_in_stop_ms: collections.deque[float] = field(
         default_factory=lambda: collections.deque(maxlen=10_000)
     )
+
+
+def max_words(phrases: Sequence[str], spec: ListenSpec) -> int:
+    """The longest expected answer, in words (a digit string: ``max_digits`` words)."""
+    longest = max((len(p.split()) for p in phrases if p != DIGITS), default=0)
+    return max(longest, spec.max_digits if DIGITS in phrases else 0)
 
 
 class StreamCallIO:
@@ -133,6 +139,10 @@ class StreamCallIO:
         if not result.audio:
             return played, Heard(barge_in=result.barge_in)
         self._eos_at = result.speech_end_at
+        speech_s = (result.speech_end_at or 0) - (result.speech_start_at or 0)
+        why = screen(result.audio, speech_s, max_words(phrases, spec))
+        if why:
+            return played, Heard(barge_in=result.barge_in, noise=True, rejected=why)
         t0 = time.perf_counter()
         try:
             got = await self.stt.recognize(Audio(result.audio), phrases=phrases)

@@ -173,7 +173,7 @@ def _write_pcap(path: Path, packets: list[tuple[float, bytes]]) -> None:
     path.write_bytes(bytes(out))
 
 
-def caller_scenario(pcap: Path, *, hold_s: float) -> str:
+def caller_scenario(pcap: Path, *, hold_s: float, caller: str = "caller") -> str:
     """A sipp UAC: INVITE (PCMU + telephone-event), play ``pcap`` after the answer, then wait
     for the PBX's BYE up to ``hold_s`` seconds (answering it), else send BYE itself."""
     ms = int(hold_s * 1000)
@@ -188,7 +188,7 @@ def caller_scenario(pcap: Path, *, hold_s: float) -> str:
   <send retrans="500"><![CDATA[
 INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:caller@[local_ip]:[local_port]>;tag=[pid]T[call_number]
+From: <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]T[call_number]
 To: <sip:[service]@[remote_ip]:[remote_port]>
 Call-ID: [call_id]
 CSeq: 1 INVITE

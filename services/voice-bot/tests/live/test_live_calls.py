@@ -1,0 +1,257 @@
+"""The voice bot on a real Asterisk (22 and 20), callers played by sipp: speech made by
+espeak-ng and sent as G.711 RTP, keys as RFC 4733 events, both from pcaps generated here.
+
+The bot runs in its own temporary working directory with the AudioSocket mode: Asterisk and
+the bot share no path (Asterisk's run directory is elsewhere; the bot's prompt cache is its
+own). All scenarios of one Asterisk run at once (one sipp per caller), so a version costs the
+longest call, not the sum.
+
+Scenarios: barge-in by voice and by key, "123#" collected whole, a late speaker not cut off,
+noise and off-topic speech reprompted, spoken digits confirmed, and a bot that cannot be
+reached sending the caller to the queue (``AGISTATUS=FAILURE`` → ``Queue(support)``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+import pytest
+import redis.asyncio as aioredis
+
+from cbcontracts.voice import VoiceTranscript, VoiceTurn, decode_transcript
+from cbspeech import EspeakSynthesizer, SphinxRecognizer, VoiceParams
+from cbstreams import connect
+from voice_bot.audiosocket import AudioSocketServer
+from voice_bot.main import VoiceBot, load_dialogs
+from voice_bot.server import FastAgiServer
+from voice_bot.settings import VoiceBotSettings
+from voice_bot.testing_media import Script, caller_scenario
+
+HERE = Path(__file__).parent
+KIT = Path(os.environ.get("PBXLAB_KIT", HERE.parents[4] / "shared" / "asterisk"))
+START = KIT / "start-asterisk"
+
+pytestmark = [
+    pytest.mark.timeout(90),
+    pytest.mark.skipif(not START.exists(), reason=f"no Asterisk kit at {KIT}"),
+    pytest.mark.skipif(shutil.which("sipp") is None, reason="sipp is not installed"),
+]
+
+
+def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Pbx:
+    version: str
+    run: Path
+    sip_port: int
+
+    def cli(self, command: str) -> str:
+        return subprocess.run(  # noqa: S603 - the kit's launcher, our arguments
+            [START, "cli", self.run, command], capture_output=True, text=True, check=True,
+            timeout=20,
+        ).stdout  # fmt: skip
+
+    def log(self) -> str:
+        return (self.run / "log" / "messages.log").read_text(errors="replace")
+
+
+@pytest.fixture(scope="module", params=["22", "20"])
+def pbx(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pbx]:
+    version = str(request.param)
+    run = tmp_path_factory.mktemp(f"asterisk{version}")
+    cache = os.environ.get("ASTERISK_CACHE_DIR") or str(tmp_path_factory.getbasetemp() / "astc")
+    for _ in range(3):
+        sip = free_port(socket.SOCK_DGRAM)
+        rtp = free_port(socket.SOCK_DGRAM) // 2 * 2
+        cmd = [str(START), "start", version, str(run), str(HERE / "asterisk"),
+               "-D", f"SIP_PORT={sip}", "-D", f"RTP_START={rtp}", "-D", f"RTP_END={rtp + 100}",
+               "-D", "VOICEBOT=127.0.0.1:1"]  # fmt: skip
+        done = subprocess.run(  # noqa: S603
+            cmd, capture_output=True, text=True, timeout=120,
+            env={**os.environ, "ASTERISK_CACHE_DIR": cache},
+        )  # fmt: skip
+        if done.returncode == 0:
+            break
+        if done.returncode != 3:  # 3: a port was taken, try others
+            raise RuntimeError(f"Asterisk {version} did not start: {done.stdout}{done.stderr}")
+    else:
+        raise RuntimeError("no free ports for Asterisk")
+    pbx = Pbx(version, run, sip)
+    for module in ("app_audiosocket.so", "res_audiosocket.so", "chan_audiosocket.so"):
+        assert "Running" in pbx.cli(f"module show like {module}"), module
+    yield pbx
+    subprocess.run([START, "stop", str(run)], check=False, timeout=60)  # noqa: S603
+
+
+@dataclass
+class Call:
+    name: str
+    exten: str
+    script: Script
+    hold_s: float
+    caller: str = ""
+
+
+PROMPT_601 = (
+    "Welcome to the callbridge test line. This message is long on purpose, so that you can "
+    "interrupt it. Would you like to talk to a manager? Say yes or no."
+)
+PROMPT_602 = "Please say your order number, or key it in and press the hash key."
+
+
+async def prompt_s(text: str) -> float:
+    """How long the bot's prompt plays (the same engine and voice as the dialogs')."""
+    return (await EspeakSynthesizer().synthesize(text, VoiceParams(voice="en-us"))).duration_s
+
+
+async def calls() -> list[Call]:
+    p601, p602 = await prompt_s(PROMPT_601), await prompt_s(PROMPT_602)
+    late = Script().silence(p601 + 2.6).say("yes", "answer").silence(4)
+    noise = Script().silence(p601 + 0.8).noise(1.5, name="noise").silence(4.0)
+    noise.say("yes", "answer").silence(4)
+    offtopic = Script().silence(p601 + 0.8)
+    offtopic.say("I would like to order a large pizza with extra cheese", "pizza").silence(4.5)
+    offtopic.say("no", "answer").silence(4)
+    # whatever the recogniser made of the digits is read back; the caller says no (the
+    # local engine hears "one eight two three" here) and keys them instead
+    spoken = Script().silence(p602 + 0.6).say("one two three", "digits").silence(1.6)
+    spoken.say("no", "confirm").silence(1.5).keys("123#", name="keys").silence(5)
+    return [
+        Call("barge_voice", "601", Script().silence(2.0).say("yes", "answer").silence(5), 20),
+        Call("barge_key", "601", Script().silence(2.0).keys("2", name="key").silence(5), 20),
+        Call("keys_123", "602", Script().silence(1.5).keys("123#", name="keys").silence(6), 20),
+        Call("late", "601", late, 30),
+        Call("noise", "601", noise, 40),
+        Call("offtopic", "601", offtopic, 40),
+        Call("spoken_digits", "602", spoken, 30),
+        Call("fallback", "9601", Script().silence(6), 12),
+    ]
+
+
+async def run_sipp(pbx: Pbx, call: Call, workdir: Path) -> str:
+    pcap = call.script.pcap(workdir / f"{call.name}.pcap")
+    xml = workdir / f"{call.name}.xml"
+    xml.write_text(caller_scenario(pcap, hold_s=call.hold_s, caller=call.caller or call.name))
+    proc = await asyncio.create_subprocess_exec(
+        "sipp", "-sf", str(xml), "-s", call.exten, "-m", "1", "-i", "127.0.0.1",
+        "-p", str(free_port(socket.SOCK_DGRAM)), "-mp", str(free_port(socket.SOCK_DGRAM)),
+        "-timeout", str(int(call.hold_s + 20)), "-timeout_error", "-nostdin", "-trace_err",
+        f"127.0.0.1:{pbx.sip_port}",
+        cwd=workdir, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    await proc.communicate()
+    logs = await asyncio.to_thread(lambda: list(workdir.glob(f"{call.name}*_errors.log")))
+    errors = b"".join([await asyncio.to_thread(p.read_bytes) for p in logs])
+    return f"rc={proc.returncode} {errors.decode(errors='replace')[-600:]}"
+
+
+def bot_turns(t: VoiceTranscript) -> list[VoiceTurn]:
+    return [x for x in t.turns if x.who == "bot"]
+
+
+def caller_turns(t: VoiceTranscript) -> list[VoiceTurn]:
+    return [x for x in t.turns if x.who == "caller"]
+
+
+async def test_live_calls(pbx: Pbx, redis_url: str, tmp_path: Path) -> None:
+    botdir = tmp_path / "bot"  # the bot's own working directory: nothing shared with Asterisk
+    botdir.mkdir()
+    prefix = f"live{pbx.version}:{os.getpid()}:"
+    s = VoiceBotSettings(
+        key_prefix=prefix,
+        sounds_dir=botdir / "sounds",
+        recordings_dir=botdir / "recordings",
+        dialogs_dir=HERE / "dialogs",
+        default_dialog="601",
+        transcripts_stream=f"{prefix}voice:transcripts",
+        crm="none",
+    )
+    redis: aioredis.Redis = connect(redis_url)
+    audio = AudioSocketServer(port=0)
+    bot = VoiceBot(
+        s, redis, EspeakSynthesizer(), SphinxRecognizer(), load_dialogs(s.dialogs_dir), None,
+        audio,
+    )  # fmt: skip
+    server = FastAgiServer(bot.handle, port=0)
+    stop = asyncio.Event()
+    scenario = await calls()
+    work = tmp_path / "callers"
+    work.mkdir()
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(server.serve(stop))
+            tg.create_task(audio.serve(stop))
+            await server.ready.wait()
+            await audio.ready.wait()
+            pbx.cli(f"dialplan set global VOICEBOT 127.0.0.1:{server.port}")
+            sipps = [tg.create_task(run_sipp(pbx, c, work)) for c in scenario]
+            outputs = await asyncio.gather(*sipps)
+            stop.set()
+        entries = await redis.xrange(s.transcripts_stream)
+    finally:
+        await redis.aclose()
+    transcripts = [decode_transcript(cast(bytes, f[b"data"])) for _, f in entries or [] if f]
+    by_exten = {c.name: o for c, o in zip(scenario, outputs, strict=True)}
+    texts = "\n\n".join(t.text() + f"\n[{t.outcome}]" for t in transcripts)
+    failed = {n: o for n, o in by_exten.items() if "rc=0" not in o}
+    assert not failed, f"{failed}\n{texts}"
+    # one transcript per bot call; which is which: by what the caller did
+    assert len(transcripts) == 7, [t.text() for t in transcripts]
+    check_scenarios(transcripts, pbx)
+    assert not list((botdir / "recordings").glob("*")) if (botdir / "recordings").exists() else True
+
+
+def check_scenarios(transcripts: list[VoiceTranscript], pbx: Pbx) -> None:
+    texts = "\n\n".join(t.text() + f"\n[{t.outcome}]" for t in transcripts)
+
+    def find(pred: object, what: str) -> VoiceTranscript:
+        found = [t for t in transcripts if callable(pred) and pred(t)]
+        assert found, f"no call where {what}:\n{texts}"
+        return found[0]
+
+    def decisions(t: VoiceTranscript) -> list[str]:
+        return [x.decision for x in caller_turns(t)]
+
+    # barge-in by voice: the first prompt stopped by speech, "yes" taken
+    t = find(lambda t: bot_turns(t)[0].interrupted == "speech" and decisions(t) == ["yes"],
+             "speech interrupted the prompt and yes was taken")  # fmt: skip
+    assert bot_turns(t)[-1].text == "You said yes. Goodbye."
+    # barge-in by key
+    t = find(lambda t: bot_turns(t)[0].interrupted == "dtmf" and decisions(t) == ["no"],
+             "a key interrupted the prompt and meant no")  # fmt: skip
+    # "123#": one answer, the whole digit string, terminator not part of it
+    t = find(lambda t: [x.text for x in caller_turns(t)] == ["123"], "123# was collected whole")
+    assert bot_turns(t)[-1].text == "Order 123. Goodbye."
+    # spoken digits read back for confirmation; "no" drops them; the keys then count
+    t = find(lambda t: any(x.text.startswith("You said 1") for x in bot_turns(t)),
+             "spoken digits were read back for confirmation")  # fmt: skip
+    assert "nomatch: not confirmed" in decisions(t) or decisions(t)[:2] == ["digits", "no"], texts
+    assert [x.text for x in caller_turns(t)][-1] == "123", texts
+    assert bot_turns(t)[-1].text == "Order 123. Goodbye.", texts
+    # a late speaker (2.6 s after the prompt ended) is heard, not reprompted over
+    t = find(lambda t: not bot_turns(t)[0].interrupted and decisions(t) == ["yes"]
+             and len(bot_turns(t)) == 2, "a late yes was heard without a reprompt")  # fmt: skip
+    # noise and off-topic speech: no intent forced, reprompted, then the real answer taken
+    reprompted = [t for t in transcripts
+                  if any(x.text.startswith("Sorry") for x in bot_turns(t))]  # fmt: skip
+    assert len(reprompted) >= 2, texts
+    for t in reprompted:
+        first = caller_turns(t)[0]
+        assert first.decision.startswith("nomatch"), texts
+        assert decisions(t)[-1] in ("yes", "no"), texts
+    assert {decisions(t)[-1] for t in reprompted} == {"yes", "no"}, texts
+    # the bot that cannot be reached: the caller reaches the queue's agent
+    assert "agent 900 answered" in pbx.log()
