@@ -15,7 +15,7 @@ async def _read_all(data: bytes) -> list[tuple[int, bytes]]:
     reader = asyncio.StreamReader()
     reader.feed_data(data)
     reader.feed_eof()
-    out = []
+    out: list[tuple[int, bytes]] = []
     while True:
         try:
             msg = await read_message(reader)
