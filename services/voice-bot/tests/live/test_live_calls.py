@@ -16,8 +16,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,11 +31,10 @@ from voice_bot.audiosocket import AudioSocketServer
 from voice_bot.main import VoiceBot, load_dialogs
 from voice_bot.server import FastAgiServer
 from voice_bot.settings import VoiceBotSettings
-from voice_bot.testing_media import Script, caller_scenario
+from voice_bot.testing_lab import KIT, START, Pbx, run_caller, start_pbx
+from voice_bot.testing_media import Script
 
 HERE = Path(__file__).parent
-KIT = Path(os.environ.get("PBXLAB_KIT", HERE.parents[4] / "shared" / "asterisk"))
-START = KIT / "start-asterisk"
 
 pytestmark = [
     pytest.mark.timeout(90),
@@ -46,54 +43,13 @@ pytestmark = [
 ]
 
 
-def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Pbx:
-    version: str
-    run: Path
-    sip_port: int
-
-    def cli(self, command: str) -> str:
-        return subprocess.run(  # noqa: S603 - the kit's launcher, our arguments
-            [START, "cli", self.run, command], capture_output=True, text=True, check=True,
-            timeout=20,
-        ).stdout  # fmt: skip
-
-    def log(self) -> str:
-        return (self.run / "log" / "messages.log").read_text(errors="replace")
-
-
 @pytest.fixture(scope="module", params=["22", "20"])
 def pbx(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pbx]:
     version = str(request.param)
-    run = tmp_path_factory.mktemp(f"asterisk{version}")
-    cache = os.environ.get("ASTERISK_CACHE_DIR") or str(tmp_path_factory.getbasetemp() / "astc")
-    for _ in range(3):
-        sip = free_port(socket.SOCK_DGRAM)
-        rtp = free_port(socket.SOCK_DGRAM) // 2 * 2
-        cmd = [str(START), "start", version, str(run), str(HERE / "asterisk"),
-               "-D", f"SIP_PORT={sip}", "-D", f"RTP_START={rtp}", "-D", f"RTP_END={rtp + 100}",
-               "-D", "VOICEBOT=127.0.0.1:1"]  # fmt: skip
-        done = subprocess.run(  # noqa: S603
-            cmd, capture_output=True, text=True, timeout=120,
-            env={**os.environ, "ASTERISK_CACHE_DIR": cache},
-        )  # fmt: skip
-        if done.returncode == 0:
-            break
-        if done.returncode != 3:  # 3: a port was taken, try others
-            raise RuntimeError(f"Asterisk {version} did not start: {done.stdout}{done.stderr}")
-    else:
-        raise RuntimeError("no free ports for Asterisk")
-    pbx = Pbx(version, run, sip)
-    for module in ("app_audiosocket.so", "res_audiosocket.so", "chan_audiosocket.so"):
-        assert "Running" in pbx.cli(f"module show like {module}"), module
-    yield pbx
-    subprocess.run([START, "stop", str(run)], check=False, timeout=60)  # noqa: S603
+    with start_pbx(version, tmp_path_factory.mktemp(f"asterisk{version}")) as pbx:
+        for module in ("app_audiosocket.so", "res_audiosocket.so", "chan_audiosocket.so"):
+            assert "Running" in pbx.cli(f"module show like {module}"), module
+        yield pbx
 
 
 @dataclass
@@ -142,20 +98,8 @@ async def calls() -> list[Call]:
 
 
 async def run_sipp(pbx: Pbx, call: Call, workdir: Path) -> str:
-    pcap = call.script.pcap(workdir / f"{call.name}.pcap")
-    xml = workdir / f"{call.name}.xml"
-    xml.write_text(caller_scenario(pcap, hold_s=call.hold_s, caller=call.caller or call.name))
-    proc = await asyncio.create_subprocess_exec(
-        "sipp", "-sf", str(xml), "-s", call.exten, "-m", "1", "-i", "127.0.0.1",
-        "-p", str(free_port(socket.SOCK_DGRAM)), "-mp", str(free_port(socket.SOCK_DGRAM)),
-        "-timeout", str(int(call.hold_s + 20)), "-timeout_error", "-nostdin", "-trace_err",
-        f"127.0.0.1:{pbx.sip_port}",
-        cwd=workdir, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    await proc.communicate()
-    logs = await asyncio.to_thread(lambda: list(workdir.glob(f"{call.name}*_errors.log")))
-    errors = b"".join([await asyncio.to_thread(p.read_bytes) for p in logs])
-    return f"rc={proc.returncode} {errors.decode(errors='replace')[-600:]}"
+    return await run_caller(pbx, call.exten, call.script, workdir, name=call.name,
+                            hold_s=call.hold_s)  # fmt: skip
 
 
 def bot_turns(t: VoiceTranscript) -> list[VoiceTurn]:
