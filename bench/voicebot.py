@@ -83,12 +83,13 @@ async def main() -> None:
             cache = TtsCache(redis, root / "snd", EspeakSynthesizer(), prefix=prefix)
             stt = SphinxRecognizer()
             t0 = time.perf_counter()
-            await cache.get(dialog.steps[0].prompt, VoiceParams())  # type: ignore[union-attr]
+            prompt = dialog.text(dialog.steps[0].prompt, "en")  # type: ignore[union-attr]
+            await cache.get(prompt, VoiceParams())
             print(f"tts_miss_ms={(time.perf_counter() - t0) * 1000:.1f}")
             hits = []
             for _ in range(200):
                 t0 = time.perf_counter()
-                await cache.get(dialog.steps[0].prompt, VoiceParams())  # type: ignore[union-attr]
+                await cache.get(prompt, VoiceParams())
                 hits.append(time.perf_counter() - t0)
             print(f"tts_cache_hit_ms={statistics.median(hits) * 1000:.3f}")
 
@@ -135,6 +136,7 @@ async def live(url: str, calls: int = 4) -> None:
     import shutil
 
     from voice_bot.audiosocket import AudioSocketServer
+    from voice_bot.dialog import Listen
     from voice_bot.main import VoiceBot, load_dialogs
     from voice_bot.settings import VoiceBotSettings
     from voice_bot.testing_lab import LAB_DIALOGS, START, run_caller, start_pbx
@@ -145,11 +147,9 @@ async def live(url: str, calls: int = 4) -> None:
         return
     espeak = EspeakSynthesizer()
     d = load_dialogs(LAB_DIALOGS)["603"]
-    q = [
-        (await espeak.synthesize(step.prompt, VoiceParams(voice="en-us"))).duration_s
-        for step in d.steps[:3]
-        if hasattr(step, "prompt")
-    ]
+    prompts = [d.text(step.prompt, d.lang) for step in d.steps if isinstance(step, Listen)]
+    voice = d.voice_for(d.lang)
+    q = [(await espeak.synthesize(p, voice)).duration_s for p in prompts]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         redis = connect(url)
@@ -161,8 +161,8 @@ async def live(url: str, calls: int = 4) -> None:
         audio = AudioSocketServer(port=0)
         bot = VoiceBot(s, redis, espeak, SphinxRecognizer(), load_dialogs(LAB_DIALOGS), None, audio)
         server = FastAgiServer(bot.handle, port=0)
-        for step in d.steps[:3]:  # warm the prompt cache and the decoder, as a running bot is
-            await bot.cache.get(step.prompt, d.voice)  # type: ignore[union-attr]
+        for p in prompts:  # warm the prompt cache and the decoder, as a running bot is
+            await bot.cache.get(p, voice)
         await bot.stt.prepare(["yes", "no"])  # type: ignore[attr-defined]
         # barge into question one after 1.5 s; answer two and three 0.8 s after they end
         # (the bot's next prompt starts ~0.6 s after the answer: the caller's timeline allows

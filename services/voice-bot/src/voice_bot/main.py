@@ -106,6 +106,10 @@ class VoiceBot:
             s.keep_recordings,
         )
 
+    def lang(self, dialog: Dialog) -> str:
+        """The language of a call: the deployment's ``language``, else the dialog's."""
+        return self.settings.language or dialog.lang
+
     def dialog_for(self, script: str) -> Dialog:
         """``agi://host/dialog`` -> the default dialog; ``agi://host/dialog/<name>`` -> it."""
         parts = [p for p in script.split("?", 1)[0].split("/") if p]
@@ -130,8 +134,9 @@ class VoiceBot:
                 runner = await self._stream_call(agi, dialog, t, caller)
             else:
                 await self.check_pbx_view(agi)
-                io = AgiCallIO(agi, self.cache, self.stt, self.paths, dialog.voice)
-                runner = DialogRunner(dialog, io, t, caller, self.crm)
+                voice = dialog.voice_for(self.lang(dialog))
+                io = AgiCallIO(agi, self.cache, self.stt, self.paths, voice)
+                runner = DialogRunner(dialog, io, t, caller, self.crm, self.lang(dialog))
                 await runner.run()
         except AgiHangup:
             t.outcome = "caller_hangup"
@@ -198,8 +203,9 @@ class VoiceBot:
                     f"{s.audiosocket_connect_s:g} s (is app_audiosocket loaded, is {target} "
                     "reachable from Asterisk?)"
                 )
-            io = StreamCallIO(stream, self.cache, self.stt, dialog.voice, self.metrics)
-            runner = DialogRunner(dialog, io, t, caller, self.crm)
+            voice = dialog.voice_for(self.lang(dialog))
+            io = StreamCallIO(stream, self.cache, self.stt, voice, self.metrics)
+            runner = DialogRunner(dialog, io, t, caller, self.crm, self.lang(dialog))
             await runner.run()
         finally:
             self.audio.forget(stream)

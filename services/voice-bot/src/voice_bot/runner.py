@@ -28,7 +28,9 @@ from .dialog import (
     Say,
     SetVars,
     Step,
+    Text,
     Transfer,
+    in_lang,
     words,
 )
 from .exceptions import AgiHangup, VoiceBotError
@@ -40,8 +42,12 @@ __all__ = ["CallIO", "DialogRunner", "match"]
 log = logging.getLogger(__name__)
 
 
+_YES_OR_NO: dict[str, str] = {"en": "Say yes or no.", "ru": "Скажите да или нет."}
+
+
 def _confirm_step(step: Listen) -> Listen:
-    yes, no = Intent(phrases=["yes"], dtmf="1"), Intent(phrases=["no"], dtmf="2")
+    yes = Intent(phrases={"en": ["yes"], "ru": ["да"]}, dtmf="1")
+    no = Intent(phrases={"en": ["no"], "ru": ["нет"]}, dtmf="2")
     return Listen(
         id=f"{step.id}.confirm",
         intents={"yes": yes, "no": no},
@@ -71,13 +77,13 @@ class _Vars(dict[str, str]):
         return ""
 
 
-def match(step: Listen, heard: Heard) -> tuple[str, str]:
+def match(step: Listen, heard: Heard, lang: str = "en") -> tuple[str, str]:
     """``(outcome, digits)``: the intent the answer means, ``"digits"``, or ``""``."""
-    outcome, digits, _ = decide(step, heard)
+    outcome, digits, _ = decide(step, heard, lang)
     return outcome, digits
 
 
-def decide(step: Listen, heard: Heard) -> tuple[str, str, str]:
+def decide(step: Listen, heard: Heard, lang: str = "en") -> tuple[str, str, str]:
     """``(outcome, digits, why)``: what the answer means, or ``""`` with the reason it means
     nothing (``noinput``, ``nomatch: low confidence 0.12 < 0.30``, ``nomatch: noise``,
     ``nomatch: not a known answer``). Never a forced intent: an answer that is not clearly
@@ -98,9 +104,9 @@ def decide(step: Listen, heard: Heard) -> tuple[str, str, str]:
         return "", "", f"nomatch: low confidence {heard.confidence:.2f} < {step.min_confidence:.2f}"
     joined = f" {' '.join(said)} "
     for name, intent in step.intents.items():
-        if any(" ".join(words(p)) == joined.strip() for p in intent.phrases):
+        if any(" ".join(words(p)) == joined.strip() for p in in_lang(intent.phrases, lang)):
             return name, "", name
-        if any(f" {' '.join(words(k))} " in joined for k in intent.keywords):
+        if any(f" {' '.join(words(k))} " in joined for k in in_lang(intent.keywords, lang)):
             return name, "", name
     if step.digits and all(w in DIGIT_WORDS for w in said) and len(said) <= step.max_digits:
         return "digits", "".join(str(DIGIT_WORDS.index(w)) for w in said), "digits"
@@ -128,14 +134,16 @@ class DialogRunner:
         transcript: Transcript,
         caller: CallerInfo,
         crm: CrmLink | None = None,
+        lang: str = "",
     ) -> None:
         self.dialog, self.io, self.t, self.info, self.crm = dialog, io, transcript, caller, crm
         self.vars = _Vars(dialog.vars) | _Vars(caller.as_vars())
         self.vars = _Vars(self.vars)
         self.path: list[str] = []  # step ids run, in order
+        self.lang = lang or dialog.lang
 
-    def fill(self, template: str) -> str:
-        return template.format_map(self.vars)
+    def fill(self, template: Text) -> str:
+        return self.dialog.text(template, self.lang).format_map(self.vars)
 
     async def run(self) -> str:
         """Run to the end; the outcome (also in the transcript)."""
@@ -158,21 +166,21 @@ class DialogRunner:
             self.t.outcome = "error"
         return self.t.outcome
 
-    async def _say(self, text: str, step: Step) -> None:
+    async def _say(self, text: Text, step: Step) -> None:
         text = self.fill(text)
         if text:
             played = await self.io.say(text)
             if played.started_at:
                 self.t.bot(text, step.id, at=played.started_at, interrupted=played.interrupted)
 
-    async def _ask(self, step: Listen, prompt: str) -> Heard:
+    async def _ask(self, step: Listen, prompt: Text) -> Heard:
         """One turn: the prompt (the caller may interrupt it), then the answer; both in the
         transcript, the answer with the decision taken on it and its confidence."""
         prompt = self.fill(prompt)
-        played, heard = await self.io.ask(prompt, step.phrases(), spec_of(step))
+        played, heard = await self.io.ask(prompt, step.phrases(self.lang), spec_of(step))
         if prompt and played.started_at:
             self.t.bot(prompt, step.id, at=played.started_at, interrupted=played.interrupted)
-        outcome, _, why = decide(step, heard)
+        outcome, _, why = decide(step, heard, self.lang)
         kind: TurnKind = "dtmf" if heard.dtmf else "speech" if heard.text else "silence"
         self.t.caller_said(
             heard.dtmf or heard.text,
@@ -228,7 +236,7 @@ class DialogRunner:
             else:
                 prompt = step.nomatch_prompt or step.reprompt or step.prompt
             heard = await self._ask(step, prompt)
-            outcome, digits, why = decide(step, heard)
+            outcome, digits, why = decide(step, heard, self.lang)
             text = heard.dtmf or heard.text
             attempt += 1
             spoken = outcome == "digits" and not heard.dtmf  # keys need no confirmation
@@ -248,7 +256,9 @@ class DialogRunner:
             )
             if prompt:
                 self.t.bot(prompt, step.id)
-            outcome, digits, why = decide(step, Heard(dtmf=keys)) if keys else ("", "", "noinput")
+            outcome, digits, why = (
+                decide(step, Heard(dtmf=keys), self.lang) if keys else ("", "", "noinput")
+            )
             self.t.caller_said(
                 keys, kind="dtmf" if keys else "silence", step=step.id, decision=outcome or why
             )
@@ -265,9 +275,10 @@ class DialogRunner:
         self.vars["digits_spoken"] = " ".join(digits)
         confirm = _confirm_step(step)
         for attempt in range(confirm.retries + 1):
-            prompt = step.confirm if attempt == 0 else f"{step.confirm} Say yes or no."
+            prompt = self.fill(step.confirm)
+            prompt = prompt if attempt == 0 else f"{prompt} {self.fill(_YES_OR_NO)}"
             heard = await self._ask(confirm, prompt)
-            outcome, _, _ = decide(confirm, heard)
+            outcome, _, _ = decide(confirm, heard, self.lang)
             if outcome:
                 return outcome == "yes"
         return False

@@ -57,6 +57,7 @@ class VoiceBotSettings:
     # pod's own IP in Kubernetes, so a call's audio reaches the replica that runs its dialog)
     audiosocket_advertise: str = ""
     audiosocket_connect_s: float = 5.0  # Asterisk must connect within this, else the call fails
+    language: str = ""  # "ru" for a Russian deployment: dialog texts and voices in it
     dialogs_dir: Path = _HERE / "dialogs"
     default_dialog: str = "sample"
     sounds_dir: Path = Path("/var/lib/callbridge/voice/sounds")

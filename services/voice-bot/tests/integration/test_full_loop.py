@@ -119,11 +119,13 @@ async def test_yes_transfers_a_known_caller_to_the_responsible_manager(bot: Bot)
 
 async def test_no_then_spoken_digits_take_the_order_branch(bot: Bot) -> None:
     peer = AgiPeer("127.0.0.1", bot.port, env={"agi_callerid": IVAN, "agi_uniqueid": "1.2"})
-    await peer.run(Caller(["no", "one two three"]))
+    await peer.run(Caller(["no", "one two three", "yes"]))
     (t,) = await bot.transcripts()
     assert t.outcome == "completed"
     assert t.turns[-1].text == "Thank you. Your order 123 is on its way. Goodbye."
-    assert [x.text for x in t.turns if x.who == "caller"] == ["no", "one two three"]
+    assert [x.text for x in t.turns if x.who == "caller"] == ["no", "one two three", "yes"]
+    assert "You said 1 2 3, right?" in [x.text for x in t.turns if x.who == "bot"]
+    assert [x.decision for x in t.turns if x.who == "caller"] == ["no", "digits", "yes"]
 
 
 async def test_call_me_back_becomes_a_crm_task_for_the_manager(bot: Bot) -> None:
