@@ -130,9 +130,11 @@ class AgiCallIO:
     async def listen(self, phrases: Sequence[str], *, timeout_s: float, silence_s: int) -> Heard:
         name = f"{self._prefix}-{next(self._n)}"
         stem, ms = self.paths.pbx_recording(name), int(timeout_s * 1000)
-        reply = await self.agi.record_file(stem, escape=KEYS, timeout_ms=ms, silence_s=silence_s)
         local = self.paths.recordings_dir / f"{name}.wav"
-        try:
+        try:  # the recording is removed however this ends (a hangup mid-recording too)
+            reply = await self.agi.record_file(
+                stem, escape=KEYS, timeout_ms=ms, silence_s=silence_s
+            )
             if reply.data == "dtmf" and reply.digit:
                 return Heard(dtmf=reply.digit)
             try:

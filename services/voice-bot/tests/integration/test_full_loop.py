@@ -158,6 +158,17 @@ async def test_silence_falls_back_to_keys_and_an_unknown_caller_gets_a_contact(b
     assert task["entity_id"] == int(lookup.entities[0].id)
 
 
+async def test_callbacks_from_an_extension_make_one_contact_not_one_each(bot: Bot) -> None:
+    for n in (1, 2):
+        peer = AgiPeer(
+            "127.0.0.1", bot.port, env={"agi_callerid": "1001", "agi_uniqueid": f"1.7{n}"}
+        )
+        await peer.run(Caller(["", "", "keys:3"]))
+    tasks = await bot.crm.tasks()
+    assert len(tasks) == 2
+    assert tasks[0]["entity_id"] == tasks[1]["entity_id"]
+
+
 async def test_a_key_pressed_while_recording_is_a_dtmf_answer(bot: Bot) -> None:
     peer = AgiPeer("127.0.0.1", bot.port, env={"agi_callerid": IVAN, "agi_uniqueid": "1.5"})
     commands = await peer.run(Caller(["key:1"]))
@@ -166,7 +177,8 @@ async def test_a_key_pressed_while_recording_is_a_dtmf_answer(bot: Bot) -> None:
 
 async def test_a_hangup_mid_dialog_still_publishes_the_transcript(bot: Bot) -> None:
     async def hang_up_on_record(cmd: Command) -> Sequence[str]:
-        if cmd.name == "RECORD FILE":
+        if cmd.name == "RECORD FILE":  # Asterisk had written part of the answer
+            await asyncio.to_thread(Path(cmd.words[2] + ".wav").write_bytes, b"RIFF partial")
             return ["HANGUP", "200 result=-1 (hangup) endpos=0"]
         return await default_answer(cmd)
 
@@ -174,3 +186,4 @@ async def test_a_hangup_mid_dialog_still_publishes_the_transcript(bot: Bot) -> N
     await peer.run(hang_up_on_record)
     (t,) = await bot.transcripts()
     assert t.outcome == "caller_hangup"
+    assert list(bot.settings.recordings_dir.glob("*.wav")) == []  # no partial recording left
