@@ -285,7 +285,11 @@ async def serve(
         )
         async with asyncio.TaskGroup() as tg:
             if s.metrics_port >= 0:
-                tg.create_task(HealthServer(new_registry(), port=s.metrics_port).serve(stop))
+                tg.create_task(
+                    HealthServer(new_registry(), host=s.metrics_host, port=s.metrics_port).serve(
+                        stop
+                    )
+                )
             tg.create_task(server.serve(stop))
             if audio is not None:
                 tg.create_task(audio.serve(stop))

@@ -75,6 +75,7 @@ class VoiceBotSettings:
     transcripts_stream: str = "cb:voice:transcripts"
     transcripts_retention_s: int = 7 * 86_400
     log_transcripts_to_crm: bool = True
+    metrics_host: str = "127.0.0.1"  # /healthz, /readyz, /metrics
     metrics_port: int = -1
     log_level: str = "INFO"
     log_json: bool = True
