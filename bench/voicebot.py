@@ -133,17 +133,15 @@ async def main() -> None:
 
 
 async def live(url: str, calls: int = 4) -> None:
-    import shutil
-
     from voice_bot.audiosocket import AudioSocketServer
     from voice_bot.dialog import Listen
     from voice_bot.main import VoiceBot, load_dialogs
     from voice_bot.settings import VoiceBotSettings
-    from voice_bot.testing_lab import LAB_DIALOGS, START, run_caller, start_pbx
+    from voice_bot.testing_lab import LAB_DIALOGS, available, run_caller, start_pbx
     from voice_bot.testing_media import Script
 
-    if not START.exists() or shutil.which("sipp") is None:
-        print("# live figures skipped: no Asterisk kit or no sipp")
+    if why := available():
+        print(f"# live figures skipped: {why}")
         return
     espeak = EspeakSynthesizer()
     d = load_dialogs(LAB_DIALOGS)["603"]

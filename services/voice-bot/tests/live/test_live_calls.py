@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,20 +30,21 @@ from voice_bot.audiosocket import AudioSocketServer
 from voice_bot.main import VoiceBot, load_dialogs
 from voice_bot.server import FastAgiServer
 from voice_bot.settings import VoiceBotSettings
-from voice_bot.testing_lab import KIT, START, Pbx, run_caller, start_pbx
+from voice_bot.testing_lab import Asterisk, available, log_of, run_caller, start_pbx
 from voice_bot.testing_media import Script
 
 HERE = Path(__file__).parent
 
 pytestmark = [
     pytest.mark.timeout(90),
-    pytest.mark.skipif(not START.exists(), reason=f"no Asterisk kit at {KIT}"),
-    pytest.mark.skipif(shutil.which("sipp") is None, reason="sipp is not installed"),
+    pytest.mark.skipif(bool(available()), reason=available()),
 ]
 
 
 @pytest.fixture(scope="module", params=["22", "20"])
-def pbx(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pbx]:
+def pbx(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Asterisk]:
     version = str(request.param)
     with start_pbx(version, tmp_path_factory.mktemp(f"asterisk{version}")) as pbx:
         for module in ("app_audiosocket.so", "res_audiosocket.so", "chan_audiosocket.so"):
@@ -97,7 +97,7 @@ async def calls() -> list[Call]:
     ]
 
 
-async def run_sipp(pbx: Pbx, call: Call, workdir: Path) -> str:
+async def run_sipp(pbx: Asterisk, call: Call, workdir: Path) -> str:
     return await run_caller(pbx, call.exten, call.script, workdir, name=call.name,
                             hold_s=call.hold_s)  # fmt: skip
 
@@ -110,7 +110,7 @@ def caller_turns(t: VoiceTranscript) -> list[VoiceTurn]:
     return [x for x in t.turns if x.who == "caller"]
 
 
-async def test_live_calls(pbx: Pbx, redis_url: str, tmp_path: Path) -> None:
+async def test_live_calls(pbx: Asterisk, redis_url: str, tmp_path: Path) -> None:
     botdir = tmp_path / "bot"  # the bot's own working directory: nothing shared with Asterisk
     botdir.mkdir()
     prefix = f"live{pbx.version}:{os.getpid()}:"
@@ -158,7 +158,7 @@ async def test_live_calls(pbx: Pbx, redis_url: str, tmp_path: Path) -> None:
     assert not list((botdir / "recordings").glob("*")) if (botdir / "recordings").exists() else True
 
 
-def check_scenarios(transcripts: list[VoiceTranscript], pbx: Pbx) -> None:
+def check_scenarios(transcripts: list[VoiceTranscript], pbx: Asterisk) -> None:
     texts = "\n\n".join(t.text() + f"\n[{t.outcome}]" for t in transcripts)
 
     def find(pred: object, what: str) -> VoiceTranscript:
@@ -198,4 +198,4 @@ def check_scenarios(transcripts: list[VoiceTranscript], pbx: Pbx) -> None:
         assert decisions(t)[-1] in ("yes", "no"), texts
     assert {decisions(t)[-1] for t in reprompted} == {"yes", "no"}, texts
     # the bot that cannot be reached: the caller reaches the queue's agent
-    assert "agent 900 answered" in pbx.log()
+    assert "agent 900 answered" in log_of(pbx)
