@@ -198,10 +198,10 @@ class VoiceBot:
             )
             connected.cancel()
             if not stream.connected.is_set():
+                when = "at once" if running.done() else f"within {s.audiosocket_connect_s:g} s"
                 raise AgiError(
-                    f"Asterisk did not open the AudioSocket to {target} within "
-                    f"{s.audiosocket_connect_s:g} s (is app_audiosocket loaded, is {target} "
-                    "reachable from Asterisk?)"
+                    f"Asterisk did not open the AudioSocket to {target} {when} (is "
+                    f"app_audiosocket loaded, is {target} reachable from Asterisk?)"
                 )
             voice = dialog.voice_for(self.lang(dialog))
             io = StreamCallIO(stream, self.cache, self.stt, voice, self.metrics)
@@ -215,6 +215,8 @@ class VoiceBot:
                     await asyncio.shield(running)
             except TimeoutError:
                 running.cancel()
+            except AgiError as exc:  # AudioSocket() failed, or the caller hung up meanwhile:
+                log.info("AudioSocket() on %s ended: %s", agi.env.channel, exc)  # noted above
         if t.outcome != "caller_hangup" and not agi.hung_up:
             if io.transfer_to:
                 await agi.set_variable("VOICEBOT_TRANSFER", io.transfer_to)

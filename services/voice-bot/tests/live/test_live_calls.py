@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import cast
 
@@ -94,6 +94,7 @@ async def calls() -> list[Call]:
         Call("offtopic", "601", offtopic, 40),
         Call("spoken_digits", "602", spoken, 30),
         Call("fallback", "9601", Script().silence(6), 12),
+        Call("as_fallback", "8601", Script().silence(8), 14),
     ]
 
 
@@ -130,6 +131,12 @@ async def test_live_calls(pbx: Asterisk, redis_url: str, tmp_path: Path) -> None
         audio,
     )  # fmt: skip
     server = FastAgiServer(bot.handle, port=0)
+    # the same bot, but Asterisk is told to stream its audio to a port where nobody listens
+    noaudio = VoiceBot(
+        replace(s, audiosocket_advertise="127.0.0.1:1", audiosocket_connect_s=3), redis,
+        EspeakSynthesizer(), SphinxRecognizer(), load_dialogs(s.dialogs_dir), None, audio,
+    )  # fmt: skip
+    noaudio_server = FastAgiServer(noaudio.handle, port=0)
     stop = asyncio.Event()
     scenario = await calls()
     work = tmp_path / "callers"
@@ -137,10 +144,13 @@ async def test_live_calls(pbx: Asterisk, redis_url: str, tmp_path: Path) -> None
     try:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(server.serve(stop))
+            tg.create_task(noaudio_server.serve(stop))
             tg.create_task(audio.serve(stop))
             await server.ready.wait()
+            await noaudio_server.ready.wait()
             await audio.ready.wait()
             pbx.cli(f"dialplan set global VOICEBOT 127.0.0.1:{server.port}")
+            pbx.cli(f"dialplan set global VOICEBOT_NOAUDIO 127.0.0.1:{noaudio_server.port}")
             sipps = [tg.create_task(run_sipp(pbx, c, work)) for c in scenario]
             outputs = await asyncio.gather(*sipps)
             stop.set()
@@ -153,12 +163,13 @@ async def test_live_calls(pbx: Asterisk, redis_url: str, tmp_path: Path) -> None
     failed = {n: o for n, o in by_exten.items() if "rc=0" not in o}
     assert not failed, f"{failed}\n{texts}"
     # one transcript per bot call; which is which: by what the caller did
-    assert len(transcripts) == 7, [t.text() for t in transcripts]
+    assert len(transcripts) == 8, [t.text() for t in transcripts]
     check_scenarios(transcripts, pbx)
     assert not list((botdir / "recordings").glob("*")) if (botdir / "recordings").exists() else True
 
 
-def check_scenarios(transcripts: list[VoiceTranscript], pbx: Asterisk) -> None:
+def check_scenarios(all_transcripts: list[VoiceTranscript], pbx: Asterisk) -> None:
+    transcripts = [t for t in all_transcripts if t.outcome != "error"]
     texts = "\n\n".join(t.text() + f"\n[{t.outcome}]" for t in transcripts)
 
     def find(pred: object, what: str) -> VoiceTranscript:
@@ -197,5 +208,11 @@ def check_scenarios(transcripts: list[VoiceTranscript], pbx: Asterisk) -> None:
         assert first.decision.startswith("nomatch"), texts
         assert decisions(t)[-1] in ("yes", "no"), texts
     assert {decisions(t)[-1] for t in reprompted} == {"yes", "no"}, texts
-    # the bot that cannot be reached: the caller reaches the queue's agent
-    assert "agent 900 answered" in log_of(pbx)
+    # the bot that cannot be reached, and the bot whose AudioSocket cannot be: the caller
+    # reaches the queue's agent either way
+    log = log_of(pbx)
+    assert "agent 900 answered fallback" in log, log[-3000:]
+    assert "agent 900 answered as_fallback" in log, log[-3000:]
+    (failed,) = [t for t in all_transcripts if not t.turns]
+    assert failed.outcome == "error", texts
+    assert failed.turns == (), texts  # nothing was said: no prompt line
