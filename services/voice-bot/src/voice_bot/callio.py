@@ -39,6 +39,7 @@ class Heard(msgspec.Struct, frozen=True, kw_only=True):
     barge_in: str = ""  # "speech" / "dtmf": the caller interrupted the prompt
     noise: bool = False  # something was heard, but nothing the grammar knows
     rejected: str = ""  # why the audio was not recognised at all (noise, too long)
+    latency_ms: float = 0.0  # the caller's end of speech (or last key) -> the answer known
 
 
 class Played(msgspec.Struct, frozen=True, kw_only=True):

@@ -190,7 +190,8 @@ class DialogRunner:
             decision=outcome or why,
         )
         log.info(
-            "turn call=%s step=%s heard=%r intent=%s confidence=%.2f barge_in=%s stt_ms=%.0f",
+            "turn call=%s step=%s heard=%r intent=%s confidence=%.2f barge_in=%s stt_ms=%.0f "
+            "latency_ms=%.0f",
             self.t.call_id,
             step.id,
             heard.dtmf or heard.text,
@@ -198,6 +199,7 @@ class DialogRunner:
             heard.confidence,
             heard.barge_in or "-",
             heard.stt_ms,
+            heard.latency_ms,
         )
         return heard
 

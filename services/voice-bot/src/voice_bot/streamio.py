@@ -136,13 +136,15 @@ class StreamCallIO:
         if result.ended == "dtmf":
             self._eos_at = loop.time()
             return played, Heard(dtmf=result.dtmf, barge_in=result.barge_in)
+        eos = result.speech_end_at
         if not result.audio:
             return played, Heard(barge_in=result.barge_in)
         self._eos_at = result.speech_end_at
         speech_s = (result.speech_end_at or 0) - (result.speech_start_at or 0)
         why = screen(result.audio, speech_s, max_words(phrases, spec))
         if why:
-            return played, Heard(barge_in=result.barge_in, noise=True, rejected=why)
+            ms = (loop.time() - eos) * 1000 if eos is not None else 0.0
+            return played, Heard(barge_in=result.barge_in, noise=True, rejected=why, latency_ms=ms)
         t0 = time.perf_counter()
         try:
             got = await self.stt.recognize(Audio(result.audio), phrases=phrases)
@@ -156,6 +158,7 @@ class StreamCallIO:
             stt_ms=spent,
             barge_in=result.barge_in,
             noise=not got.text,
+            latency_ms=(loop.time() - eos) * 1000 if eos is not None else 0.0,
         )
         return played, heard
 

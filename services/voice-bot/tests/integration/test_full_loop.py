@@ -187,3 +187,21 @@ async def test_a_hangup_mid_dialog_still_publishes_the_transcript(bot: Bot) -> N
     (t,) = await bot.transcripts()
     assert t.outcome == "caller_hangup"
     assert list(bot.settings.recordings_dir.glob("*.wav")) == []  # no partial recording left
+
+
+async def test_file_mode_refuses_a_call_when_asterisk_does_not_see_the_sounds_directory(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def elsewhere(cmd: Command) -> Sequence[str]:
+        if cmd.name == "GET FULL":  # Asterisk on another host: STAT(e,…) finds nothing
+            return ["200 result=1 (0)"]
+        return await default_answer(cmd)
+
+    peer = AgiPeer("127.0.0.1", bot.port, env={"agi_callerid": IVAN, "agi_uniqueid": "1.8"})
+    commands = await peer.run(elsewhere)
+    assert "STREAM FILE" not in [c.name for c in commands]  # nothing played into the void
+    assert "VOICEBOT_RESULT" not in sets(commands)  # so the dialplan's fallback runs
+    (t,) = await bot.transcripts()
+    assert t.outcome == "error"
+    assert "does not see" in caplog.text
+    assert str(bot.settings.sounds_dir) in caplog.text
