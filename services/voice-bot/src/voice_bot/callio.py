@@ -59,6 +59,7 @@ class Paths:
     sounds_dir_pbx: str = ""  # "" = the same path
     recordings_dir_pbx: str = ""
     keep_recordings: bool = False
+    prompts_url: str = ""  # "http://bot:9104/prompts": Asterisk fetches prompts over HTTP
 
     def pbx_sound(self, stem: Path) -> str:
         rel = stem.relative_to(self.sounds_dir)
@@ -79,6 +80,8 @@ class AgiCallIO:
 
     async def _prompt(self, text: str) -> str:
         prompt = await self.tts.get(text, self.voice)
+        if self.paths.prompts_url:  # Asterisk's HTTP media cache fetches it (once)
+            return f"{self.paths.prompts_url.rstrip('/')}/{prompt.key}.wav"
         return self.paths.pbx_sound(prompt.stem)
 
     async def _stream(self, text: str, escape: str) -> tuple[Played, str]:

@@ -104,6 +104,7 @@ class VoiceBot:
             s.sounds_dir_pbx,
             s.recordings_dir_pbx,
             s.keep_recordings,
+            s.prompts_url,
         )
 
     def lang(self, dialog: Dialog) -> str:
@@ -160,8 +161,8 @@ class VoiceBot:
     async def check_pbx_view(self, agi: AgiChannel) -> None:
         """File mode, once per process: does Asterisk see the bot's sounds directory where
         ``sounds_dir_pbx`` says? A probe file is written and looked for with ``STAT()``."""
-        if self._pbx_view_ok:
-            return
+        if self._pbx_view_ok or self.settings.prompts_url:
+            return  # prompts over HTTP: Asterisk needs no view of the sounds directory
         check_file_mode(self.settings)
         probe = self.settings.sounds_dir / "voicebot-visible.txt"
         await asyncio.to_thread(probe.write_text, "callbridge voice-bot\n")

@@ -62,6 +62,9 @@ class VoiceBotSettings:
     default_dialog: str = "sample"
     sounds_dir: Path = Path("/var/lib/callbridge/voice/sounds")
     sounds_dir_pbx: str = ""  # where Asterisk sees sounds_dir ("" = same path)
+    # files mode: prompts fetched by Asterisk from the bot's HTTP endpoint (metrics_host/port,
+    # path /prompts) instead of a shared sounds directory, e.g. "http://voicebot:9104/prompts"
+    prompts_url: str = ""
     recordings_dir: Path = Path("/var/lib/callbridge/voice/recordings")
     recordings_dir_pbx: str = ""
     keep_recordings: bool = False

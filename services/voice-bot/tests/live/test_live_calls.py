@@ -18,16 +18,19 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 import redis.asyncio as aioredis
 
 from cbcontracts.voice import VoiceTranscript, VoiceTurn, decode_transcript
+from cbruntime import HealthServer, new_registry
+from cbruntime.http import Receive, Send
 from cbspeech import EspeakSynthesizer, SphinxRecognizer, VoiceParams
 from cbstreams import connect
 from voice_bot.audiosocket import AudioSocketServer
-from voice_bot.main import VoiceBot, load_dialogs
+from voice_bot.main import VoiceBot, check_file_mode, load_dialogs
+from voice_bot.prompts import prompt_app
 from voice_bot.server import FastAgiServer
 from voice_bot.settings import VoiceBotSettings
 from voice_bot.testing_lab import Asterisk, available, log_of, run_caller, start_pbx
@@ -216,3 +219,54 @@ def check_scenarios(all_transcripts: list[VoiceTranscript], pbx: Asterisk) -> No
     (failed,) = [t for t in all_transcripts if not t.turns]
     assert failed.outcome == "error", texts
     assert failed.turns == (), texts  # nothing was said: no prompt line
+
+
+async def test_file_mode_plays_prompts_over_http(
+    pbx: Asterisk, redis_url: str, tmp_path: Path
+) -> None:
+    """FastAGI alone (no AudioSocket): the prompts reach Asterisk over HTTP (its media cache
+    fetches them from the bot), so the bot's sounds directory is shared with nobody; a key
+    stops the prompt and answers."""
+    botdir = tmp_path / "bot"
+    prefix = f"livehttp{pbx.version}:{os.getpid()}:"
+    served: list[str] = []
+    s = VoiceBotSettings(
+        key_prefix=prefix, audio="files", sounds_dir=botdir / "sounds",
+        recordings_dir=botdir / "recordings", dialogs_dir=HERE / "dialogs",
+        default_dialog="601", transcripts_stream=f"{prefix}voice:transcripts", crm="none",
+    )  # fmt: skip
+    redis: aioredis.Redis = connect(redis_url)
+    stop = asyncio.Event()
+    try:
+        async with asyncio.TaskGroup() as tg:
+            app = prompt_app(s.sounds_dir)
+
+            async def counting(scope: dict[str, Any], receive: Receive, send: Send) -> None:
+                served.append(scope["path"])
+                await app(scope, receive, send)
+
+            health = HealthServer(new_registry(), port=0, extra=counting)
+            tg.create_task(health.serve(stop))
+            await health.wait_started()
+            s = replace(s, prompts_url=f"{health.url}/prompts")
+            bot = VoiceBot(
+                s, redis, EspeakSynthesizer(), SphinxRecognizer(), load_dialogs(s.dialogs_dir),
+                None,
+            )  # fmt: skip
+            check_file_mode(s)
+            server = FastAgiServer(bot.handle, port=0)
+            tg.create_task(server.serve(stop))
+            await server.ready.wait()
+            pbx.cli(f"dialplan set global VOICEBOT 127.0.0.1:{server.port}")
+            script = Script().silence(2.5).keys("1").silence(6)
+            out = await run_caller(pbx, "601", script, tmp_path, name="http", hold_s=20)
+            stop.set()
+        entries = await redis.xrange(s.transcripts_stream)
+    finally:
+        await redis.aclose()
+    assert "rc=0" in out, out
+    (t,) = [decode_transcript(cast(bytes, f[b"data"])) for _, f in entries or [] if f]
+    assert [x.decision for x in caller_turns(t)] == ["yes"], t.text()
+    assert bot_turns(t)[-1].text == "You said yes. Goodbye."
+    assert len(served) >= 2  # both prompts fetched over HTTP
+    assert all(p.startswith("/prompts/") and p.endswith(".wav") for p in served)
