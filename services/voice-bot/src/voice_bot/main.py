@@ -35,6 +35,7 @@ from .callio import AgiCallIO, Paths
 from .crm import CallerInfo, CrmLink
 from .dialog import Dialog, load_dialog
 from .exceptions import AgiError, AgiHangup, DialogError
+from .prompts import prompt_app
 from .runner import DialogRunner
 from .server import FastAgiServer, Limits
 from .settings import VoiceBotSettings, YandexSettings
@@ -286,18 +287,32 @@ async def serve(
                 max_pending=s.max_pending,
             ),
         )
+        http_stop = asyncio.Event()  # the HTTP endpoint outlives the drain (prompts, probes)
+
+        async def calls() -> None:
+            try:
+                await server.serve(stop)
+            finally:
+                http_stop.set()
+
+        health: HealthServer | None = None
         async with asyncio.TaskGroup() as tg:
             if s.metrics_port >= 0:
-                tg.create_task(
-                    HealthServer(new_registry(), host=s.metrics_host, port=s.metrics_port).serve(
-                        stop
-                    )
+                health = HealthServer(
+                    new_registry(),
+                    ready=lambda: not stop.is_set(),  # draining: send no new calls here
+                    host=s.metrics_host,
+                    port=s.metrics_port,
+                    extra=prompt_app(s.sounds_dir),  # GET /prompts/<sha256>.wav
                 )
-            tg.create_task(server.serve(stop))
+                tg.create_task(health.serve(http_stop))
+            tg.create_task(calls())
             if audio is not None:
-                tg.create_task(audio.serve(stop))
+                tg.create_task(audio.serve(http_stop))
             if ready is not None:
                 await server.ready.wait()
                 if audio is not None:
                     await audio.ready.wait()
+                if health is not None:
+                    await health.wait_started()
                 ready.set()
