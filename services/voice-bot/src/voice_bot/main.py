@@ -27,6 +27,7 @@ from cbspeech import (
     Synthesizer,
     TtsCache,
 )
+from cbspeech.speechkit3 import SpeechKitStreaming
 from cbstreams import StreamError, connect
 
 from .agi import AgiChannel
@@ -54,14 +55,16 @@ def load_dialogs(directory: Path) -> dict[str, Dialog]:
     return dialogs
 
 
-def speechkit(y: YandexSettings) -> SpeechKitClient:
+def speechkit_auth(y: YandexSettings) -> SpeechKitAuth:
     if y.api_key is not None:
-        auth = SpeechKitAuth("api-key", y.api_key.reveal())
-    elif y.iam_token is not None:
-        auth = SpeechKitAuth("iam", y.iam_token.reveal(), y.folder_id)
-    else:
-        raise DialogError("yandex speech needs yandex.api_key or yandex.iam_token")
-    return SpeechKitClient(auth, tts_url=y.tts_url, stt_url=y.stt_url, topic=y.topic)
+        return SpeechKitAuth("api-key", y.api_key.reveal())
+    if y.iam_token is not None:
+        return SpeechKitAuth("iam", y.iam_token.reveal(), y.folder_id)
+    raise DialogError("yandex speech needs yandex.api_key or yandex.iam_token")
+
+
+def speechkit(y: YandexSettings) -> SpeechKitClient:
+    return SpeechKitClient(speechkit_auth(y), tts_url=y.tts_url, stt_url=y.stt_url, topic=y.topic)
 
 
 def check_file_mode(s: VoiceBotSettings) -> None:
@@ -254,6 +257,12 @@ async def serve(
                 (client if s.tts == "yandex" else tts),
                 (client if s.stt == "yandex" else stt),
             )
+        if s.stt == "yandex" and s.yandex.stt_api == "v3":  # streaming gRPC (official SDK)
+            streaming = SpeechKitStreaming(
+                speechkit_auth(s.yandex), target=s.yandex.stt_v3_target, lang=s.yandex.lang
+            )
+            stack.push_async_callback(streaming.aclose)
+            stt = streaming
         crm = None
         if s.crm == "builtin":
             adapter = await BuiltinCrm.open(s.builtin.path, seed=s.builtin.seed)

@@ -24,6 +24,8 @@ class YandexSettings:
     stt_url: str = "https://stt.api.cloud.yandex.net/speech/v1/stt:recognize"
     lang: str = "ru-RU"
     topic: str = "general"
+    stt_api: Literal["v1", "v3"] = "v3"  # v3: gRPC streaming through the official SDK
+    stt_v3_target: str = "stt.api.cloud.yandex.net:443"
 
 
 @dataclass(frozen=True, kw_only=True)
