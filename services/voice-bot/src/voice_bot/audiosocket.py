@@ -150,10 +150,14 @@ class AudioSocketServer:
         port: int = 4574,
         allow_from: Sequence[str] = ("127.0.0.1", "::1"),
         uuid_timeout_s: float = 5.0,
+        max_pending: int = 16,
     ) -> None:
         self.host, self.port = host, port
         self.allow_from = parse_networks(allow_from)
-        self.uuid_timeout_s = uuid_timeout_s
+        self.uuid_timeout_s, self.max_pending = uuid_timeout_s, max_pending
+        # connections that have not sent their UUID yet, oldest first: a new one beyond
+        # max_pending closes the oldest, so idle sockets cannot keep calls from connecting
+        self._pending: dict[asyncio.StreamWriter, None] = {}
         self.ready = asyncio.Event()
         self._expected: dict[uuid.UUID, AudioStream] = {}
         self.refused = 0
@@ -191,8 +195,17 @@ class AudioSocketServer:
                 self.refused += 1
                 log.warning("refusing AudioSocket from %s: not in allow_from", host)
                 return
-            async with asyncio.timeout(self.uuid_timeout_s):
-                first = await read_message(reader)
+            if len(self._pending) >= self.max_pending:
+                oldest = next(iter(self._pending))
+                del self._pending[oldest]
+                oldest.close()
+                self.refused += 1
+            self._pending[writer] = None
+            try:
+                async with asyncio.timeout(self.uuid_timeout_s):
+                    first = await read_message(reader)
+            finally:
+                self._pending.pop(writer, None)
             if first.kind != KIND_UUID or len(first.payload) != 16:
                 raise ValueError(f"expected a UUID message, got kind {first.kind:#x}")
             stream = self._expected.pop(uuid.UUID(bytes=first.payload), None)

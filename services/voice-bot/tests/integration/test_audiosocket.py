@@ -91,3 +91,21 @@ async def test_unknown_uuids_and_addresses_outside_allow_from_are_closed() -> No
         writer.close()
         assert not stream.connected.is_set()
     assert walled.refused == 1
+
+
+async def test_idle_sockets_cannot_keep_a_call_from_connecting() -> None:
+    server = AudioSocketServer(port=0, uuid_timeout_s=60, max_pending=4)
+    async with serving(server):
+        idle = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(20)]
+        stream = server.expect()
+        _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(encode(KIND_UUID, stream.id.bytes))
+        await writer.drain()
+        async with asyncio.timeout(5):
+            await stream.connected.wait()
+        for reader, _ in idle[:-4]:  # the oldest idle ones were closed to make room
+            assert await closed(reader)
+        for _, w in idle:
+            w.close()
+        writer.close()
+    assert server.refused >= 16
