@@ -167,7 +167,12 @@ async def test_live_calls(pbx: Asterisk, redis_url: str, tmp_path: Path) -> None
     assert not failed, f"{failed}\n{texts}"
     # one transcript per bot call; which is which: by what the caller did
     assert len(transcripts) == 8, [t.text() for t in transcripts]
-    check_scenarios(transcripts, pbx)
+    try:
+        check_scenarios(transcripts, pbx)
+    except AssertionError:
+        audiosocket = [x for x in log_of(pbx).splitlines() if "udioSocket" in x]
+        print("\n".join(audiosocket[-30:]))  # noqa: T201 - shown with the failure
+        raise
     assert not list((botdir / "recordings").glob("*")) if (botdir / "recordings").exists() else True
 
 
