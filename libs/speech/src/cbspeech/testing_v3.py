@@ -57,7 +57,7 @@ class FakeSpeechKitV3(stt_service_pb2_grpc.RecognizerServicer):
     async def __aexit__(self, *exc: object) -> None:
         await self._server.stop(grace=None)
 
-    async def _check_auth(self, context: Any) -> str:
+    def _auth(self, context: Any) -> str:
         md = dict(context.invocation_metadata() or ())
         auth, folder = md.get("authorization", ""), md.get("x-folder-id", "")
         kind, _, secret = auth.partition(" ")
@@ -65,15 +65,25 @@ class FakeSpeechKitV3(stt_service_pb2_grpc.RecognizerServicer):
             return "Api-Key"
         if kind == "Bearer" and secret in self.iam_tokens and self.iam_tokens[secret] == folder:
             return "Bearer"
-        await context.abort(grpc.StatusCode.UNAUTHENTICATED, "unknown credentials")
         return ""
+
+    @staticmethod
+    def _fail(context: Any, code: Any, message: str) -> None:
+        """End the call with a status (set, then return: ``abort`` inside a streaming
+        handler races with the client's half-close and may come out as INTERNAL)."""
+        context.set_code(code)
+        context.set_details(message)
 
     async def RecognizeStreaming(
         self, request_iterator: AsyncIterator[Any], context: Any
     ) -> AsyncIterator[Any]:
-        auth = await self._check_auth(context)
+        auth = self._auth(context)
+        if not auth:
+            self._fail(context, grpc.StatusCode.UNAUTHENTICATED, "unknown credentials")
+            return
         if self._active >= self.max_sessions:
-            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many sessions")
+            self._fail(context, grpc.StatusCode.RESOURCE_EXHAUSTED, "too many sessions")
+            return
         self._active += 1
         try:
             session: dict[str, Any] = {"auth": auth, "chunks": 0, "bytes": 0}
@@ -82,10 +92,12 @@ class FakeSpeechKitV3(stt_service_pb2_grpc.RecognizerServicer):
             async for req in request_iterator:
                 event = req.WhichOneof("Event")
                 if first != (event == "session_options"):
-                    await context.abort(
+                    self._fail(
+                        context,
                         grpc.StatusCode.INVALID_ARGUMENT,
                         "session_options must come first, and only first",
                     )
+                    return
                 if first:
                     first = False
                     model = req.session_options.recognition_model
@@ -95,7 +107,8 @@ class FakeSpeechKitV3(stt_service_pb2_grpc.RecognizerServicer):
                         or raw.sample_rate_hertz not in _RATES
                         or raw.audio_channel_count != 1
                     ):
-                        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "bad audio format")
+                        self._fail(context, grpc.StatusCode.INVALID_ARGUMENT, "bad audio format")
+                        return
                     session["lang"] = list(model.language_restriction.language_code)
                     session["rate"] = raw.sample_rate_hertz
                     continue
@@ -103,7 +116,8 @@ class FakeSpeechKitV3(stt_service_pb2_grpc.RecognizerServicer):
                     session["chunks"] += 1
                     session["bytes"] += len(req.chunk.data)
                     if session["bytes"] > _MAX_BYTES:
-                        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "over 10 MB")
+                        self._fail(context, grpc.StatusCode.INVALID_ARGUMENT, "over 10 MB")
+                        return
                     if session["chunks"] % 5 == 0:
                         yield stt_pb2.StreamingResponse(
                             partial=stt_pb2.AlternativeUpdate(
@@ -111,7 +125,8 @@ class FakeSpeechKitV3(stt_service_pb2_grpc.RecognizerServicer):
                             )
                         )
             if first:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no session_options")
+                self._fail(context, grpc.StatusCode.INVALID_ARGUMENT, "no session_options")
+                return
             text = self.answers.get(session["bytes"], self.default_text)
             alt = stt_pb2.Alternative(text=text, confidence=self.confidence)
             yield stt_pb2.StreamingResponse(final=stt_pb2.AlternativeUpdate(alternatives=[alt]))

@@ -158,6 +158,8 @@ class AudioSocketServer:
         # connections that have not sent their UUID yet, oldest first: a new one beyond
         # max_pending closes the oldest, so idle sockets cannot keep calls from connecting
         self._pending: dict[asyncio.StreamWriter, None] = {}
+        self.paired = 0  # connections handed to their call (for tests and metrics)
+        self.paired_changed = asyncio.Event()
         self.ready = asyncio.Event()
         self._expected: dict[uuid.UUID, AudioStream] = {}
         self.refused = 0
@@ -214,6 +216,8 @@ class AudioSocketServer:
                 log.warning("AudioSocket with an unknown UUID from %s: closed", host)
                 return
             stream.attach(writer)
+            self.paired += 1
+            self.paired_changed.set()
             await self._pump(reader, stream)
         except (TimeoutError, ValueError, EOFError, ConnectionError) as exc:
             if stream is None:
