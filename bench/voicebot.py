@@ -9,6 +9,15 @@ redis-server (or REDIS_URL). Prints ``name=value`` lines:
   time excluded: the fake PBX writes a pre-spoken "yes" instantly), read, resampled and
   recognised by pocketsphinx with the dialog's grammar, and the branch taken;
 * ``stt_ms``             — the recognition part of that turn.
+
+On a live call (real Asterisk 22 from ``../shared/asterisk``, sipp callers speaking espeak-ng
+audio over G.711; skipped when the kit or sipp is missing), the bot in the AudioSocket mode:
+
+* ``bot_turn_latency_ms_p50`` / ``_p99`` — from the caller's end of speech (the arrival of
+  their last voiced frame) to the first audio frame of the bot's next prompt: end-of-speech
+  detection (0.5 s of silence) + recognition + the prompt from the cache; target p50 ≤ 700;
+* ``barge_in_stop_ms``   — median, from the first voiced frame of a caller who talks over a
+  prompt to the prompt's stop (VAD onset ~120 ms + the player's reaction).
 """
 
 from __future__ import annotations
@@ -74,12 +83,13 @@ async def main() -> None:
             cache = TtsCache(redis, root / "snd", EspeakSynthesizer(), prefix=prefix)
             stt = SphinxRecognizer()
             t0 = time.perf_counter()
-            await cache.get(dialog.steps[0].prompt, VoiceParams())  # type: ignore[union-attr]
+            prompt = dialog.text(dialog.steps[0].prompt, "en")  # type: ignore[union-attr]
+            await cache.get(prompt, VoiceParams())
             print(f"tts_miss_ms={(time.perf_counter() - t0) * 1000:.1f}")
             hits = []
             for _ in range(200):
                 t0 = time.perf_counter()
-                await cache.get(dialog.steps[0].prompt, VoiceParams())  # type: ignore[union-attr]
+                await cache.get(prompt, VoiceParams())
                 hits.append(time.perf_counter() - t0)
             print(f"tts_cache_hit_ms={statistics.median(hits) * 1000:.3f}")
 
@@ -122,5 +132,76 @@ async def main() -> None:
         await redis.aclose()
 
 
+async def live(url: str, calls: int = 4) -> None:
+    from voice_bot.audiosocket import AudioSocketServer
+    from voice_bot.dialog import Listen
+    from voice_bot.main import VoiceBot, load_dialogs
+    from voice_bot.settings import VoiceBotSettings
+    from voice_bot.testing_lab import LAB_DIALOGS, available, run_caller, start_pbx
+    from voice_bot.testing_media import Script
+
+    if why := available():
+        print(f"# live figures skipped: {why}")
+        return
+    espeak = EspeakSynthesizer()
+    d = load_dialogs(LAB_DIALOGS)["603"]
+    prompts = [d.text(step.prompt, d.lang) for step in d.steps if isinstance(step, Listen)]
+    voice = d.voice_for(d.lang)
+    q = [(await espeak.synthesize(p, voice)).duration_s for p in prompts]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        redis = connect(url)
+        prefix = f"benchlive{time.time_ns()}:"
+        s = VoiceBotSettings(
+            key_prefix=prefix, sounds_dir=root / "bot" / "sounds", dialogs_dir=LAB_DIALOGS,
+            transcripts_stream=f"{prefix}voice:transcripts", crm="none",
+        )  # fmt: skip
+        audio = AudioSocketServer(port=0)
+        bot = VoiceBot(s, redis, espeak, SphinxRecognizer(), load_dialogs(LAB_DIALOGS), None, audio)
+        server = FastAgiServer(bot.handle, port=0)
+        for p in prompts:  # warm the prompt cache and the decoder, as a running bot is
+            await bot.cache.get(p, voice)
+        await bot.stt.prepare(["yes", "no"])  # type: ignore[attr-defined]
+        # barge into question one after 1.5 s; answer two and three 0.8 s after they end
+        # (the bot's next prompt starts ~0.6 s after the answer: the caller's timeline allows
+        # for it; a barge-in is fine too)
+        script = Script().silence(1.5).say("yes").silence(0.7 + q[1] + 0.8)
+        script.say("no").silence(0.7 + q[2] + 0.8).say("yes").silence(5)
+        work = root / "callers"
+        work.mkdir()
+        stop = asyncio.Event()
+        with start_pbx("22", root / "asterisk") as pbx:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(server.serve(stop))
+                tg.create_task(audio.serve(stop))
+                await server.ready.wait()
+                await audio.ready.wait()
+                pbx.cli(f"dialplan set global VOICEBOT 127.0.0.1:{server.port}")
+                outs = await asyncio.gather(*(
+                    run_caller(pbx, "603", script, work, name=f"bench{i}", hold_s=30)
+                    for i in range(calls)
+                ))  # fmt: skip
+                stop.set()
+        await redis.delete(*[k async for k in redis.scan_iter(match=f"{prefix}*")] or ["-"])
+        await redis.aclose()
+    lat = sorted(bot.metrics.turn_latency_ms)
+    if not lat or any("rc=0" not in o for o in outs):
+        print(f"# live calls failed: {outs}")
+        return
+    p99 = lat[min(len(lat) - 1, round(0.99 * (len(lat) - 1)))]
+    print(f"bot_turn_latency_ms_p50={statistics.median(lat):.0f}")
+    print(f"bot_turn_latency_ms_p99={p99:.0f}")
+    print(f"bot_turn_latency_samples={len(lat)}")
+    barge = list(bot.metrics.barge_in_stop_ms)
+    if barge:
+        print(f"barge_in_stop_ms={statistics.median(barge):.0f}")
+
+
+async def run_all() -> None:
+    await main()
+    async with redis_url() as url:
+        await live(url)
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(run_all())

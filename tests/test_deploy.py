@@ -38,3 +38,32 @@ def test_the_ingest_deployment_runs_a_real_cli_command_with_probes_on_health_pat
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert deployment["spec"]["replicas"] == 2
+
+
+def test_the_voice_bot_needs_no_volume_shared_with_asterisk() -> None:
+    from voice_bot.settings import load as load_voice_bot
+
+    s = load_voice_bot(BASE / "voice-bot.toml", {"CB_REDIS_URL": "redis://redis:6379/0"})
+    anywhere = "0.0.0.0"  # noqa: S104 - the pod listens on its IP; allow_from guards it
+    assert (s.audio, s.host, s.audiosocket_host) == ("audiosocket", anywhere, anywhere)
+    assert s.allow_from
+    assert "0.0.0.0/0" not in s.allow_from
+    assert s.language == "ru"
+    docs = list(yaml.safe_load_all((BASE / "voice-bot.yaml").read_text()))
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["args"][:2] == ["callbridge", "voice-bot"]
+    result = CliRunner().invoke(cli, ["voice-bot", "--help"])
+    assert result.exit_code == 0
+    assert "--config" in result.output
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"fastagi": s.port, "audiosocket": s.audiosocket_port, "http": s.metrics_port}
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    # only its config and its own cache: no persistent or shared volume
+    kinds = {next(k for k in v if k != "name") for v in pod["volumes"]}
+    assert kinds == {"configMap", "emptyDir"}
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert any(str(s.sounds_dir).startswith(m) for m in mounts)  # the cache is on the emptyDir
+    kustomization = yaml.safe_load((BASE / "kustomization.yaml").read_text())
+    assert "voice-bot.yaml" in kustomization["resources"]

@@ -82,3 +82,23 @@ async def test_a_lost_file_is_synthesised_again(
     again = await cache.get("Gone")
     assert (again.hit, synth.calls) == (False, 2)
     assert again.path.is_file()
+
+
+async def test_instances_with_different_directories_share_the_index_without_paths(
+    redis_client: aioredis.Redis, redis_prefix: str, tmp_path: Path
+) -> None:
+    """Two bots (other pods, other working directories) on one Redis: the index holds no
+    path, so neither trips over the other's directory; each plays from its own disk."""
+    one, two = CountingTone(), CountingTone()
+    a = await TtsCache(redis_client, tmp_path / "a", one, prefix=redis_prefix).get("Shared")
+    b = await TtsCache(redis_client, tmp_path / "b", two, prefix=redis_prefix).get("Shared")
+    assert a.key == b.key
+    assert b.path == tmp_path / "b" / b.key[:2] / f"{b.key}.wav"
+    assert b.path.is_file()
+    assert two.calls == 1
+    stored = await redis_client.get(f"{redis_prefix}voice:tts:{a.key}")
+    assert stored is not None
+    assert b"/" not in stored
+    again = await TtsCache(redis_client, tmp_path / "b", two, prefix=redis_prefix).get("Shared")
+    assert again.hit
+    assert two.calls == 1

@@ -34,7 +34,8 @@ def _settings(config: Path | None) -> VoiceBotSettings:
 @_config
 @click.pass_context
 def voice_bot(ctx: click.Context, config: Path | None) -> None:
-    """Serve the voice-bot (FastAGI on :4573; dialplan: AGI(agi://host:4573/dialog))."""
+    """Serve the voice-bot (FastAGI on :4573, the call's audio over AudioSocket on :4574;
+    dialplan: AGI(agi://host:4573/dialog))."""
     if ctx.invoked_subcommand is not None:
         return
     settings = _settings(config)

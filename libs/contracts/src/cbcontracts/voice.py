@@ -25,6 +25,8 @@ class VoiceTurn(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     kind: TurnKind = "speech"
     confidence: float = 0.0  # the recogniser's, for caller speech
     step: str = ""  # the dialog step
+    decision: str = ""  # caller turns: the intent taken, "digits", or why none ("nomatch: …")
+    interrupted: str = ""  # bot turns: "speech" / "dtmf" when the caller barged in
 
 
 class VoiceTranscript(

@@ -4,7 +4,7 @@ from .exceptions import RuntimeSetupError, SettingsError
 from .http import HealthServer, health_app
 from .logs import JsonFormatter, RedactSecrets, redact, setup_logging
 from .metrics import CollectorRegistry, counter, gauge, histogram, new_registry, render
-from .net import listen_socket
+from .net import Network, address_allowed, listen_socket, parse_networks
 from .settings import ENV_PREFIX, Secret, env_tree, load_settings, merge
 from .signals import run_until_signal, stop_on_signals
 from .tasks import Service, running
@@ -14,11 +14,13 @@ __all__ = [
     "CollectorRegistry",
     "HealthServer",
     "JsonFormatter",
+    "Network",
     "RedactSecrets",
     "RuntimeSetupError",
     "Secret",
     "Service",
     "SettingsError",
+    "address_allowed",
     "counter",
     "env_tree",
     "gauge",
@@ -28,6 +30,7 @@ __all__ = [
     "load_settings",
     "merge",
     "new_registry",
+    "parse_networks",
     "redact",
     "render",
     "run_until_signal",

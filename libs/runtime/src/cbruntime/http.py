@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry
 from .metrics import CONTENT_TYPE_LATEST, render
 from .net import listen_socket
 
-__all__ = ["HealthServer", "health_app"]
+__all__ = ["App", "HealthServer", "Receive", "Send", "health_app"]
 
 Check = Callable[[], bool]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -33,15 +33,25 @@ def _always() -> bool:
     return True
 
 
+App = Callable[[dict[str, Any], Receive, Send], Awaitable[None]]
+
+
 def health_app(
-    registry: CollectorRegistry, healthy: Check = _always, ready: Check = _always
-) -> Callable[[dict[str, Any], Receive, Send], Awaitable[None]]:
-    """The ASGI app: 200/503 from ``healthy()``/``ready()``, metrics from ``registry``."""
+    registry: CollectorRegistry,
+    healthy: Check = _always,
+    ready: Check = _always,
+    extra: App | None = None,
+) -> App:
+    """The ASGI app: 200/503 from ``healthy()``/``ready()``, metrics from ``registry``; any
+    other path goes to ``extra`` when given (a service's own small endpoints)."""
 
     async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         path, method = scope["path"], scope["method"]
+        if extra is not None and path not in ("/metrics", "/healthz", "/readyz"):
+            await extra(scope, receive, send)
+            return
         if method not in ("GET", "HEAD"):
             status, ctype, body = 405, b"text/plain", b"method not allowed\n"
         elif path == "/metrics":
@@ -70,8 +80,9 @@ class HealthServer:
         ready: Check = _always,
         host: str = "127.0.0.1",
         port: int = 0,
+        extra: App | None = None,
     ) -> None:
-        self._app = health_app(registry, healthy, ready)
+        self._app = health_app(registry, healthy, ready, extra)
         self._host, self._port = host, port
         self._started = asyncio.Event()
         self.port: int | None = None

@@ -3,9 +3,13 @@
 Files are content-addressed by that key's SHA-256 — ``{dir}/{h[:2]}/{h}.wav`` (8 kHz 16-bit
 mono, what Asterisk plays) — written atomically, so replicas sharing the directory can never
 see half a file and two replicas racing on one prompt write the same bytes. The index lives
-in Redis (``{prefix}voice:tts:{h}`` -> the file's path, refreshed to ``ttl_s`` on every hit),
-shared by replicas: a prompt one replica synthesised is a hit for all. Concurrent requests
-for one prompt in a process share one synthesis (single flight).
+in Redis (``{prefix}voice:tts:{h}`` -> the audio's duration in ms, refreshed to ``ttl_s`` on
+every hit), shared by replicas; it holds no path: each instance finds the file under its own
+``directory`` (instances with different directories, or none shared, share one index), and an
+instance that lacks the file synthesises it into its own directory. Concurrent requests
+for one prompt in a process share one synthesis (single flight). While Redis is
+unreachable the cache keeps working from the files (a file on disk is a hit; the index
+entry a synthesis could not write is written by the next lookup once Redis answers).
 """
 
 from __future__ import annotations
@@ -73,10 +77,11 @@ class TtsCache:
         key = prompt_key(self.synth.name, voice, text)
         try:
             known = cast(bytes | None, await self._redis.getex(self.index_key(key), ex=self.ttl_s))
-        except REDIS_DOWN:  # an outage: the file's path is known without the index
-            known = str(self.path_of(key)).encode()
-        if known is not None and await asyncio.to_thread(Path(known.decode()).is_file):
-            return CachedPrompt(key, Path(known.decode()), True)
+        except REDIS_DOWN:  # an outage: the file is found without the index
+            known = b""
+        path = self.path_of(key)
+        if known is not None and await asyncio.to_thread(path.is_file):
+            return CachedPrompt(key, path, True)
         flight = self._flights.get(key)
         if flight is not None:
             return await asyncio.shield(flight)
@@ -95,12 +100,14 @@ class TtsCache:
 
     async def _synthesise(self, key: str, text: str, voice: VoiceParams) -> CachedPrompt:
         path = self.path_of(key)
+        ms = 0
         if not await asyncio.to_thread(
             path.is_file
-        ):  # another replica wrote it but its index entry expired
+        ):  # not on this instance's disk (or written here but its index entry expired)
             audio = await self.synth.synthesize(text, voice)
             await asyncio.to_thread(write_wav, path, audio)
             self.synthesised += 1
+            ms = round(audio.duration_s * 1000)
         with contextlib.suppress(*REDIS_DOWN):  # the file is there; the index catches up later
-            await self._redis.set(self.index_key(key), str(path), ex=self.ttl_s)
+            await self._redis.set(self.index_key(key), str(ms), ex=self.ttl_s)
         return CachedPrompt(key, path, False)

@@ -45,12 +45,24 @@ async def _line(reader: asyncio.StreamReader, timeout_s: float) -> str:
     return raw.decode("utf-8", errors="replace").rstrip("\r\n")
 
 
-async def read_env(reader: asyncio.StreamReader, timeout_s: float) -> AgiEnv:
-    """Read ``agi_*: value`` lines up to the empty line, all within ``timeout_s``."""
+async def read_env(
+    reader: asyncio.StreamReader,
+    timeout_s: float,
+    *,
+    max_lines: int = 200,
+    max_bytes: int = 32_768,
+) -> AgiEnv:
+    """Read ``agi_*: value`` lines up to the empty line, all within ``timeout_s``; at most
+    ``max_lines`` lines and ``max_bytes`` bytes in all (each line is also bounded by the
+    reader's ``limit``): a peer that sends more is dropped with :class:`AgiError`."""
     values: dict[str, str] = {}
+    size = lines = 0
     try:
         async with asyncio.timeout(timeout_s):
-            while (item := parse_env_line(await _line(reader, timeout_s))) is not None:
+            while (item := parse_env_line(line := await _line(reader, timeout_s))) is not None:
+                size, lines = size + len(line) + 1, lines + 1
+                if lines > max_lines or size > max_bytes:
+                    raise AgiError(f"AGI environment over {max_lines} lines or {max_bytes} bytes")
                 values[item[0]] = item[1]
     except TimeoutError:
         raise AgiTimeout(f"no complete AGI environment in {timeout_s:g} s") from None
@@ -71,6 +83,12 @@ class AgiChannel:
         self._reader, self._writer, self.env = reader, writer, env
         self.read_timeout_s = read_timeout_s
         self.hung_up = False
+
+    @property
+    def local_host(self) -> str:
+        """Our address on this connection (as Asterisk reached us)."""
+        name = self._writer.get_extra_info("sockname")
+        return str(name[0]) if isinstance(name, tuple) and name else "127.0.0.1"
 
     async def command(self, *words: str, wait_s: float = 0.0) -> Reply:
         """Send a command; its 200 reply. Raises AgiHangup (before sending, once the caller

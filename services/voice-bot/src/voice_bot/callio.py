@@ -23,8 +23,10 @@ import msgspec
 from cbspeech import Recognizer, SpeechError, TtsCache, VoiceParams, read_wav, resample
 
 from .agi import AgiChannel
+from .exceptions import AgiHangup
+from .listening import ListenSpec
 
-__all__ = ["AgiCallIO", "Heard", "Paths"]
+__all__ = ["AgiCallIO", "Heard", "Paths", "Played"]
 
 KEYS = "0123456789*#"
 
@@ -34,6 +36,20 @@ class Heard(msgspec.Struct, frozen=True, kw_only=True):
     dtmf: str = ""
     confidence: float = 0.0
     stt_ms: float = 0.0  # time spent recognising (after the caller stopped speaking)
+    barge_in: str = ""  # "speech" / "dtmf": the caller interrupted the prompt
+    noise: bool = False  # something was heard, but nothing the grammar knows
+    rejected: str = ""  # why the audio was not recognised at all (noise, too long)
+    latency_ms: float = 0.0  # the caller's end of speech (or last key) -> the answer known
+
+
+class Played(msgspec.Struct, frozen=True, kw_only=True):
+    """What became of a prompt: when it started (unix ms; 0 = it never played), how much of
+    it played, and what interrupted it."""
+
+    started_at: int = 0
+    played_s: float = 0.0
+    total_s: float = 0.0
+    interrupted: str = ""
 
 
 @dataclass(frozen=True)
@@ -43,6 +59,7 @@ class Paths:
     sounds_dir_pbx: str = ""  # "" = the same path
     recordings_dir_pbx: str = ""
     keep_recordings: bool = False
+    prompts_url: str = ""  # "http://bot:9104/prompts": Asterisk fetches prompts over HTTP
 
     def pbx_sound(self, stem: Path) -> str:
         rel = stem.relative_to(self.sounds_dir)
@@ -63,21 +80,65 @@ class AgiCallIO:
 
     async def _prompt(self, text: str) -> str:
         prompt = await self.tts.get(text, self.voice)
+        if self.paths.prompts_url:  # Asterisk's HTTP media cache fetches it (once)
+            return f"{self.paths.prompts_url.rstrip('/')}/{prompt.key}.wav"
         return self.paths.pbx_sound(prompt.stem)
 
-    async def say(self, text: str, *, interruptible: bool = False) -> str:
-        """Play ``text``; the key that interrupted it, if ``interruptible``."""
+    async def _stream(self, text: str, escape: str) -> tuple[Played, str]:
         if not text:
+            return Played(), ""
+        stem = await self._prompt(text)
+        started = int(time.time() * 1000)
+        reply = await self.agi.stream_file(stem, escape)
+        played = Played(started_at=started, interrupted="dtmf" if reply.digit else "")
+        return played, reply.digit
+
+    async def say(self, text: str) -> Played:
+        return (await self._stream(text, ""))[0]
+
+    async def ask(
+        self, prompt: str, phrases: Sequence[str], spec: ListenSpec
+    ) -> tuple[Played, Heard]:
+        """The prompt (a key stops it), then keys or a recording. FastAGI cannot hear speech
+        during a prompt, and RECORD FILE counts silence from its start: the stream mode
+        (AudioSocket) listens better; this is the mode for a bot on Asterisk's host."""
+        played, key = await self._stream(prompt, KEYS)
+        if key:
+            return played, Heard(dtmf=await self._more_keys(key, spec), barge_in="dtmf")
+        silence = max(1, round(spec.end_silence_s))
+        heard = await self.listen(
+            phrases, timeout_s=spec.no_input_s + spec.max_speech_s, silence_s=silence
+        )
+        if heard.dtmf and spec.digits:
+            heard = Heard(dtmf=await self._more_keys(heard.dtmf, spec))
+        return played, heard
+
+    async def _more_keys(self, first: str, spec: ListenSpec) -> str:
+        """Collect a digit string after its first key: WAIT FOR DIGIT until the terminator,
+        ``max_digits``, or ``inter_digit_s`` without a key."""
+        if not spec.digits:
+            return first
+        digits = "" if first == spec.terminator else first
+        if first == spec.terminator:
             return ""
-        reply = await self.agi.stream_file(await self._prompt(text), KEYS if interruptible else "")
-        return reply.digit
+        while len(digits) < spec.max_digits:
+            ms = int(spec.inter_digit_s * 1000)
+            reply = await self.agi.command("WAIT FOR DIGIT", str(ms), wait_s=ms / 1000)
+            if reply.code == -1:
+                raise AgiHangup("the caller hung up while keying")
+            if not reply.digit or reply.digit == spec.terminator:
+                break
+            digits += reply.digit
+        return digits
 
     async def listen(self, phrases: Sequence[str], *, timeout_s: float, silence_s: int) -> Heard:
         name = f"{self._prefix}-{next(self._n)}"
         stem, ms = self.paths.pbx_recording(name), int(timeout_s * 1000)
-        reply = await self.agi.record_file(stem, escape=KEYS, timeout_ms=ms, silence_s=silence_s)
         local = self.paths.recordings_dir / f"{name}.wav"
-        try:
+        try:  # the recording is removed however this ends (a hangup mid-recording too)
+            reply = await self.agi.record_file(
+                stem, escape=KEYS, timeout_ms=ms, silence_s=silence_s
+            )
             if reply.data == "dtmf" and reply.digit:
                 return Heard(dtmf=reply.digit)
             try:

@@ -88,7 +88,9 @@ class CrmLink:
         if info.entity is not None:
             return info.entity
         contact = NewContact(name=f"Caller {info.number}", phone=info.number)
-        info.entity = await self.adapter.create_contact(contact, key=f"{key}/contact")
+        # keyed by the number, not the call: a caller the CRM cannot find by number (an
+        # extension, a number that is not E.164) gets one contact, not one per callback
+        info.entity = await self.adapter.create_contact(contact, key=f"voice-contact:{info.number}")
         await self._lookups.invalidate(info.number)
         return info.entity
 

@@ -44,12 +44,23 @@ __all__ = [
     "Say",
     "SetVars",
     "Step",
+    "Text",
     "Transfer",
     "load_dialog",
     "parse_dialog",
 ]
 
 END = "end"  #: a step id that ends the dialog
+
+#: A text to say: one string, or one per language (``{ru: "Здравствуйте", en: "Hello"}``).
+Text = str | dict[str, str]
+
+#: The voice for a language when the dialog names none (espeak-ng voices; SpeechKit reads
+#: ``lang``).
+DEFAULT_VOICES = {
+    "ru": VoiceParams(voice="ru", lang="ru-RU"),
+    "en": VoiceParams(voice="en-us", lang="en-US"),
+}
 
 
 class _Step(msgspec.Struct, kw_only=True, tag_field="do", forbid_unknown_fields=True):
@@ -58,32 +69,46 @@ class _Step(msgspec.Struct, kw_only=True, tag_field="do", forbid_unknown_fields=
 
 
 class Say(_Step, tag="say"):
-    text: str
+    text: Text
 
 
 class Intent(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    phrases: list[str] = []  # exact answers; they make the recogniser's grammar
-    keywords: list[str] = []  # any of these words (or word runs) in the answer
+    # exact answers (they make the recogniser's grammar) and keywords (any of these words or
+    # word runs in the answer): a list, or a list per language ({en: [yes], ru: [да]})
+    phrases: list[str] | dict[str, list[str]] = []
+    keywords: list[str] | dict[str, list[str]] = []
     dtmf: str = ""  # the key that means the same
 
 
 class Listen(_Step, tag="listen"):
-    prompt: str = ""
-    reprompt: str = ""  # said before each retry
+    prompt: Text = ""
+    reprompt: Text = ""  # said before each retry
     intents: dict[str, Intent] = {}
     digits: bool = False  # accept a spoken (or keyed) digit string: outcome "digits"
     max_digits: int = 10
     save_as: str = "answer"
-    timeout_s: float = 6.0  # longest answer recorded
-    silence_s: int = 2  # silence that ends the answer
+    timeout_s: float = 6.0  # longest answer (speech)
+    silence_s: int = 2  # FastAGI mode: silence that ends a recording (whole seconds)
+    no_input_s: float = 5.0  # wait for the caller to start, counted from the prompt's end
+    end_silence_s: float = 0.5  # stream mode: silence that ends the caller's speech
+    barge_in: bool = True  # speech or a key stops the prompt
+    terminator: str = "#"  # ends a digit string (not part of it)
+    inter_digit_s: float = 3.0  # a digit string ends this long after its last key
     retries: int = 1  # extra attempts by speech
-    dtmf_fallback: bool = True  # then ask for keys (GET DATA) when speech failed
-    dtmf_prompt: str = ""
-    min_confidence: float = 0.0
+    noinput_prompt: Text = ""  # said before a retry after silence (default: reprompt)
+    nomatch_prompt: Text = ""  # said before a retry after an answer not understood
+    dtmf_fallback: bool = True  # then ask for keys when speech failed
+    dtmf_prompt: Text = ""
+    min_confidence: float = 0.0  # an answer recognised with less is not trusted
+    confirm: Text = ""  # digits: "You said {digits_spoken}, right?" (yes/no, 1/2)
     goto: dict[str, str] = {}  # outcome (intent, "digits", "nomatch") -> step id
 
-    def phrases(self) -> list[str]:
-        out = [p for intent in self.intents.values() for p in (*intent.phrases, *intent.keywords)]
+    def phrases(self, lang: str = "en") -> list[str]:
+        out = [
+            p
+            for intent in self.intents.values()
+            for p in (*in_lang(intent.phrases, lang), *in_lang(intent.keywords, lang))
+        ]
         return [*dict.fromkeys(out), *([DIGITS] if self.digits else [])]
 
 
@@ -103,18 +128,18 @@ class Branch(_Step, tag="branch"):
 
 class Transfer(_Step, tag="transfer"):
     extension: str = "{manager_extension}"  # the responsible manager by default
-    text: str = ""
+    text: Text = ""
     fallback: str = ""  # step when there is no extension to transfer to
 
 
 class Callback(_Step, tag="callback"):
     create: Literal["task", "deal"] = "task"
     text: str = "Call back {caller_number} (voice-bot)"
-    say: str = ""
+    say: Text = ""
 
 
 class Hangup(_Step, tag="hangup"):
-    text: str = ""
+    text: Text = ""
 
 
 Step = Say | Listen | SetVars | Lookup | Branch | Transfer | Callback | Hangup
@@ -123,8 +148,23 @@ Step = Say | Listen | SetVars | Lookup | Branch | Transfer | Callback | Hangup
 class Dialog(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     name: str
     steps: list[Step]
-    voice: VoiceParams = VoiceParams()
+    lang: str = "en"  # the language texts are taken in (a deployment's `language` overrides)
+    voice: VoiceParams | None = None  # the voice for `lang` (default: DEFAULT_VOICES)
+    voices: dict[str, VoiceParams] = {}  # per language, when texts come in several
     vars: dict[str, str] = {}
+
+    def voice_for(self, lang: str) -> VoiceParams:
+        if lang in self.voices:
+            return self.voices[lang]
+        if self.voice is not None and lang == self.lang:
+            return self.voice
+        return DEFAULT_VOICES.get(lang, self.voice or VoiceParams())
+
+    def text(self, text: Text, lang: str) -> str:
+        """``text`` in ``lang`` (else in the dialog's own language, else the first given)."""
+        if isinstance(text, str):
+            return text
+        return text.get(lang) or text.get(self.lang) or next(iter(text.values()), "")
 
     def index(self, step_id: str) -> int:
         return next(i for i, s in enumerate(self.steps) if s.id == step_id)
@@ -167,6 +207,11 @@ def load_dialog(path: Path) -> Dialog:
         return parse_dialog(path.read_text(encoding="utf-8"), str(path))
     except OSError as exc:
         raise DialogError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def in_lang(items: list[str] | dict[str, list[str]], lang: str) -> list[str]:
+    """A per-language list's entries for ``lang`` (a plain list is for every language)."""
+    return items if isinstance(items, list) else items.get(lang, [])
 
 
 def words(text: str) -> list[str]:

@@ -14,6 +14,7 @@ import contextlib
 import shlex
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 __all__ = ["AgiPeer", "Answer", "Command", "default_answer"]
 
@@ -49,6 +50,10 @@ async def default_answer(cmd: Command) -> Sequence[str]:
         return ["200 result=0 endpos=8000" if cmd.name == "STREAM FILE" else "200 result=0"]
     if cmd.name == "GET VARIABLE":
         return ["200 result=0"]
+    if cmd.name == "GET FULL" and cmd.words[3].startswith("${STAT(e,"):
+        # STAT(e,path) on a PBX on this host: does it see the file?
+        seen = await asyncio.to_thread(Path(cmd.words[3][9:-2]).exists)
+        return [f"200 result=1 ({int(seen)})"]
     return ["200 result=1"]
 
 

@@ -39,11 +39,20 @@ class Transcript:
     crm_ref: str = ""
     entity_id: str = ""
 
-    def bot(self, text: str, step: str = "") -> None:
-        self.turns.append(VoiceTurn(at=_now_ms(), who="bot", text=text, step=step))
+    def bot(self, text: str, step: str = "", *, at: int = 0, interrupted: str = "") -> None:
+        """A prompt that played (``at``: when it started); never one that did not."""
+        self.turns.append(
+            VoiceTurn(at=at or _now_ms(), who="bot", text=text, step=step, interrupted=interrupted)
+        )
 
     def caller_said(
-        self, text: str, *, kind: TurnKind = "speech", confidence: float = 0.0, step: str = ""
+        self,
+        text: str,
+        *,
+        kind: TurnKind = "speech",
+        confidence: float = 0.0,
+        step: str = "",
+        decision: str = "",
     ) -> None:
         self.turns.append(
             VoiceTurn(
@@ -53,6 +62,7 @@ class Transcript:
                 kind=kind,
                 confidence=round(confidence, 3),
                 step=step,
+                decision=decision,
             )
         )
 

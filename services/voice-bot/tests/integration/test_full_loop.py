@@ -123,11 +123,13 @@ async def test_yes_transfers_a_known_caller_to_the_responsible_manager(bot: Bot)
 
 async def test_no_then_spoken_digits_take_the_order_branch(bot: Bot) -> None:
     peer = AgiPeer("127.0.0.1", bot.port, env={"agi_callerid": IVAN, "agi_uniqueid": "1.2"})
-    await peer.run(Caller(["no", "one two three"]))
+    await peer.run(Caller(["no", "one two three", "yes"]))
     (t,) = await bot.transcripts()
     assert t.outcome == "completed"
     assert t.turns[-1].text == "Thank you. Your order 123 is on its way. Goodbye."
-    assert [x.text for x in t.turns if x.who == "caller"] == ["no", "one two three"]
+    assert [x.text for x in t.turns if x.who == "caller"] == ["no", "one two three", "yes"]
+    assert "You said 1 2 3, right?" in [x.text for x in t.turns if x.who == "bot"]
+    assert [x.decision for x in t.turns if x.who == "caller"] == ["no", "digits", "yes"]
 
 
 async def test_call_me_back_becomes_a_crm_task_for_the_manager(bot: Bot) -> None:
@@ -160,6 +162,17 @@ async def test_silence_falls_back_to_keys_and_an_unknown_caller_gets_a_contact(b
     assert task["entity_id"] == int(lookup.entities[0].id)
 
 
+async def test_callbacks_from_an_extension_make_one_contact_not_one_each(bot: Bot) -> None:
+    for n in (1, 2):
+        peer = AgiPeer(
+            "127.0.0.1", bot.port, env={"agi_callerid": "1001", "agi_uniqueid": f"1.7{n}"}
+        )
+        await peer.run(Caller(["", "", "keys:3"]))
+    tasks = await bot.crm.tasks()
+    assert len(tasks) == 2
+    assert tasks[0]["entity_id"] == tasks[1]["entity_id"]
+
+
 async def test_a_key_pressed_while_recording_is_a_dtmf_answer(bot: Bot) -> None:
     peer = AgiPeer("127.0.0.1", bot.port, env={"agi_callerid": IVAN, "agi_uniqueid": "1.5"})
     commands = await peer.run(Caller(["key:1"]))
@@ -168,7 +181,8 @@ async def test_a_key_pressed_while_recording_is_a_dtmf_answer(bot: Bot) -> None:
 
 async def test_a_hangup_mid_dialog_still_publishes_the_transcript(bot: Bot) -> None:
     async def hang_up_on_record(cmd: Command) -> Sequence[str]:
-        if cmd.name == "RECORD FILE":
+        if cmd.name == "RECORD FILE":  # Asterisk had written part of the answer
+            await asyncio.to_thread(Path(cmd.words[2] + ".wav").write_bytes, b"RIFF partial")
             return ["HANGUP", "200 result=-1 (hangup) endpos=0"]
         return await default_answer(cmd)
 
@@ -176,3 +190,22 @@ async def test_a_hangup_mid_dialog_still_publishes_the_transcript(bot: Bot) -> N
     await peer.run(hang_up_on_record)
     (t,) = await bot.transcripts()
     assert t.outcome == "caller_hangup"
+    assert list(bot.settings.recordings_dir.glob("*.wav")) == []  # no partial recording left
+
+
+async def test_file_mode_refuses_a_call_when_asterisk_does_not_see_the_sounds_directory(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def elsewhere(cmd: Command) -> Sequence[str]:
+        if cmd.name == "GET FULL":  # Asterisk on another host: STAT(e,…) finds nothing
+            return ["200 result=1 (0)"]
+        return await default_answer(cmd)
+
+    peer = AgiPeer("127.0.0.1", bot.port, env={"agi_callerid": IVAN, "agi_uniqueid": "1.8"})
+    commands = await peer.run(elsewhere)
+    assert "STREAM FILE" not in [c.name for c in commands]  # nothing played into the void
+    assert "VOICEBOT_RESULT" not in sets(commands)  # so the dialplan's fallback runs
+    (t,) = await bot.transcripts()
+    assert t.outcome == "error"
+    assert "does not see" in caplog.text
+    assert str(bot.settings.sounds_dir) in caplog.text
