@@ -149,6 +149,9 @@ async def test_live_calls(pbx: Asterisk, redis_url: str, tmp_path: Path) -> None
             tg.create_task(server.serve(stop))
             tg.create_task(noaudio_server.serve(stop))
             tg.create_task(audio.serve(stop))
+            # transcripts go out through each bot's outbox (published until stop, then drained)
+            tg.create_task(bot.publisher.run(stop))
+            tg.create_task(noaudio.publisher.run(stop))
             await server.ready.wait()
             await noaudio_server.ready.wait()
             await audio.ready.wait()
@@ -272,6 +275,7 @@ async def test_file_mode_plays_prompts_over_http(
             check_file_mode(s)
             server = FastAgiServer(bot.handle, port=0)
             tg.create_task(server.serve(stop))
+            tg.create_task(bot.publisher.run(stop))  # the transcript outbox
             await server.ready.wait()
             pbx.cli(f"dialplan set global VOICEBOT 127.0.0.1:{server.port}")
             script = Script().silence(2.5).keys("1").silence(6)
