@@ -24,6 +24,7 @@ __all__ = [
     "Asterisk",
     "AsteriskError",
     "free_port",
+    "free_udp_block",
     "kit_dir",
     "start_asterisk",
 ]
@@ -59,7 +60,7 @@ def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
         return port
 
 
-def _free_udp_block(size: int) -> int:
+def free_udp_block(size: int) -> int:
     """The first port of ``size`` consecutive UDP ports that bind right now."""
     for _ in range(50):
         base = random.randrange(20000, 60000 - size, 2)  # noqa: S311 - not security
@@ -181,7 +182,7 @@ def start_asterisk(
         env["ASTERISK_CACHE_DIR"] = str(cache_dir)
     last = ""
     for _ in range(attempts):
-        rtp = _free_udp_block(200)
+        rtp = free_udp_block(200)
         ports: dict[str, str] = {
             "AMI_PORT": str(free_port()),
             "SIP_PORT": str(free_port(socket.SOCK_DGRAM)),

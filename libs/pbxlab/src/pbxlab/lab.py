@@ -17,7 +17,7 @@ from typing import Literal
 from aioami import AMIClient
 
 from .asterisk import LAB_CONF, Asterisk, free_port, start_asterisk
-from .sipp import Phone, Trunk
+from .sipp import Phone, Sipp, Trunk, kill_all
 
 __all__ = ["DIDS", "ROLES", "Driver", "Lab", "lab_defines", "start_lab"]
 
@@ -64,9 +64,10 @@ class Lab:
     workdir: Path
     trunk: Trunk = field(init=False)
     _phones: dict[str, Phone] = field(default_factory=dict)
+    _live: set[Sipp] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self.trunk = Trunk(self.ast, self.workdir / "sipp")
+        self.trunk = Trunk(self.ast, self.workdir / "sipp", live=self._live)
 
     def ext(self, role: str) -> str:
         """The extension of a role (``"A"``) or the extension itself (``"101"``)."""
@@ -76,12 +77,16 @@ class Lab:
         """The phone of a role or extension (one per extension, its port kept)."""
         ext = self.ext(role)
         if ext not in self._phones:
-            self._phones[ext] = Phone(self.ast, self.workdir / "sipp", ext)
+            self._phones[ext] = Phone(self.ast, self.workdir / "sipp", ext, live=self._live)
         return self._phones[ext]
 
     def ami(self, **overrides: object) -> AMIClient:
         """A new (not yet started) AMI client: ``async with lab.ami() as ami:``."""
         return AMIClient(self.ast.ami_config(**overrides))
+
+    async def kill_sipps(self) -> None:
+        """Stop every sipp of this lab still running (after a call went wrong)."""
+        await kill_all(self._live)
 
     def stop(self) -> None:
         self.ast.stop()

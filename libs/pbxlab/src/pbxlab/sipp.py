@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from .asterisk import Asterisk, free_port
+from .asterisk import Asterisk, free_port, free_udp_block
 
 __all__ = [
     "AwaitBye",
@@ -47,6 +48,14 @@ __all__ = [
 ]
 
 _counter = itertools.count(1)
+
+
+async def kill_all(live: set[Sipp]) -> None:
+    """Stop every sipp in ``live`` still running (after a scenario went wrong)."""
+    for run in list(live):
+        run.kill()
+        await run.proc.wait()
+    live.clear()
 
 
 class SippError(RuntimeError):
@@ -189,11 +198,12 @@ def _after_answer(dialog: _Dialog, steps: Sequence[Step]) -> str:
         if isinstance(step, Talk):
             xml += f'  <pause milliseconds="{int(step.seconds * 1000)}"/>\n'
         elif isinstance(step, Dtmf):
-            for digit in step.digits:
+            for i, digit in enumerate(step.digits):
                 relay = ("application/dtmf-relay", f"Signal={digit}\nDuration=160")
                 xml += dialog.request("INFO", body=relay)
                 xml += '  <recv response="200"/>\n'
-                xml += f'  <pause milliseconds="{int(step.gap * 1000)}"/>\n'
+                if i < len(step.digits) - 1:
+                    xml += f'  <pause milliseconds="{int(step.gap * 1000)}"/>\n'
         elif isinstance(step, Hold):
             for mode in ("sendonly", "sendrecv"):
                 xml += dialog.request("INVITE", (), _SDP.format(v=2 + n, mode=mode))
@@ -211,7 +221,7 @@ def _after_answer(dialog: _Dialog, steps: Sequence[Step]) -> str:
                 ],
             )
             xml += '  <recv response="202"/>\n'
-            xml += _await_bye(60.0)
+            xml += _refer_progress(dialog, n)
             ends = True
             break
         elif isinstance(step, Hangup):
@@ -228,12 +238,36 @@ def _after_answer(dialog: _Dialog, steps: Sequence[Step]) -> str:
     return xml
 
 
+def _refer_progress(dialog: _Dialog, n: int) -> str:
+    """After a REFER's 202: answer its NOTIFYs; once one reports ``200 OK`` (the target
+    answered) hang up (PJSIP leaves that to the phone); a BYE from the PBX (chan_sip) ends
+    it too."""
+    bye = dialog.request("BYE")
+    return (
+        f'  <label id="r{n}"/>\n'
+        f'  <recv request="NOTIFY" optional="true" next="n{n}">\n'
+        "    <action>\n"
+        '      <ereg regexp="SIP/2.0 200" search_in="body" check_it="false"'
+        ' assign_to="fin"/>\n'
+        "    </action>\n"
+        "  </recv>\n"
+        f'  <recv request="BYE" timeout="60000" next="b{n}"/>\n'
+        f'  <label id="n{n}"/>\n' + _OK_TO_REQUEST + f'  <nop next="h{n}" test="fin"/>\n'
+        f'  <nop next="r{n}"/>\n'
+        f'  <label id="h{n}"/>\n' + bye + '  <recv response="200" crlf="true"/>\n'
+        f'  <nop next="e{n}"/>\n'
+        f'  <label id="b{n}"/>\n' + _OK_TO_REQUEST + f'  <label id="e{n}"/>\n'
+    )
+
+
 def _await_bye(timeout: float) -> str:
     return f'  <recv request="BYE" timeout="{int(timeout * 1000)}"/>\n' + _OK_TO_REQUEST
 
 
 def _scenario(name: str, body: str) -> str:
-    used = [v for v in ("junk", "peer", "local_to", "rc") if f'"{v}' in body or f",{v}" in body]
+    used = [
+        v for v in ("junk", "peer", "local_to", "rc", "fin") if f'"{v}' in body or f",{v}" in body
+    ]
     refs = f'  <Reference variables="{",".join(used)}"/>\n' if used else ""
     return (
         '<?xml version="1.0" encoding="ISO-8859-1" ?>\n'
@@ -353,6 +387,8 @@ def uac_xml(
     xml += '  <recv response="180" optional="true"/>\n'
     xml += '  <recv response="183" optional="true"/>\n'
     if cancel is not None:
+        xml = xml.replace('<recv response="180" optional="true"/>', '<recv response="180"/>')
+        xml = xml.replace('  <recv response="183" optional="true"/>\n', "")
         xml += f'  <pause milliseconds="{int(cancel * 1000)}"/>\n'
         xml += _msg(
             _body(
@@ -431,7 +467,7 @@ def _udp_bound(port: int) -> bool:
     return False
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Sipp:
     """One running sipp process."""
 
@@ -439,6 +475,7 @@ class Sipp:
     proc: asyncio.subprocess.Process
     log: Path
     port: int
+    live: set[Sipp] | None = None
 
     async def ready(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Until sipp's UDP port is bound (it listens before its first message)."""
@@ -462,6 +499,8 @@ class Sipp:
             raise SippError(
                 f"{self.name}: still running after {timeout} s\n{self.output()}"
             ) from None
+        if self.live is not None:
+            self.live.discard(self)
         if rc != 0:
             raise SippError(f"{self.name}: exit {rc}\n{self.output()}")
 
@@ -483,6 +522,8 @@ class _Endpoint:
     workdir: Path
     user: str
     port: int = field(default_factory=lambda: free_port(socket.SOCK_DGRAM))
+    #: the sipp processes of this lab still running (shared by its phones and trunk)
+    live: set[Sipp] = field(default_factory=set)
 
     @property
     def server_port(self) -> int:
@@ -498,7 +539,7 @@ class _Endpoint:
         sf.write_text(xml)
         out = self.workdir / f"{stem}.out"
         local = port if port is not None else self.port
-        media = free_port(socket.SOCK_DGRAM)
+        media = free_udp_block(4)  # audio RTP/RTCP, video RTP/RTCP
         args = [
             f"127.0.0.1:{self.server_port}",
             "-sf", str(sf),
@@ -509,11 +550,15 @@ class _Endpoint:
             "-trace_err", "-error_file", str(self.workdir / f"{stem}.errors.log"),
             *extra,
         ]  # fmt: skip
+        if os.environ.get("PBXLAB_SIPP_TRACE"):
+            args += ["-trace_msg", "-message_file", str(self.workdir / f"{stem}.messages.log")]
         with out.open("wb") as fh:
             proc = await asyncio.create_subprocess_exec(
                 "sipp", *args, stdout=fh, stderr=asyncio.subprocess.STDOUT, cwd=self.workdir
             )
-        return Sipp(f"sipp {stem}", proc, out, local)
+        run = Sipp(f"sipp {stem}", proc, out, local, self.live)
+        self.live.add(run)
+        return run
 
 
 @dataclass(slots=True)
