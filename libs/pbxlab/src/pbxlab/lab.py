@@ -69,6 +69,12 @@ class Lab:
     def __post_init__(self) -> None:
         self.trunk = Trunk(self.ast, self.workdir / "sipp", live=self._live)
 
+    @property
+    def variant(self) -> str:
+        """``"22"``, ``"20"`` (their default phones), or e.g. ``"20-pjsip"``."""
+        default = "sip" if self.ast.version.startswith("20") else "pjsip"
+        return self.ast.version if self.driver == default else f"{self.ast.version}-{self.driver}"
+
     def ext(self, role: str) -> str:
         """The extension of a role (``"A"``) or the extension itself (``"101"``)."""
         return extension(role, self.driver) if role in ROLES else role
@@ -102,7 +108,11 @@ def start_lab(
     cache_dir: Path | None = None,
 ) -> Lab:
     """Start the lab PBX: Asterisk ``version`` with the lab config in ``workdir``. ``driver``
-    defaults to chan_sip on Asterisk 20 and PJSIP on 22."""
+    defaults to chan_sip on Asterisk 20 and PJSIP on 22; ``version`` may name a variant
+    (``"20-pjsip"``: Asterisk 20 with PJSIP phones)."""
+    if "-" in version:  # a variant: "20-pjsip"
+        version, _, named = version.partition("-")
+        driver = driver or ("sip" if named == "sip" else "pjsip")
     chosen: Driver = driver or ("sip" if version.startswith("20") else "pjsip")
     values: dict[str, str | int] = {
         **lab_defines(chosen),

@@ -13,7 +13,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ class Ctx:
     ami: AMIClient
     caller: str  # this scenario's external caller number
     number: str  # this scenario's external called number (outbound)
+    caller2: str  # a second external caller of this scenario
     _restart: Restart
     marks: dict[str, float] = field(default_factory=dict)
 
@@ -157,6 +158,7 @@ PBX_ANSWER = "a call answered by the PBX itself (IVR/AGI/voicemail) comes out mi
 PICKUP = "pickup: the picker counted as rung, the picker's own call never ends"
 RESTART = "restart: a call answered while callbridge was down (Up in the snapshot) is missed"
 RESTART_XFER = "restart: a transfer made while callbridge was down is lost (no target, no transfer)"
+CONFERENCE = "conference: a call the PBX answered into a ConfBridge is not a conference"
 PARK = "park: the parking lot taken for an extension the call was transferred to"
 
 # ---------------------------------------------------------------- direct inbound
@@ -449,7 +451,7 @@ async def ivr_to_operator(ctx: Ctx) -> None:
 
 @scenario(
     "DID → IVR; no choice: the IVR times out, plays a beep and hangs up.",
-    inbound(DIDS["ivr"], (), "ivr", talk=4, hangup_by="system", pbx_app="IVR"),
+    inbound(DIDS["ivr"], (), "ivr", talk=4, hangup_by="system", pbx_app="BackGround"),
     xfail={"*": PBX_ANSWER},
 )
 async def ivr_handled(ctx: Ctx) -> None:
@@ -735,6 +737,49 @@ async def hold_and_resume(ctx: Ctx) -> None:
     await done(a, c)
 
 
+# ---------------------------------------------------------------- two calls for one operator
+
+
+@scenario(
+    "Call waiting: A talks with a first caller; a second caller rings A for 3 s and gives up;"
+    " the first caller hangs up after 6 s.",
+    inbound(DIDS["direct"], ("A",), "answered", answered_by="A", ring=1, talk=6,
+            hangup_by="caller", recording=True),
+    Expect("inbound", "$caller2", DIDS["direct"], ("A",), "missed", ring=3, hangup_by="caller",
+           recording=True),
+    versions=("22", "20", "20-pjsip"),
+)  # fmt: skip
+async def call_waiting(ctx: Ctx) -> None:
+    await registered(ctx, "A")
+    a = await ctx.lab.phone("A").answer_waiting(1, [AwaitBye()], ring_only_from=ctx.caller2)
+    c = await ctx.lab.trunk.call(ctx.caller, DIDS["direct"], then=[Talk(6), Hangup()])
+    await ctx.channel("A")
+    c2 = await ctx.lab.trunk.call(ctx.caller2, DIDS["direct"], answer=None, cancel=3)
+    await done(a, c, c2)
+
+
+# ---------------------------------------------------------------- conference
+
+
+@scenario(
+    "A conference of three in ConfBridge: a trunk caller dials in (DID), A and B dial 800;"
+    " B leaves after 3 s, A after 4 s, the caller after 5 s.",
+    inbound(DIDS["conference"], (), "conference", talk=5, hangup_by="caller",
+            pbx_app="ConfBridge"),
+    Expect("internal", "A", "800", (), "conference", talk=4, hangup_by="caller",
+           pbx_app="ConfBridge"),
+    Expect("internal", "B", "800", (), "conference", talk=3, hangup_by="caller",
+           pbx_app="ConfBridge"),
+    xfail={"*": CONFERENCE},
+)  # fmt: skip
+async def conference_of_three(ctx: Ctx) -> None:
+    await registered(ctx, "A", "B")
+    c = await ctx.lab.trunk.call(ctx.caller, DIDS["conference"], then=[Talk(5), Hangup()])
+    a = await ctx.lab.phone("A").call("800", then=[Talk(4), Hangup()])
+    b = await ctx.lab.phone("B").call("800", then=[Talk(3), Hangup()])
+    await done(a, b, c)
+
+
 # ---------------------------------------------------------------- restarts
 
 
@@ -785,6 +830,15 @@ async def restart_during_transfer(ctx: Ctx) -> None:
     await ctx.restart(during=lambda: ctx.channel("B", timeout=20))
     await done(a, b, c)
 
+
+#: The scenarios also run on Asterisk 20 with PJSIP phones (beside its chan_sip ones).
+PJSIP_ON_20 = (
+    "inbound_answered", "inbound_missed", "internal_answered", "outbound_answered",
+    "group_answered", "queue_answered", "click_to_call_phone", "blind_transfer_refer",
+    "attended_transfer_features", "pickup_group",
+)  # fmt: skip
+for _name in PJSIP_ON_20:
+    SCENARIOS[_name] = replace(SCENARIOS[_name], versions=(*SCENARIOS[_name].versions, "20-pjsip"))
 
 # ---------------------------------------------------------------- running one
 
@@ -887,12 +941,15 @@ async def run_scenario(
     n = next(_numbers)
     caller = f"7916{n:07d}"
     number = f"7903{n:07d}"
+    caller2 = f"7917{n:07d}"
 
     def name(x: str) -> str:
         if x == "$caller":
             return caller
         if x == "$number":
             return number
+        if x == "$caller2":
+            return caller2
         if x == "$mobile":
             return MOBILE
         return lab.ext(x)
@@ -901,7 +958,7 @@ async def run_scenario(
         if during is not None:
             await during()
 
-    ctx = Ctx(lab, monitor.ami, caller, number, restart or no_restart)
+    ctx = Ctx(lab, monitor.ami, caller, number, caller2, restart or no_restart)
     logged_in, until = asyncio.Event(), asyncio.Event()
     recording = None
     if out is not None:
@@ -936,7 +993,7 @@ async def run_scenario(
     if recording is not None:
         path = (await recording).ami
     truth = [resolve(e, name, ctx.marks) for e in scn.calls]
-    return Run(scn.name, lab.ast.version, lab.driver, started, ended, truth, linkedids, cdr,
+    return Run(scn.name, lab.variant, lab.driver, started, ended, truth, linkedids, cdr,
                ctx.marks, path, error)  # fmt: skip
 
 
@@ -987,9 +1044,9 @@ def matrix_table() -> str:
         "| scenario | Asterisk (phones) | what happens | the call must be | known gap |",
         "| --- | --- | --- | --- | --- |",
     ]
-    drivers = {"22": "22 (PJSIP)", "20": "20 (chan_sip)"}
+    drivers = {"22": "22 (PJSIP)", "20": "20 (chan_sip)", "20-pjsip": "20 (PJSIP)"}
     for name, scn in SCENARIOS.items():
-        gaps = sorted({f"{v}: {r}" if v != "*" else r for v, r in scn.xfail.items()})
+        gaps = sorted({f"{drivers[v]}: {r}" if v != "*" else r for v, r in scn.xfail.items()})
         rows.append(
             f"| `{name}` | {', '.join(drivers[v] for v in scn.versions)} | {scn.about} "
             f"| {'<br>'.join(_call_text(c) for c in scn.calls)} | {'; '.join(gaps) or '—'} |"

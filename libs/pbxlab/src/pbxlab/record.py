@@ -1,6 +1,7 @@
 """Record the scenario matrix as fixtures: ``python -m pbxlab.record OUTDIR``.
 
-For each Asterisk version (``--version 22 --version 20``; default both) every scenario (or
+For each Asterisk version (``--version 22 --version 20 --version 20-pjsip``; default all:
+20 runs chan_sip phones, 20-pjsip a subset with PJSIP phones) every scenario (or
 those named with ``--only``) runs on lab PBXs (``--lanes`` per version, scenarios of a lane
 one after another), and each one's AMI stream is written in the capture format to
 ``OUTDIR/ast<version>/<scenario>.ami`` (+ ``.times.jsonl``, ``.chunks.jsonl``), with
@@ -23,6 +24,8 @@ from pathlib import Path
 
 from .matrix import Run
 from .runner import run_matrix
+
+VARIANTS = ("22", "20", "20-pjsip")
 
 
 def write_truth(out: Path, runs: Sequence[Run]) -> None:
@@ -62,11 +65,11 @@ async def record(out: Path, versions: Sequence[str], only: Sequence[str], lanes:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pbxlab.record", description=__doc__)
     parser.add_argument("out", type=Path, help="fixture directory (ast22/, ast20/ inside)")
-    parser.add_argument("--version", action="append", choices=["22", "20"], dest="versions")
+    parser.add_argument("--version", action="append", choices=VARIANTS, dest="versions")
     parser.add_argument("--only", action="append", default=[], help="a scenario name")
     parser.add_argument("--lanes", type=int, default=2, help="lab PBXs per version")
     args = parser.parse_args(argv)
-    return asyncio.run(record(args.out, args.versions or ["22", "20"], args.only, args.lanes))
+    return asyncio.run(record(args.out, args.versions or list(VARIANTS), args.only, args.lanes))
 
 
 if __name__ == "__main__":

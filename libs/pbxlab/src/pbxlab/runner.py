@@ -33,10 +33,12 @@ Attach = Callable[[Lab, str], AbstractAsyncContextManager[LaneHooks]]
 
 
 def lanes_of(version: str, only: Sequence[str], lanes: int) -> list[list[Scenario]]:
-    """The scenarios of ``version`` (all, or those in ``only``) dealt round-robin to lanes."""
+    """The scenarios of ``version`` (a variant: ``"22"``, ``"20"``, ``"20-pjsip"``; all, or
+    those in ``only``) dealt round-robin to lanes."""
     chosen = [
         s for name, s in SCENARIOS.items() if (not only or name in only) and version in s.versions
     ]
+    lanes = lanes if len(chosen) > 12 else 1  # a short list is not worth another PBX
     return [chosen[i::lanes] for i in range(lanes) if chosen[i::lanes]]
 
 
@@ -95,7 +97,7 @@ async def run_matrix(
     for version in versions:
         dest = out / f"ast{version}" if out is not None else None
         for i, scenarios in enumerate(lanes_of(version, only, lanes)):
-            lane = f"ast{version}{'abcdefgh'[i]}"
+            lane = f"ast{version.replace('-', '')}{'abcdefgh'[i]}"
             jobs.append(_lane(version, lane, scenarios, workdir, cache, dest, attach, on_run))
     results = await asyncio.gather(*jobs)
     return [run for runs in results for run in runs]

@@ -282,9 +282,17 @@ def uas_xml(
     mode: Literal["answer", "busy", "reject", "ring"],
     ring: float = 0.0,
     steps: Sequence[Step] = (),
+    ring_only_from: str = "",
 ) -> str:
-    """A phone that receives one call."""
+    """A phone that receives one call (``mode``); with ``ring_only_from``, a call from that
+    number only rings until cancelled (call waiting: run sipp for two calls)."""
     me = "[$local_to];tag=[pid]SIPpTag01[call_number]"
+    waiting = (
+        f'      <ereg regexp="sip:{ring_only_from}@" search_in="hdr" header="From:"'
+        ' check_it="false" assign_to="second"/>\n'
+        if ring_only_from
+        else ""
+    )
     dialog = _Dialog(me=me, user=user)
     xml = (
         '  <recv request="INVITE" crlf="true" timeout="60000">\n'
@@ -293,6 +301,7 @@ def uas_xml(
         '      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="local_to"/>\n'
         '      <ereg regexp="&lt;(sip:[^&gt;]*)&gt;" search_in="hdr" header="Contact:"'
         ' assign_to="junk,rc"/>\n'
+        f"{waiting}"
         "    </action>\n"
         "  </recv>\n"
     )
@@ -312,17 +321,22 @@ def uas_xml(
         xml += _resp(_body(["SIP/2.0 603 Decline", *reply]))
         return _scenario("reject", xml + '  <recv request="ACK"/>\n')
     xml += _resp(_body(["SIP/2.0 180 Ringing", *reply]))
+    until_cancel = '  <recv request="CANCEL" timeout="120000"/>\n' + _OK_TO_REQUEST
+    until_cancel += "  <send><![CDATA[\n\nSIP/2.0 487 Request Terminated\n"
+    until_cancel += "[last_Via:]\n[last_From:]\n" + f"To: {me}\n"
+    until_cancel += "[last_Call-ID:]\nCSeq: [cseq] INVITE\nContent-Length: 0\n\n]]></send>\n"
+    until_cancel += '  <recv request="ACK"/>\n'
     if mode == "ring":
-        xml += '  <recv request="CANCEL" timeout="120000"/>\n' + _OK_TO_REQUEST
-        xml += "  <send><![CDATA[\n\nSIP/2.0 487 Request Terminated\n"
-        xml += "[last_Via:]\n[last_From:]\n" + f"To: {me}\n"
-        xml += "[last_Call-ID:]\nCSeq: [cseq] INVITE\nContent-Length: 0\n\n]]></send>\n"
-        xml += '  <recv request="ACK"/>\n'
-        return _scenario("ring", xml)
+        return _scenario("ring", xml + until_cancel)
+    if ring_only_from:
+        xml += '  <nop next="waiting" test="second"/>\n'
     xml += f'  <pause milliseconds="{int(ring * 1000)}"/>\n'
     xml += _resp(_body(["SIP/2.0 200 OK", *reply], _SDP.format(v=1, mode="sendrecv")))
     xml += '  <recv request="ACK" crlf="true"/>\n'
     xml += _after_answer(dialog, steps)
+    if ring_only_from:
+        xml += '  <nop next="end"/>\n  <label id="waiting"/>\n' + until_cancel
+        xml += '  <label id="end"/>\n'
     return _scenario("answer", xml)
 
 
@@ -539,13 +553,17 @@ class _Endpoint:
         sf.write_text(xml)
         out = self.workdir / f"{stem}.out"
         local = port if port is not None else self.port
+        calls = "1"
+        if "-m" in extra:  # e.g. two calls at once (call waiting)
+            at = list(extra).index("-m")
+            calls, extra = extra[at + 1], [*extra[:at], *extra[at + 2 :]]
         media = free_udp_block(4)  # audio RTP/RTCP, video RTP/RTCP
         args = [
             f"127.0.0.1:{self.server_port}",
             "-sf", str(sf),
             "-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", str(media),
             "-p", str(local),
-            "-m", "1", "-nostdin", "-aa",
+            "-m", calls, "-nostdin", "-aa",
             "-timeout", "120", "-timeout_error",
             "-trace_err", "-error_file", str(self.workdir / f"{stem}.errors.log"),
             *extra,
@@ -592,6 +610,14 @@ class Phone(_Endpoint):
     async def answer(self, ring: float = 1.0, then: Sequence[Step] = ()) -> Sipp:
         """Ring ``ring`` s, answer, then the steps (default: wait for the PBX's BYE)."""
         run = await self._run("answer", uas_xml(self.user, "answer", ring, then))
+        await run.ready()
+        return run
+
+    async def answer_waiting(self, ring: float, then: Sequence[Step], ring_only_from: str) -> Sipp:
+        """Two calls at once (call waiting): answer the first like ``answer``; the one from
+        ``ring_only_from`` only rings until the PBX cancels it."""
+        xml = uas_xml(self.user, "answer", ring, then, ring_only_from=ring_only_from)
+        run = await self._run("waiting", xml, extra=["-m", "2"])
         await run.ready()
         return run
 

@@ -11,8 +11,9 @@ call's start to the first answer by a person (to the end when nobody answered; 0
 the PBX answered at once), ``talk_seconds`` from that answer to the end, across transfers;
 ``answered_by`` is the first person who answered (an extension, or the external number of an
 outbound call or a forward), never the caller; ``rang`` every extension or external number
-that was rung (order free); ``outcome``: answered (a person), ivr, bot, voicemail, missed,
-busy (every callee busy), failed, abandoned; ``result`` the coarse one.
+that was rung (order free); ``outcome``: answered (a person), ivr, bot, voicemail, conference
+(answered by the PBX into a ConfBridge), missed, busy (every callee busy), failed, abandoned;
+``result`` the coarse one. Calls are compared in the order of (caller, called).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ RESULT_OF = {
     "ivr": "answered",
     "bot": "answered",
     "voicemail": "answered",
+    "conference": "answered",
     "missed": "missed",
     "busy": "busy",
     "failed": "failed",
@@ -161,6 +163,11 @@ def differences(truth: Sequence[Mapping[str, Any]], got: Sequence[Mapping[str, A
             f"{len(got)} calls, expected {len(truth)}: "
             + "; ".join(f"{g['caller']}->{g['called']} {g['result']}" for g in got)
         ]
+
+    def order(call: Mapping[str, Any]) -> tuple[str, str]:
+        return (str(call.get("caller", "")), str(call.get("called", "")))
+
+    truth, got = sorted(truth, key=order), sorted(got, key=order)
     out: list[str] = []
     for n, (want, have) in enumerate(zip(truth, got, strict=True)):
         where = f"call {n + 1}"
