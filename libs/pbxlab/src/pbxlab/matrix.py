@@ -158,6 +158,7 @@ PBX_ANSWER = "a call answered by the PBX itself (IVR/AGI/voicemail) comes out mi
 PICKUP = "pickup: the picker counted as rung, the picker's own call never ends"
 RESTART = "restart: a call answered while callbridge was down (Up in the snapshot) is missed"
 RESTART_XFER = "restart: a transfer made while callbridge was down is lost (no target, no transfer)"
+CONSULT = "REFER with Replaces: the consultation call never ends"
 CONFERENCE = "conference: a call the PBX answered into a ConfBridge is not a conference"
 PARK = "park: the parking lot taken for an extension the call was transferred to"
 
@@ -583,6 +584,31 @@ async def blind_transfer_refer(ctx: Ctx) -> None:
     b = await ctx.lab.phone("B").answer(ring=2)
     c = await ctx.lab.trunk.call(ctx.caller, DIDS["direct"], then=[Talk(5), Hangup()])
     await done(a, b, c)
+
+
+@scenario(
+    "Inbound to A, answered; A calls B (consultation, B answers), then sends REFER with"
+    " Replaces (attended transfer from the phone; chan_sip matches Replaces by Call-ID);"
+    " the caller talks to B and hangs up.",
+    inbound(DIDS["direct"], ("A",), "answered", answered_by="A", ring=1, talk=8,
+            hangup_by="caller", recording=True, transfers=(Transfer("attended", "A", "B"),),
+            extension="B"),
+    Expect("internal", "A", "B", ("B",), "answered", answered_by="B", ring=1, talk=2,
+           notes="the consultation call (B rang in it), ended by the transfer"),
+    versions=("20",),
+    xfail={"20": CONSULT},
+)  # fmt: skip
+async def attended_transfer_refer(ctx: Ctx) -> None:
+    await registered(ctx, "A", "B")
+    consult = f"consult-{ctx.caller}@lab"
+    a = await ctx.lab.phone("A").answer(
+        ring=1, then=[Talk(4), Refer(ctx.ext("B"), replaces=consult)]
+    )
+    b = await ctx.lab.phone("B").answer(ring=1)
+    c = await ctx.lab.trunk.call(ctx.caller, DIDS["direct"], then=[Talk(8), Hangup()])
+    await ctx.channel("A")
+    a2 = await ctx.lab.phone("A").call(ctx.ext("B"), then=[AwaitBye()], call_id=consult)
+    await done(a, a2, b, c)
 
 
 @scenario(

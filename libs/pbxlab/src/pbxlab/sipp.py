@@ -48,6 +48,7 @@ __all__ = [
 ]
 
 _counter = itertools.count(1)
+CONSULT_TAG = "labconsult"  # the From tag of a call made with a fixed Call-ID
 
 
 async def kill_all(live: set[Sipp]) -> None:
@@ -84,9 +85,12 @@ class Hold:
 
 @dataclass(frozen=True, slots=True)
 class Refer:
-    """REFER to ``target`` (blind transfer); the PBX then hangs up this leg (BYE)."""
+    """REFER to ``target``: a blind transfer; with ``replaces`` (the Call-ID of this phone's
+    consultation call, see ``Phone.call(call_id=...)``) an attended one. The leg ends when
+    the PBX reports the transfer done (NOTIFY 200, then BYE) or hangs it up."""
 
     target: str
+    replaces: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,10 +217,15 @@ def _after_answer(dialog: _Dialog, steps: Sequence[Step]) -> str:
                 if mode == "sendonly":
                     xml += f'  <pause milliseconds="{int(step.seconds * 1000)}"/>\n'
         elif isinstance(step, Refer):
+            replaces = (
+                f"?Replaces={step.replaces}%3Bto-tag%3Dlab%3Bfrom-tag%3Dlab"
+                if step.replaces
+                else ""
+            )
             xml += dialog.request(
                 "REFER",
                 [
-                    f"Refer-To: <sip:{step.target}@[remote_ip]:[remote_port]>",
+                    f"Refer-To: <sip:{step.target}@[remote_ip]:[remote_port]{replaces}>",
                     f"Referred-By: <sip:{dialog.user}@[remote_ip]:[remote_port]>",
                 ],
             )
@@ -349,10 +358,11 @@ def uac_xml(
     cancel: float | None = None,
     steps: Sequence[Step] = (),
     headers: Sequence[str] = (),
+    tag: str = "[pid]SIPpTag09[call_number]",
 ) -> str:
     """A caller: ``answer`` True = expect 200; False = expect a failure; None with
     ``cancel`` = give up after ``cancel`` seconds of ringing."""
-    me = f"<sip:{user}@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag09[call_number]"
+    me = f"<sip:{user}@[remote_ip]:[remote_port]>;tag={tag}"
     to = f"<sip:{number}@[remote_ip]:[remote_port]>"
     dialog = _Dialog(me=me, user=user)
 
@@ -644,10 +654,16 @@ class Phone(_Endpoint):
         answer: bool | None = True,
         cancel: float | None = None,
         then: Sequence[Step] = (),
+        call_id: str = "",
     ) -> Sipp:
-        """Dial ``number`` from a port of its own (the registered port stays the UAS's)."""
-        xml = uac_xml(self.user, number, auth=True, answer=answer, cancel=cancel, steps=then)
-        return await self._run("call", xml, port=free_port(socket.SOCK_DGRAM), extra=self._auth())
+        """Dial ``number`` from a port of its own (the registered port stays the UAS's);
+        ``call_id`` fixes the SIP Call-ID (a consultation call a REFER replaces)."""
+        xml = uac_xml(
+            self.user, number, auth=True, answer=answer, cancel=cancel, steps=then,
+            **({"tag": CONSULT_TAG} if call_id else {}),
+        )  # fmt: skip
+        extra = [*self._auth(), *(["-cid_str", call_id] if call_id else [])]
+        return await self._run("call", xml, port=free_port(socket.SOCK_DGRAM), extra=extra)
 
 
 @dataclass(slots=True)
