@@ -91,6 +91,9 @@ class Refer:
 
     target: str
     replaces: str = ""
+    #: wait first for a NOTIFY whose body says ``totag=…`` (the PBX's tag in the
+    #: consultation dialog, which PJSIP needs in Replaces; see ``pbxlab.matrix``)
+    tag_by_notify: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,8 +220,17 @@ def _after_answer(dialog: _Dialog, steps: Sequence[Step]) -> str:
                 if mode == "sendonly":
                     xml += f'  <pause milliseconds="{int(step.seconds * 1000)}"/>\n'
         elif isinstance(step, Refer):
+            to_tag = "unknown"
+            if step.tag_by_notify:
+                xml += (
+                    '  <recv request="NOTIFY" timeout="30000">\n    <action>\n'
+                    '      <ereg regexp="totag=([^ \\r\\n]+)" search_in="body" check_it="true"'
+                    ' assign_to="junk2,totag"/>\n    </action>\n  </recv>\n'
+                ) + _OK_TO_REQUEST
+                to_tag = "[$totag]"
             replaces = (
-                f"?Replaces={step.replaces}%3Bto-tag%3Dlab%3Bfrom-tag%3Dlab"
+                f"?Replaces={step.replaces.replace('@', '%40')}%3Bto-tag%3D{to_tag}"
+                f"%3Bfrom-tag%3D{CONSULT_TAG}"
                 if step.replaces
                 else ""
             )
@@ -230,7 +242,12 @@ def _after_answer(dialog: _Dialog, steps: Sequence[Step]) -> str:
                 ],
             )
             xml += '  <recv response="202"/>\n'
-            xml += _refer_progress(dialog, n)
+            if step.replaces:  # an attended transfer completes at once: hang up after the
+                # first NOTIFY (its final one may come in the same instant)
+                xml += '  <recv request="NOTIFY" timeout="30000"/>\n' + _OK_TO_REQUEST
+                xml += dialog.request("BYE") + '  <recv response="200" crlf="true"/>\n'
+            else:
+                xml += _refer_progress(dialog, n)
             ends = True
             break
         elif isinstance(step, Hangup):
@@ -275,7 +292,9 @@ def _await_bye(timeout: float) -> str:
 
 def _scenario(name: str, body: str) -> str:
     used = [
-        v for v in ("junk", "peer", "local_to", "rc", "fin") if f'"{v}' in body or f",{v}" in body
+        v
+        for v in ("junk", "junk2", "totag", "peer", "local_to", "rc", "fin", "second")
+        if f'"{v}' in body or f",{v}" in body
     ]
     refs = f'  <Reference variables="{",".join(used)}"/>\n' if used else ""
     return (

@@ -78,6 +78,8 @@ class Expect:
 
 def _seconds(value: float | Span, marks: Mapping[str, float]) -> float:
     if isinstance(value, Span):
+        if value.start not in marks or value.end not in marks:
+            return -1.0  # the scenario failed before noting them (its error says why)
         return round(marks[value.end] - marks[value.start] + value.plus, 1)
     return value
 
