@@ -158,6 +158,7 @@ class Matrix:
     cond: threading.Condition = field(default_factory=threading.Condition)
     finished: bool = False
     failure: str = ""
+    stop: threading.Event = field(default_factory=threading.Event)
     wall_s: float = 0.0
 
     def add(self, run: Run) -> None:
@@ -193,15 +194,30 @@ def matrix(
         try:
             yield bridge
         finally:
-            await bridge.stop()
-            await bridge.redis.aclose()
+            try:
+                await bridge.stop()
+            finally:
+                await bridge.redis.aclose()
+
+    async def supervised() -> None:
+        """The matrix, cut short (labs stopped) if the session ends first."""
+        matrix = asyncio.ensure_future(
+            run_matrix(VERSIONS, work, lanes=LANES, attach=attach, on_run=state.add, only=ONLY)
+        )
+        stopper = asyncio.ensure_future(asyncio.to_thread(state.stop.wait))
+        try:
+            await asyncio.wait({matrix, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not matrix.done():
+                matrix.cancel()
+            state.stop.set()
+            await asyncio.gather(matrix, stopper, return_exceptions=True)
+        matrix.result()
 
     def main() -> None:
         t0 = time.monotonic()
         try:
-            asyncio.run(
-                run_matrix(VERSIONS, work, lanes=LANES, attach=attach, on_run=state.add, only=ONLY)
-            )
+            asyncio.run(supervised())
         except BaseException as exc:  # reported by every test still waiting
             state.failure = f"the matrix failed: {type(exc).__name__}: {exc}"
         finally:
@@ -213,7 +229,8 @@ def matrix(
     thread = threading.Thread(target=main, name="pbxlab-matrix", daemon=True)
     thread.start()
     yield state
-    thread.join(timeout=300)
+    state.stop.set()  # a session that ends early (-x, Ctrl-C) stops the labs
+    thread.join(timeout=120)
     report = os.environ.get("PBXLAB_MATRIX_REPORT")  # a JSON file: every run, truth and got
     if report:
         Path(report).write_text(json.dumps([_report(r) for r in state.runs.values()], indent=1))

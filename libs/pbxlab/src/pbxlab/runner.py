@@ -57,7 +57,15 @@ async def _lane(
     attach: Attach | None,
     on_run: Callable[[Run], None],
 ) -> list[Run]:
-    lab = await asyncio.to_thread(start_lab, version, workdir / lane, cache_dir=cache)
+    starting = asyncio.ensure_future(
+        asyncio.to_thread(start_lab, version, workdir / lane, cache_dir=cache)
+    )
+    try:
+        lab = await asyncio.shield(starting)
+    except asyncio.CancelledError:  # the start goes on in its thread: stop what it started
+        started = await starting
+        await asyncio.to_thread(started.stop)
+        raise
     runs: list[Run] = []
     try:
         hooks_cm = attach(lab, lane) if attach is not None else _no_hooks(lab, lane)
