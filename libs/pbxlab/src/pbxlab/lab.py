@@ -8,7 +8,6 @@ runs over PJSIP or chan_sip phones (``driver``).
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Literal
 
 from aioami import AMIClient
 
-from .asterisk import LAB_CONF, Asterisk, free_port, start_asterisk
+from .asterisk import LAB_CONF, Asterisk, free_udp_block, start_asterisk
 from .sipp import Phone, Sipp, Trunk, kill_all
 
 __all__ = ["DIDS", "ROLES", "Driver", "Lab", "lab_defines", "start_lab"]
@@ -116,7 +115,8 @@ def start_lab(
     chosen: Driver = driver or ("sip" if version.startswith("20") else "pjsip")
     values: dict[str, str | int] = {
         **lab_defines(chosen),
-        "TRUNK_PORT": free_port(socket.SOCK_DGRAM),
+        "TRUNK_PORT": free_udp_block(1, 10000, 20000),  # idle between calls: kept out of
+        # the ephemeral range
     }
     values.update(defines or {})
     ast = start_asterisk(version, workdir, confdir, defines=values, cache_dir=cache_dir)

@@ -48,6 +48,7 @@ __all__ = [
 ]
 
 _counter = itertools.count(1)
+_BIND_FAILED = 254  # sipp's exit status when its port is taken
 CONSULT_TAG = "labconsult"  # the From tag of a call made with a fixed Call-ID
 
 
@@ -564,7 +565,8 @@ class _Endpoint:
     ast: Asterisk
     workdir: Path
     user: str
-    port: int = field(default_factory=lambda: free_port(socket.SOCK_DGRAM))
+    #: kept for the endpoint's life (registered contact): outside the ephemeral range
+    port: int = field(default_factory=lambda: free_udp_block(1, 10000, 20000))
     #: the sipp processes of this lab still running (shared by its phones and trunk)
     live: set[Sipp] = field(default_factory=set)
 
@@ -586,7 +588,7 @@ class _Endpoint:
         if "-m" in extra:  # e.g. two calls at once (call waiting)
             at = list(extra).index("-m")
             calls, extra = extra[at + 1], [*extra[:at], *extra[at + 2 :]]
-        media = free_udp_block(4)  # audio RTP/RTCP, video RTP/RTCP
+        media = free_udp_block(4, 32000 - 4000, 32000)  # audio RTP/RTCP, video RTP/RTCP
         args = [
             f"127.0.0.1:{self.server_port}",
             "-sf", str(sf),
@@ -632,9 +634,17 @@ class Phone(_Endpoint):
         return ["-au", self.user, "-ap", self.password]
 
     async def register(self, expires: int = 3600) -> None:
-        """REGISTER from this phone's port (``expires=0`` unregisters)."""
-        run = await self._run("register", register_xml(self.user, expires), extra=self._auth())
-        await run.done(30)
+        """REGISTER from this phone's port (``expires=0`` unregisters); if another program
+        took the port meanwhile, from a new one."""
+        for attempt in range(3):
+            run = await self._run("register", register_xml(self.user, expires), extra=self._auth())
+            try:
+                await run.done(30)
+                return
+            except SippError:
+                if run.proc.returncode != _BIND_FAILED or attempt == 2:
+                    raise
+                self.port = free_udp_block(1, 10000, 20000)
 
     async def answer(self, ring: float = 1.0, then: Sequence[Step] = ()) -> Sipp:
         """Ring ``ring`` s, answer, then the steps (default: wait for the PBX's BYE)."""
