@@ -1,11 +1,22 @@
 """pbxlab — a real Asterisk (22/20) for tests, with a production-like dialplan, sipp phones
 and trunks. Test support only: never imported by a service's ``src``."""
 
-from .asterisk import LAB_CONF, Asterisk, AsteriskError, free_port, kit_dir, start_asterisk
+from .asterisk import (
+    AMI_SECRET,
+    AMI_USER,
+    LAB_CONF,
+    Asterisk,
+    AsteriskError,
+    free_port,
+    kit_dir,
+    start_asterisk,
+)
 from .lab import DIDS, MOBILE, ROLES, Driver, Lab, extension, lab_defines, start_lab
 from .sipp import AwaitBye, Dtmf, Hangup, Hold, Phone, Refer, Sipp, SippError, Step, Talk, Trunk
 
 __all__ = [
+    "AMI_SECRET",
+    "AMI_USER",
     "DIDS",
     "LAB_CONF",
     "MOBILE",

@@ -24,6 +24,7 @@ __all__ = [
     "Asterisk",
     "AsteriskError",
     "free_port",
+    "free_udp_block",
     "kit_dir",
     "start_asterisk",
 ]
@@ -59,10 +60,12 @@ def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
         return port
 
 
-def _free_udp_block(size: int) -> int:
-    """The first port of ``size`` consecutive UDP ports that bind right now."""
+def free_udp_block(size: int, low: int = 20000, high: int = 32000) -> int:
+    """The first port of ``size`` consecutive UDP ports that bind right now, between ``low``
+    and ``high`` — below Linux's ephemeral range (32768+), so no socket bound to port 0 by
+    any program takes them between two uses."""
     for _ in range(50):
-        base = random.randrange(20000, 60000 - size, 2)  # noqa: S311 - not security
+        base = random.randrange(low, high - size, 2)  # noqa: S311 - not security
         socks: list[socket.socket] = []
         try:
             for port in range(base, base + size):
@@ -181,7 +184,7 @@ def start_asterisk(
         env["ASTERISK_CACHE_DIR"] = str(cache_dir)
     last = ""
     for _ in range(attempts):
-        rtp = _free_udp_block(200)
+        rtp = free_udp_block(200, 20000, 28000)
         ports: dict[str, str] = {
             "AMI_PORT": str(free_port()),
             "SIP_PORT": str(free_port(socket.SOCK_DGRAM)),

@@ -8,7 +8,6 @@ runs over PJSIP or chan_sip phones (``driver``).
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +15,8 @@ from typing import Literal
 
 from aioami import AMIClient
 
-from .asterisk import LAB_CONF, Asterisk, free_port, start_asterisk
-from .sipp import Phone, Trunk
+from .asterisk import LAB_CONF, Asterisk, free_udp_block, start_asterisk
+from .sipp import Phone, Sipp, Trunk, kill_all
 
 __all__ = ["DIDS", "ROLES", "Driver", "Lab", "lab_defines", "start_lab"]
 
@@ -64,9 +63,16 @@ class Lab:
     workdir: Path
     trunk: Trunk = field(init=False)
     _phones: dict[str, Phone] = field(default_factory=dict)
+    _live: set[Sipp] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self.trunk = Trunk(self.ast, self.workdir / "sipp")
+        self.trunk = Trunk(self.ast, self.workdir / "sipp", live=self._live)
+
+    @property
+    def variant(self) -> str:
+        """``"22"``, ``"20"`` (their default phones), or e.g. ``"20-pjsip"``."""
+        default = "sip" if self.ast.version.startswith("20") else "pjsip"
+        return self.ast.version if self.driver == default else f"{self.ast.version}-{self.driver}"
 
     def ext(self, role: str) -> str:
         """The extension of a role (``"A"``) or the extension itself (``"101"``)."""
@@ -76,12 +82,16 @@ class Lab:
         """The phone of a role or extension (one per extension, its port kept)."""
         ext = self.ext(role)
         if ext not in self._phones:
-            self._phones[ext] = Phone(self.ast, self.workdir / "sipp", ext)
+            self._phones[ext] = Phone(self.ast, self.workdir / "sipp", ext, live=self._live)
         return self._phones[ext]
 
     def ami(self, **overrides: object) -> AMIClient:
         """A new (not yet started) AMI client: ``async with lab.ami() as ami:``."""
         return AMIClient(self.ast.ami_config(**overrides))
+
+    async def kill_sipps(self) -> None:
+        """Stop every sipp of this lab still running (after a call went wrong)."""
+        await kill_all(self._live)
 
     def stop(self) -> None:
         self.ast.stop()
@@ -97,11 +107,16 @@ def start_lab(
     cache_dir: Path | None = None,
 ) -> Lab:
     """Start the lab PBX: Asterisk ``version`` with the lab config in ``workdir``. ``driver``
-    defaults to chan_sip on Asterisk 20 and PJSIP on 22."""
+    defaults to chan_sip on Asterisk 20 and PJSIP on 22; ``version`` may name a variant
+    (``"20-pjsip"``: Asterisk 20 with PJSIP phones)."""
+    if "-" in version:  # a variant: "20-pjsip"
+        version, _, named = version.partition("-")
+        driver = driver or ("sip" if named == "sip" else "pjsip")
     chosen: Driver = driver or ("sip" if version.startswith("20") else "pjsip")
     values: dict[str, str | int] = {
         **lab_defines(chosen),
-        "TRUNK_PORT": free_port(socket.SOCK_DGRAM),
+        "TRUNK_PORT": free_udp_block(1, 10000, 20000),  # idle between calls: kept out of
+        # the ephemeral range
     }
     values.update(defines or {})
     ast = start_asterisk(version, workdir, confdir, defines=values, cache_dir=cache_dir)

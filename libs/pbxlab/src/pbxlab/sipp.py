@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from .asterisk import Asterisk, free_port
+from .asterisk import Asterisk, free_port, free_udp_block
 
 __all__ = [
     "AwaitBye",
@@ -47,6 +48,16 @@ __all__ = [
 ]
 
 _counter = itertools.count(1)
+_BIND_FAILED = 254  # sipp's exit status when its port is taken
+CONSULT_TAG = "labconsult"  # the From tag of a call made with a fixed Call-ID
+
+
+async def kill_all(live: set[Sipp]) -> None:
+    """Stop every sipp in ``live`` still running (after a scenario went wrong)."""
+    for run in list(live):
+        run.kill()
+        await run.proc.wait()
+    live.clear()
 
 
 class SippError(RuntimeError):
@@ -75,9 +86,15 @@ class Hold:
 
 @dataclass(frozen=True, slots=True)
 class Refer:
-    """REFER to ``target`` (blind transfer); the PBX then hangs up this leg (BYE)."""
+    """REFER to ``target``: a blind transfer; with ``replaces`` (the Call-ID of this phone's
+    consultation call, see ``Phone.call(call_id=...)``) an attended one. The leg ends when
+    the PBX reports the transfer done (NOTIFY 200, then BYE) or hangs it up."""
 
     target: str
+    replaces: str = ""
+    #: wait first for a NOTIFY whose body says ``totag=…`` (the PBX's tag in the
+    #: consultation dialog, which PJSIP needs in Replaces; see ``pbxlab.matrix``)
+    tag_by_notify: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,11 +206,12 @@ def _after_answer(dialog: _Dialog, steps: Sequence[Step]) -> str:
         if isinstance(step, Talk):
             xml += f'  <pause milliseconds="{int(step.seconds * 1000)}"/>\n'
         elif isinstance(step, Dtmf):
-            for digit in step.digits:
+            for i, digit in enumerate(step.digits):
                 relay = ("application/dtmf-relay", f"Signal={digit}\nDuration=160")
                 xml += dialog.request("INFO", body=relay)
                 xml += '  <recv response="200"/>\n'
-                xml += f'  <pause milliseconds="{int(step.gap * 1000)}"/>\n'
+                if i < len(step.digits) - 1:
+                    xml += f'  <pause milliseconds="{int(step.gap * 1000)}"/>\n'
         elif isinstance(step, Hold):
             for mode in ("sendonly", "sendrecv"):
                 xml += dialog.request("INVITE", (), _SDP.format(v=2 + n, mode=mode))
@@ -203,15 +221,34 @@ def _after_answer(dialog: _Dialog, steps: Sequence[Step]) -> str:
                 if mode == "sendonly":
                     xml += f'  <pause milliseconds="{int(step.seconds * 1000)}"/>\n'
         elif isinstance(step, Refer):
+            to_tag = "unknown"
+            if step.tag_by_notify:
+                xml += (
+                    '  <recv request="NOTIFY" timeout="30000">\n    <action>\n'
+                    '      <ereg regexp="totag=([^ \\r\\n]+)" search_in="body" check_it="true"'
+                    ' assign_to="junk2,totag"/>\n    </action>\n  </recv>\n'
+                ) + _OK_TO_REQUEST
+                to_tag = "[$totag]"
+            replaces = (
+                f"?Replaces={step.replaces.replace('@', '%40')}%3Bto-tag%3D{to_tag}"
+                f"%3Bfrom-tag%3D{CONSULT_TAG}"
+                if step.replaces
+                else ""
+            )
             xml += dialog.request(
                 "REFER",
                 [
-                    f"Refer-To: <sip:{step.target}@[remote_ip]:[remote_port]>",
+                    f"Refer-To: <sip:{step.target}@[remote_ip]:[remote_port]{replaces}>",
                     f"Referred-By: <sip:{dialog.user}@[remote_ip]:[remote_port]>",
                 ],
             )
             xml += '  <recv response="202"/>\n'
-            xml += _await_bye(60.0)
+            if step.replaces:  # an attended transfer completes at once: hang up after the
+                # first NOTIFY (its final one may come in the same instant)
+                xml += '  <recv request="NOTIFY" timeout="30000"/>\n' + _OK_TO_REQUEST
+                xml += dialog.request("BYE") + '  <recv response="200" crlf="true"/>\n'
+            else:
+                xml += _refer_progress(dialog, n)
             ends = True
             break
         elif isinstance(step, Hangup):
@@ -228,12 +265,38 @@ def _after_answer(dialog: _Dialog, steps: Sequence[Step]) -> str:
     return xml
 
 
+def _refer_progress(dialog: _Dialog, n: int) -> str:
+    """After a REFER's 202: answer its NOTIFYs; once one reports ``200 OK`` (the target
+    answered) hang up (PJSIP leaves that to the phone); a BYE from the PBX (chan_sip) ends
+    it too."""
+    bye = dialog.request("BYE")
+    return (
+        f'  <label id="r{n}"/>\n'
+        f'  <recv request="NOTIFY" optional="true" next="n{n}">\n'
+        "    <action>\n"
+        '      <ereg regexp="SIP/2.0 200" search_in="body" check_it="false"'
+        ' assign_to="fin"/>\n'
+        "    </action>\n"
+        "  </recv>\n"
+        f'  <recv request="BYE" timeout="60000" next="b{n}"/>\n'
+        f'  <label id="n{n}"/>\n' + _OK_TO_REQUEST + f'  <nop next="h{n}" test="fin"/>\n'
+        f'  <nop next="r{n}"/>\n'
+        f'  <label id="h{n}"/>\n' + bye + '  <recv response="200" crlf="true"/>\n'
+        f'  <nop next="e{n}"/>\n'
+        f'  <label id="b{n}"/>\n' + _OK_TO_REQUEST + f'  <label id="e{n}"/>\n'
+    )
+
+
 def _await_bye(timeout: float) -> str:
     return f'  <recv request="BYE" timeout="{int(timeout * 1000)}"/>\n' + _OK_TO_REQUEST
 
 
 def _scenario(name: str, body: str) -> str:
-    used = [v for v in ("junk", "peer", "local_to", "rc") if f'"{v}' in body or f",{v}" in body]
+    used = [
+        v
+        for v in ("junk", "junk2", "totag", "peer", "local_to", "rc", "fin", "second")
+        if f'"{v}' in body or f",{v}" in body
+    ]
     refs = f'  <Reference variables="{",".join(used)}"/>\n' if used else ""
     return (
         '<?xml version="1.0" encoding="ISO-8859-1" ?>\n'
@@ -248,9 +311,17 @@ def uas_xml(
     mode: Literal["answer", "busy", "reject", "ring"],
     ring: float = 0.0,
     steps: Sequence[Step] = (),
+    ring_only_from: str = "",
 ) -> str:
-    """A phone that receives one call."""
+    """A phone that receives one call (``mode``); with ``ring_only_from``, a call from that
+    number only rings until cancelled (call waiting: run sipp for two calls)."""
     me = "[$local_to];tag=[pid]SIPpTag01[call_number]"
+    waiting = (
+        f'      <ereg regexp="sip:{ring_only_from}@" search_in="hdr" header="From:"'
+        ' check_it="false" assign_to="second"/>\n'
+        if ring_only_from
+        else ""
+    )
     dialog = _Dialog(me=me, user=user)
     xml = (
         '  <recv request="INVITE" crlf="true" timeout="60000">\n'
@@ -259,6 +330,7 @@ def uas_xml(
         '      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="local_to"/>\n'
         '      <ereg regexp="&lt;(sip:[^&gt;]*)&gt;" search_in="hdr" header="Contact:"'
         ' assign_to="junk,rc"/>\n'
+        f"{waiting}"
         "    </action>\n"
         "  </recv>\n"
     )
@@ -278,17 +350,22 @@ def uas_xml(
         xml += _resp(_body(["SIP/2.0 603 Decline", *reply]))
         return _scenario("reject", xml + '  <recv request="ACK"/>\n')
     xml += _resp(_body(["SIP/2.0 180 Ringing", *reply]))
+    until_cancel = '  <recv request="CANCEL" timeout="120000"/>\n' + _OK_TO_REQUEST
+    until_cancel += "  <send><![CDATA[\n\nSIP/2.0 487 Request Terminated\n"
+    until_cancel += "[last_Via:]\n[last_From:]\n" + f"To: {me}\n"
+    until_cancel += "[last_Call-ID:]\nCSeq: [cseq] INVITE\nContent-Length: 0\n\n]]></send>\n"
+    until_cancel += '  <recv request="ACK"/>\n'
     if mode == "ring":
-        xml += '  <recv request="CANCEL" timeout="120000"/>\n' + _OK_TO_REQUEST
-        xml += "  <send><![CDATA[\n\nSIP/2.0 487 Request Terminated\n"
-        xml += "[last_Via:]\n[last_From:]\n" + f"To: {me}\n"
-        xml += "[last_Call-ID:]\nCSeq: [cseq] INVITE\nContent-Length: 0\n\n]]></send>\n"
-        xml += '  <recv request="ACK"/>\n'
-        return _scenario("ring", xml)
+        return _scenario("ring", xml + until_cancel)
+    if ring_only_from:
+        xml += '  <nop next="waiting" test="second"/>\n'
     xml += f'  <pause milliseconds="{int(ring * 1000)}"/>\n'
     xml += _resp(_body(["SIP/2.0 200 OK", *reply], _SDP.format(v=1, mode="sendrecv")))
     xml += '  <recv request="ACK" crlf="true"/>\n'
     xml += _after_answer(dialog, steps)
+    if ring_only_from:
+        xml += '  <nop next="end"/>\n  <label id="waiting"/>\n' + until_cancel
+        xml += '  <label id="end"/>\n'
     return _scenario("answer", xml)
 
 
@@ -301,10 +378,11 @@ def uac_xml(
     cancel: float | None = None,
     steps: Sequence[Step] = (),
     headers: Sequence[str] = (),
+    tag: str = "[pid]SIPpTag09[call_number]",
 ) -> str:
     """A caller: ``answer`` True = expect 200; False = expect a failure; None with
     ``cancel`` = give up after ``cancel`` seconds of ringing."""
-    me = f"<sip:{user}@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag09[call_number]"
+    me = f"<sip:{user}@[remote_ip]:[remote_port]>;tag={tag}"
     to = f"<sip:{number}@[remote_ip]:[remote_port]>"
     dialog = _Dialog(me=me, user=user)
 
@@ -353,6 +431,8 @@ def uac_xml(
     xml += '  <recv response="180" optional="true"/>\n'
     xml += '  <recv response="183" optional="true"/>\n'
     if cancel is not None:
+        xml = xml.replace('<recv response="180" optional="true"/>', '<recv response="180"/>')
+        xml = xml.replace('  <recv response="183" optional="true"/>\n', "")
         xml += f'  <pause milliseconds="{int(cancel * 1000)}"/>\n'
         xml += _msg(
             _body(
@@ -431,7 +511,7 @@ def _udp_bound(port: int) -> bool:
     return False
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Sipp:
     """One running sipp process."""
 
@@ -439,6 +519,7 @@ class Sipp:
     proc: asyncio.subprocess.Process
     log: Path
     port: int
+    live: set[Sipp] | None = None
 
     async def ready(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Until sipp's UDP port is bound (it listens before its first message)."""
@@ -462,6 +543,8 @@ class Sipp:
             raise SippError(
                 f"{self.name}: still running after {timeout} s\n{self.output()}"
             ) from None
+        if self.live is not None:
+            self.live.discard(self)
         if rc != 0:
             raise SippError(f"{self.name}: exit {rc}\n{self.output()}")
 
@@ -482,7 +565,10 @@ class _Endpoint:
     ast: Asterisk
     workdir: Path
     user: str
-    port: int = field(default_factory=lambda: free_port(socket.SOCK_DGRAM))
+    #: kept for the endpoint's life (registered contact): outside the ephemeral range
+    port: int = field(default_factory=lambda: free_udp_block(1, 10000, 20000))
+    #: the sipp processes of this lab still running (shared by its phones and trunk)
+    live: set[Sipp] = field(default_factory=set)
 
     @property
     def server_port(self) -> int:
@@ -498,22 +584,30 @@ class _Endpoint:
         sf.write_text(xml)
         out = self.workdir / f"{stem}.out"
         local = port if port is not None else self.port
-        media = free_port(socket.SOCK_DGRAM)
+        calls = "1"
+        if "-m" in extra:  # e.g. two calls at once (call waiting)
+            at = list(extra).index("-m")
+            calls, extra = extra[at + 1], [*extra[:at], *extra[at + 2 :]]
+        media = free_udp_block(4, 32000 - 4000, 32000)  # audio RTP/RTCP, video RTP/RTCP
         args = [
             f"127.0.0.1:{self.server_port}",
             "-sf", str(sf),
             "-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", str(media),
             "-p", str(local),
-            "-m", "1", "-nostdin", "-aa",
+            "-m", calls, "-nostdin", "-aa",
             "-timeout", "120", "-timeout_error",
             "-trace_err", "-error_file", str(self.workdir / f"{stem}.errors.log"),
             *extra,
         ]  # fmt: skip
+        if os.environ.get("PBXLAB_SIPP_TRACE"):
+            args += ["-trace_msg", "-message_file", str(self.workdir / f"{stem}.messages.log")]
         with out.open("wb") as fh:
             proc = await asyncio.create_subprocess_exec(
                 "sipp", *args, stdout=fh, stderr=asyncio.subprocess.STDOUT, cwd=self.workdir
             )
-        return Sipp(f"sipp {stem}", proc, out, local)
+        run = Sipp(f"sipp {stem}", proc, out, local, self.live)
+        self.live.add(run)
+        return run
 
 
 @dataclass(slots=True)
@@ -540,13 +634,29 @@ class Phone(_Endpoint):
         return ["-au", self.user, "-ap", self.password]
 
     async def register(self, expires: int = 3600) -> None:
-        """REGISTER from this phone's port (``expires=0`` unregisters)."""
-        run = await self._run("register", register_xml(self.user, expires), extra=self._auth())
-        await run.done(30)
+        """REGISTER from this phone's port (``expires=0`` unregisters); if another program
+        took the port meanwhile, from a new one."""
+        for attempt in range(3):
+            run = await self._run("register", register_xml(self.user, expires), extra=self._auth())
+            try:
+                await run.done(30)
+                return
+            except SippError:
+                if run.proc.returncode != _BIND_FAILED or attempt == 2:
+                    raise
+                self.port = free_udp_block(1, 10000, 20000)
 
     async def answer(self, ring: float = 1.0, then: Sequence[Step] = ()) -> Sipp:
         """Ring ``ring`` s, answer, then the steps (default: wait for the PBX's BYE)."""
         run = await self._run("answer", uas_xml(self.user, "answer", ring, then))
+        await run.ready()
+        return run
+
+    async def answer_waiting(self, ring: float, then: Sequence[Step], ring_only_from: str) -> Sipp:
+        """Two calls at once (call waiting): answer the first like ``answer``; the one from
+        ``ring_only_from`` only rings until the PBX cancels it."""
+        xml = uas_xml(self.user, "answer", ring, then, ring_only_from=ring_only_from)
+        run = await self._run("waiting", xml, extra=["-m", "2"])
         await run.ready()
         return run
 
@@ -573,10 +683,16 @@ class Phone(_Endpoint):
         answer: bool | None = True,
         cancel: float | None = None,
         then: Sequence[Step] = (),
+        call_id: str = "",
     ) -> Sipp:
-        """Dial ``number`` from a port of its own (the registered port stays the UAS's)."""
-        xml = uac_xml(self.user, number, auth=True, answer=answer, cancel=cancel, steps=then)
-        return await self._run("call", xml, port=free_port(socket.SOCK_DGRAM), extra=self._auth())
+        """Dial ``number`` from a port of its own (the registered port stays the UAS's);
+        ``call_id`` fixes the SIP Call-ID (a consultation call a REFER replaces)."""
+        xml = uac_xml(
+            self.user, number, auth=True, answer=answer, cancel=cancel, steps=then,
+            **({"tag": CONSULT_TAG} if call_id else {}),
+        )  # fmt: skip
+        extra = [*self._auth(), *(["-cid_str", call_id] if call_id else [])]
+        return await self._run("call", xml, port=free_port(socket.SOCK_DGRAM), extra=extra)
 
 
 @dataclass(slots=True)
