@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import crm, gateway, services, sim, tracker, voice
+from . import crm, gateway, presence, services, sim, tracker, voice
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,5 +20,6 @@ for _command in (
     *gateway.COMMANDS,
     *crm.COMMANDS,
     *voice.COMMANDS,
+    *presence.COMMANDS,
 ):
     cli.add_command(_command)

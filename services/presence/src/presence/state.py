@@ -1,0 +1,139 @@
+"""What the PBX told us about each extension, and the line state that follows (pure).
+
+Facts arrive as NOTIFY bodies: dialog-info (calls: ringing, confirmed, held) and PIDF
+(registered or not, and Asterisk's presence state: dnd, away…). A body older than one
+already applied (its ``version`` is not above the last one of the same subscription) is
+ignored — UDP may reorder NOTIFYs. The state is decided in one place, `line_state`:
+a call beats everything (in_call > on_hold > ringing), then unavailable, dnd, away, idle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cbcontracts.presence import LineState, PresenceState
+from cbsip import DialogInfo, DialogState, Pidf, uri_user
+
+__all__ = ["ExtensionFacts", "PresenceBook", "line_state"]
+
+_RINGING = {"trying", "proceeding", "early"}
+_AWAY = {"away", "xa"}
+
+
+@dataclass(slots=True)
+class ExtensionFacts:
+    dialogs: dict[str, DialogState] = field(default_factory=dict)
+    pidf: Pidf | None = None
+    seen_dialog: bool = False
+    #: (subscription dialog id, event) -> the last body version applied from it.
+    versions: dict[tuple[str, str], int] = field(default_factory=dict)
+    refused: bool = False
+
+
+def line_state(f: ExtensionFacts) -> tuple[LineState, DialogState | None]:
+    live = [d for d in f.dialogs.values() if d.state != "terminated"]
+    talking = [d for d in live if d.state == "confirmed"]
+    if talking:
+        active = [d for d in talking if not d.held]
+        return ("in_call", active[0]) if active else ("on_hold", talking[0])
+    ringing = [d for d in live if d.state in _RINGING]
+    if ringing:
+        return "ringing", ringing[0]
+    p = f.pidf
+    if p is not None:
+        if p.basic == "closed" or p.presence_type == "unavailable":
+            return "unavailable", None
+        if p.presence_type == "dnd":
+            return "dnd", None
+        if p.presence_type in _AWAY:
+            return "away", None
+    if p is None and not f.seen_dialog:
+        return "unknown", None
+    return "idle", None
+
+
+class PresenceBook:
+    """The facts and the last published state of every watched extension of one PBX."""
+
+    def __init__(self, pbx: str) -> None:
+        self.pbx = pbx
+        self.facts: dict[str, ExtensionFacts] = {}
+        self.published: dict[str, PresenceState] = {}
+        self._list_versions: dict[str, int] = {}
+
+    def _facts(self, ext: str) -> ExtensionFacts:
+        return self.facts.setdefault(ext, ExtensionFacts())
+
+    def _fresh(self, f: ExtensionFacts, sub: str, event: str, version: int) -> bool:
+        last = f.versions.get((sub, event))
+        if last is not None and version <= last:
+            return False
+        f.versions[(sub, event)] = version
+        return True
+
+    def apply_dialog(self, ext: str, sub: str, info: DialogInfo) -> bool:
+        f = self._facts(ext)
+        if not self._fresh(f, sub, "dialog", info.version):
+            return False
+        if info.full:
+            f.dialogs = {}
+        for d in info.dialogs:
+            f.dialogs[d.id] = d
+        f.dialogs = {k: d for k, d in f.dialogs.items() if d.state != "terminated"}
+        f.seen_dialog, f.refused = True, False
+        return True
+
+    def apply_pidf(self, ext: str, sub: str, pidf: Pidf, version: int) -> bool:
+        f = self._facts(ext)
+        if not self._fresh(f, sub, "presence", version):
+            return False
+        f.pidf, f.refused = pidf, False
+        return True
+
+    def apply_list_version(self, sub: str, version: int) -> bool:
+        """True if a resource list NOTIFY of ``version`` is newer than the last applied."""
+        last = self._list_versions.get(sub)
+        if last is not None and version <= last:
+            return False
+        self._list_versions[sub] = version
+        return True
+
+    def forget(self, ext: str, event: str) -> None:
+        """The PBX stopped telling us about ``ext`` for ``event`` (resource terminated)."""
+        f = self._facts(ext)
+        if event == "dialog":
+            f.dialogs, f.seen_dialog = {}, False
+        else:
+            f.pidf = None
+
+    def change(self, ext: str, now_ms: int) -> PresenceState | None:
+        """The new state of ``ext`` if it differs from the last one published, else None."""
+        state, dialog = line_state(self._facts(ext))
+        pidf = self._facts(ext).pidf
+        before = self.published.get(ext)
+        remote = uri_user(dialog.remote) if dialog and dialog.remote else ""
+        direction = ""
+        if dialog is not None and dialog.direction:
+            direction = "inbound" if dialog.direction == "recipient" else "outbound"
+        new = PresenceState(
+            pbx=self.pbx,
+            extension=ext,
+            state=state,
+            since=before.since if before is not None and before.state == state else now_ms,
+            at=now_ms,
+            call_id=dialog.call_id if dialog else "",
+            remote=remote or (dialog.remote if dialog else ""),
+            remote_name=dialog.remote_display if dialog else "",
+            direction=direction,
+            message=pidf.presence_message if pidf is not None else "",
+        )
+        if before is not None and _same(before, new):
+            return None
+        self.published[ext] = new
+        return new
+
+
+def _same(a: PresenceState, b: PresenceState) -> bool:
+    return (a.state, a.call_id, a.remote, a.remote_name, a.direction, a.message) == (
+        b.state, b.call_id, b.remote, b.remote_name, b.direction, b.message
+    )  # fmt: skip
