@@ -102,3 +102,20 @@ async def test_simulator_and_capture_speak_tls(tmp_path: Path) -> None:
         frames = await _record_call(sim, tmp_path / "tls", ssl_context=client_ctx)
     assert frames == len(_rows(tmp_path / "tls.times.jsonl"))
     assert b"Event: Hangup\r\n" in (tmp_path / "tls.ami").read_bytes()
+
+
+async def test_a_capture_runs_from_its_login_until_told_to_stop(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    logged_in, until = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(
+        capture(sim.host, sim.port, "crm", SECRET, tmp_path / "c", logged_in=logged_in, until=until)
+    )
+    async with asyncio.timeout(10):
+        await logged_in.wait()
+    await sim.play("inbound_answered")
+    until.set()
+    result = await asyncio.wait_for(task, 10)
+    names = [row.get("event") for row in _rows(result.times)]
+    assert names.count("Hangup") >= 2
+    assert _rows(result.times)[-1]["response"] == "Goodbye"

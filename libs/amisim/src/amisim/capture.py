@@ -2,8 +2,9 @@
 
 The socket is read directly (``read(65536)``), so the ``.ami`` bytes and the
 ``.chunks.jsonl`` read boundaries are what really arrived. The recorder logs in with
-ActionID ``rec-<epoch>-1``, records for ``duration`` seconds or ``max_frames`` frames
-after its login response, then logs off (``rec-<epoch>-2``) and reads up to the Goodbye.
+ActionID ``rec-<epoch>-1``, records for ``duration`` seconds, ``max_frames`` frames
+after its login response or until the ``until`` event is set, then logs off
+(``rec-<epoch>-2``) and reads up to the Goodbye.
 """
 
 from __future__ import annotations
@@ -67,8 +68,13 @@ async def capture(
     ssl_context: ssl.SSLContext | None = None,
     duration: float | None = None,
     max_frames: int | None = None,
+    until: asyncio.Event | None = None,
+    logged_in: asyncio.Event | None = None,
 ) -> CaptureResult:
-    """Connect, log in, record, log off; write ``out.ami``/``.times.jsonl``/``.chunks.jsonl``."""
+    """Connect, log in, record, log off; write ``out.ami``/``.times.jsonl``/``.chunks.jsonl``.
+    ``logged_in`` is set once the login succeeded (start the calls to record then); setting
+    ``until`` ends the recording (every event Asterisk raised before is in it: Asterisk
+    writes a session's queued events before its reply to the Logoff)."""
     try:
         reader, writer = await asyncio.open_connection(host, port, ssl=ssl_context)
     except OSError as exc:
@@ -77,7 +83,9 @@ async def capture(
     stamp = int(time.time())
     try:
         await _login(reader, writer, rec, username, secret, f"rec-{stamp}-1")
-        await _record(reader, rec, duration, max_frames)
+        if logged_in is not None:
+            logged_in.set()
+        await _record(reader, rec, duration, max_frames, until)
         writer.write(f"Action: Logoff\r\nActionID: rec-{stamp}-2\r\n\r\n".encode())
         await writer.drain()
         await _read_until(
@@ -112,7 +120,11 @@ async def _login(
 
 
 async def _record(
-    reader: asyncio.StreamReader, rec: _Recorder, duration: float | None, max_frames: int | None
+    reader: asyncio.StreamReader,
+    rec: _Recorder,
+    duration: float | None,
+    max_frames: int | None,
+    until: asyncio.Event | None,
 ) -> None:
     first = next(i for i, f in enumerate(rec.frames) if f.get("response")) + 1
     done = (
@@ -120,7 +132,20 @@ async def _record(
         if max_frames is not None
         else (lambda: False)
     )
-    await _read_until(reader, rec, done, duration, eof_ok=True)
+    if until is None:
+        await _read_until(reader, rec, done, duration, eof_ok=True)
+        return
+    reading = asyncio.ensure_future(_read_until(reader, rec, done, duration, eof_ok=True))
+    stopped = asyncio.ensure_future(until.wait())
+    try:
+        await asyncio.wait({reading, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not reading.done():
+            reading.cancel()
+            await asyncio.gather(reading, return_exceptions=True)
+    if reading.done() and not reading.cancelled() and reading.exception() is not None:
+        raise reading.exception()  # type: ignore[misc]
 
 
 async def _read_until(
