@@ -25,6 +25,10 @@ class ExtensionFacts:
     dialogs: dict[str, DialogState] = field(default_factory=dict)
     pidf: Pidf | None = None
     seen_dialog: bool = False
+    #: The event packages heard from (or refused) at least once: nothing is published
+    #: before every watched package has spoken, so a first dialog NOTIFY ("terminated")
+    #: does not show "idle" for a phone the presence NOTIFY then says is unregistered.
+    heard: set[str] = field(default_factory=set)
     #: (subscription dialog id, event) -> the last body version applied from it.
     versions: dict[tuple[str, str], int] = field(default_factory=dict)
     refused: bool = False
@@ -55,25 +59,22 @@ def line_state(f: ExtensionFacts) -> tuple[LineState, DialogState | None]:
 class PresenceBook:
     """The facts and the last published state of every watched extension of one PBX."""
 
-    def __init__(self, pbx: str) -> None:
+    def __init__(self, pbx: str, events: tuple[str, ...] = ("dialog", "presence")) -> None:
         self.pbx = pbx
+        self.events = frozenset(events)
         self.facts: dict[str, ExtensionFacts] = {}
         self.published: dict[str, PresenceState] = {}
-        self._list_versions: dict[str, int] = {}
+        self._list_versions: dict[tuple[str, str], int] = {}
 
     def _facts(self, ext: str) -> ExtensionFacts:
         return self.facts.setdefault(ext, ExtensionFacts())
 
-    def _fresh(self, f: ExtensionFacts, sub: str, event: str, version: int) -> bool:
-        last = f.versions.get((sub, event))
-        if last is not None and version <= last:
-            return False
-        f.versions[(sub, event)] = version
-        return True
+    def _fresh(self, f: ExtensionFacts, sub: str, event: str, version: int, full: bool) -> bool:
+        return _newer(f.versions, (sub, event), version, full)
 
     def apply_dialog(self, ext: str, sub: str, info: DialogInfo) -> bool:
         f = self._facts(ext)
-        if not self._fresh(f, sub, "dialog", info.version):
+        if not self._fresh(f, sub, "dialog", info.version, info.full):
             return False
         if info.full:
             f.dialogs = {}
@@ -81,26 +82,24 @@ class PresenceBook:
             f.dialogs[d.id] = d
         f.dialogs = {k: d for k, d in f.dialogs.items() if d.state != "terminated"}
         f.seen_dialog, f.refused = True, False
+        f.heard.add("dialog")
         return True
 
-    def apply_pidf(self, ext: str, sub: str, pidf: Pidf, version: int) -> bool:
+    def apply_pidf(self, ext: str, pidf: Pidf) -> bool:
+        """PIDF carries no version: the last one to arrive is the state."""
         f = self._facts(ext)
-        if not self._fresh(f, sub, "presence", version):
-            return False
         f.pidf, f.refused = pidf, False
+        f.heard.add("presence")
         return True
 
-    def apply_list_version(self, sub: str, version: int) -> bool:
+    def apply_list_version(self, sub: str, version: int, full: bool) -> bool:
         """True if a resource list NOTIFY of ``version`` is newer than the last applied."""
-        last = self._list_versions.get(sub)
-        if last is not None and version <= last:
-            return False
-        self._list_versions[sub] = version
-        return True
+        return _newer(self._list_versions, (sub, "list"), version, full)
 
     def forget(self, ext: str, event: str) -> None:
         """The PBX stopped telling us about ``ext`` for ``event`` (resource terminated)."""
         f = self._facts(ext)
+        f.heard.add(event)
         if event == "dialog":
             f.dialogs, f.seen_dialog = {}, False
         else:
@@ -108,8 +107,11 @@ class PresenceBook:
 
     def change(self, ext: str, now_ms: int) -> PresenceState | None:
         """The new state of ``ext`` if it differs from the last one published, else None."""
-        state, dialog = line_state(self._facts(ext))
-        pidf = self._facts(ext).pidf
+        facts = self._facts(ext)
+        if not self.events <= facts.heard:
+            return None
+        state, dialog = line_state(facts)
+        pidf = facts.pidf
         before = self.published.get(ext)
         remote = uri_user(dialog.remote) if dialog and dialog.remote else ""
         direction = ""
@@ -131,6 +133,19 @@ class PresenceBook:
             return None
         self.published[ext] = new
         return new
+
+
+def _newer(
+    last: dict[tuple[str, str], int], key: tuple[str, str], version: int, full: bool
+) -> bool:
+    """Ordering by body version: older or repeated versions are dropped, except a full
+    state at version 0 — a server that restarted keeps our subscription dialog (Asterisk
+    persists subscriptions) but counts its versions from 0 again."""
+    before = last.get(key)
+    if before is not None and version <= before and not (full and version == 0):
+        return False
+    last[key] = version
+    return True
 
 
 def _same(a: PresenceState, b: PresenceState) -> bool:

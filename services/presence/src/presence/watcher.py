@@ -73,7 +73,7 @@ class PbxWatcher:
     ) -> None:
         self.name, self.settings = name, settings
         self.on_change, self.metrics, self.clock = on_change, metrics, clock
-        self.book = PresenceBook(name)
+        self.book = PresenceBook(name, tuple(settings.events))
         self.endpoint = Endpoint(
             settings.host,
             settings.port,
@@ -94,6 +94,7 @@ class PbxWatcher:
             domain=settings.domain or settings.host,
             credentials=creds,
         )
+        self.watched = frozenset(settings.extensions)
         self.subscriptions: list[Subscription] = []
         self.pbx_up = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -194,8 +195,6 @@ class PbxWatcher:
     # -- NOTIFY bodies ------------------------------------------------------------------
     def _on_notify(self, n: Notification) -> None:
         sub = n.subscription
-        cseq = (n.request.headers.get("cseq") or "0").split()[0]
-        version = int(cseq) if cseq.isdigit() else 0
         media = n.content_type.split(";")[0].strip().lower()
         try:
             if media == "multipart/related":
@@ -203,7 +202,7 @@ class PbxWatcher:
             elif not n.body:
                 touched = []
             else:
-                touched = self._apply_one(sub.target, sub, media, n.body, version)
+                touched = self._apply_one(sub.target, sub, media, n.body)
         except SipParseError as exc:
             self.metrics.ignored.labels(self.name, "malformed").inc()
             log.warning("PBX %s sent an unusable %s body: %s", self.name, sub.event, exc)
@@ -213,14 +212,11 @@ class PbxWatcher:
         for ext in touched:
             self._emit(ext)
 
-    def _apply_one(
-        self, ext: str, sub: Subscription, media: str, body: bytes, version: int
-    ) -> list[str]:
-        key = f"{sub.call_id}:{ext}"
+    def _apply_one(self, ext: str, sub: Subscription, media: str, body: bytes) -> list[str]:
         if media == "application/dialog-info+xml":
-            fresh = self.book.apply_dialog(ext, key, parse_dialog_info(body))
+            fresh = self.book.apply_dialog(ext, sub.call_id, parse_dialog_info(body))
         elif media == "application/pidf+xml":
-            fresh = self.book.apply_pidf(ext, key, parse_pidf(body), version)
+            fresh = self.book.apply_pidf(ext, parse_pidf(body))
         else:
             self.metrics.ignored.labels(self.name, "content-type").inc()
             return []
@@ -237,13 +233,13 @@ class PbxWatcher:
         rlmi = parse_rlmi(rlmi_parts[0].body)
         by_cid = {p.content_id: p for p in parts}
         # The list's version orders its NOTIFYs; a stale one is dropped whole.
-        if not self.book.apply_list_version(sub.call_id, rlmi.version):
+        if not self.book.apply_list_version(sub.call_id, rlmi.version, rlmi.full):
             self.metrics.ignored.labels(self.name, "stale").inc()
             return []
         touched = []
         for res in rlmi.resources:
             ext = uri_user(res.uri)
-            if not ext:
+            if ext not in self.watched:
                 continue
             part = by_cid.get(res.cid) if res.cid else None
             if res.state == "terminated" or part is None:
@@ -251,7 +247,7 @@ class PbxWatcher:
                     self.book.forget(ext, sub.event)
                     touched.append(ext)
                 continue
-            touched += self._apply_one(ext, sub, part.content_type, part.body, rlmi.version)
+            touched += self._apply_one(ext, sub, part.content_type, part.body)
         return touched
 
     def _emit(self, ext: str) -> None:
