@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,7 +16,9 @@ value = st.text(
     st.characters(min_codepoint=0x20, max_codepoint=0x7E, exclude_characters=","),
     max_size=60,
 ).map(str.strip)
-header_items = st.lists(st.tuples(token.filter(lambda t: t.lower() != "content-length"), value), max_size=20)
+header_items = st.lists(
+    st.tuples(token.filter(lambda t: t.lower() != "content-length"), value), max_size=20
+)
 bodies = st.binary(max_size=2000)
 
 
@@ -43,7 +47,9 @@ def test_a_response_survives_encode_and_parse(
 
 
 @given(st.lists(requests(), min_size=1, max_size=5), st.data())
-def test_a_stream_cut_anywhere_gives_the_same_messages(reqs: list[Request], data: st.DataObject) -> None:
+def test_a_stream_cut_anywhere_gives_the_same_messages(
+    reqs: list[Request], data: st.DataObject
+) -> None:
     wire = b"\r\n".join(r.encode() for r in reqs)  # keepalive CRLFs between messages
     cuts = sorted(data.draw(st.lists(st.integers(0, len(wire)), max_size=8)))
     framer = StreamFramer()
@@ -55,18 +61,14 @@ def test_a_stream_cut_anywhere_gives_the_same_messages(reqs: list[Request], data
 
 @given(st.binary(max_size=3000))
 def test_garbage_raises_only_the_parse_error(data: bytes) -> None:
-    try:
+    with contextlib.suppress(SipParseError):
         parse(data)
-    except SipParseError:
-        pass
 
 
 @given(st.binary(max_size=3000))
 def test_garbage_on_a_stream_raises_only_the_parse_error(data: bytes) -> None:
-    try:
+    with contextlib.suppress(SipParseError):
         StreamFramer(Limits(max_message=2000)).feed(data)
-    except SipParseError:
-        pass
 
 
 def _request(headers: int = 3, body: bytes = b"") -> bytes:
@@ -90,9 +92,10 @@ def test_limits_refuse_too_many_headers_a_long_line_a_big_body_and_a_big_message
 def test_a_stream_that_never_ends_its_headers_is_refused_at_the_limit() -> None:
     framer = StreamFramer(Limits(max_message=1000))
     framer.feed(b"NOTIFY sip:a@b SIP/2.0\r\n")
+    for _ in range(9):
+        framer.feed(b"X-Pad: " + b"a" * 90 + b"\r\n")  # 915 bytes so far: still allowed
     with pytest.raises(SipParseError):
-        for _ in range(20):
-            framer.feed(b"X-Pad: " + b"a" * 90 + b"\r\n")
+        framer.feed(b"X-Pad: " + b"a" * 90 + b"\r\n")
 
 
 def test_a_stream_message_without_content_length_is_refused() -> None:
