@@ -9,7 +9,7 @@ a call beats everything (in_call > on_hold > ringing), then unavailable, dnd, aw
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from cbcontracts.presence import LineState, PresenceState
 from cbsip import DialogInfo, DialogState, Pidf, uri_user
@@ -76,10 +76,10 @@ class PresenceBook:
         f = self._facts(ext)
         if not self._fresh(f, sub, "dialog", info.version, info.full):
             return False
-        if info.full:
-            f.dialogs = {}
+        before = f.dialogs
+        f.dialogs = {} if info.full else dict(before)
         for d in info.dialogs:
-            f.dialogs[d.id] = d
+            f.dialogs[d.id] = _keep_parties(d, before.get(d.id))
         f.dialogs = {k: d for k, d in f.dialogs.items() if d.state != "terminated"}
         f.seen_dialog, f.refused = True, False
         f.heard.add("dialog")
@@ -133,6 +133,20 @@ class PresenceBook:
             return None
         self.published[ext] = new
         return new
+
+
+def _keep_parties(d: DialogState, before: DialogState | None) -> DialogState:
+    """Asterisk names the other party only while a dialog rings; once it is confirmed the
+    body has just the state. Keep who it was (and the direction) for the same dialog."""
+    if before is None or d.remote or not before.remote:
+        return d
+    return replace(
+        d,
+        remote=before.remote,
+        remote_display=before.remote_display,
+        direction=d.direction or before.direction,
+        call_id=d.call_id or before.call_id,
+    )
 
 
 def _newer(
