@@ -56,7 +56,7 @@ def pbx(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         pbxlab_cache: Path) -> Iterator[Pbx]:  # fmt: skip
     version = request.param
     workdir = tmp_path_factory.mktemp(f"presence{version}")
-    defines = {"SIP_TCP_PORT": free_port(), "WATCHER_SECRET": SECRET}
+    defines: dict[str, str | int] = {"SIP_TCP_PORT": free_port(), "WATCHER_SECRET": SECRET}
     ast = start_asterisk(version, workdir, CONF, defines=defines, cache_dir=pbxlab_cache)
     phones = ("200", "201") if version == "20" else ("100", "101")
     p = Pbx(ast, workdir, version, phones)
@@ -99,7 +99,7 @@ async def service(s: PresenceSettings) -> AsyncIterator[PresenceService]:
 
 
 async def view(redis: aioredis.Redis, prefix: str, ext: str) -> PresenceState | None:
-    raw = await redis.hget(PbxKeys("lab", prefix).presence_view, ext)
+    raw: bytes | None = await redis.hget(PbxKeys("lab", prefix).presence_view, ext)  # type: ignore[assignment]
     return decode_presence(raw) if raw else None
 
 
@@ -117,8 +117,10 @@ async def wait_state(
 
 
 async def states(redis: aioredis.Redis, prefix: str, ext: str) -> list[str]:
-    entries = await redis.xrange(PbxKeys("lab", prefix).presence)
-    out = []
+    entries: list[tuple[bytes, dict[bytes, bytes]]] = await redis.xrange(  # type: ignore[assignment]
+        PbxKeys("lab", prefix).presence
+    )
+    out: list[str] = []
     for _id, fields in entries:
         p = decode_presence(fields[b"data"])
         if p.extension == ext and (not out or out[-1] != p.state):

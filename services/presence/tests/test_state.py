@@ -58,7 +58,7 @@ def test_a_call_beats_dnd_and_unregistered_beats_dnd() -> None:
 def test_asterisks_call_sequence_keeps_the_caller_after_the_answer() -> None:
     book = PresenceBook("pbx")
     book.apply_pidf("101", parse_pidf(asterisk("pidf-ready.txt")))
-    seen = []
+    seen: list[tuple[str, str, str]] = []
     for name in ("dialog-idle.txt", "dialog-ringing.txt", "dialog-confirmed.txt",
                  "dialog-held.txt", "dialog-idle.txt"):  # fmt: skip
         info = parse_dialog_info(asterisk(name))

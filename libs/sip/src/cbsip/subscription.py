@@ -275,6 +275,7 @@ class Subscription:
 
     async def _once(self) -> float:
         """One SUBSCRIBE (initial or refresh); the seconds until the next one."""
+        await self.ua.endpoint.connect()  # the Contact names our bound port
         resp = await self.ua.send(self._request(self.expires))
         if 200 <= resp.status < 300:
             granted = resp.headers.get("expires")
