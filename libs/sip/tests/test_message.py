@@ -17,7 +17,7 @@ value = st.text(
     max_size=60,
 ).map(str.strip)
 header_items = st.lists(
-    st.tuples(token.filter(lambda t: t.lower() != "content-length"), value), max_size=20
+    st.tuples(token.filter(lambda t: Headers.key(t) != "content-length"), value), max_size=20
 )
 bodies = st.binary(max_size=2000)
 
