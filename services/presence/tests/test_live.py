@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+import trustme
 
 from aioami import AMIClient
 from cbcontracts.presence import PresenceState, decode_presence
@@ -56,7 +57,18 @@ def pbx(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         pbxlab_cache: Path) -> Iterator[Pbx]:  # fmt: skip
     version = request.param
     workdir = tmp_path_factory.mktemp(f"presence{version}")
-    defines: dict[str, str | int] = {"SIP_TCP_PORT": free_port(), "WATCHER_SECRET": SECRET}
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert.private_key_pem.write_to_path(workdir / "key.pem")
+    cert.cert_chain_pems[0].write_to_path(workdir / "cert.pem")
+    ca.cert_pem.write_to_path(workdir / "ca.pem")
+    defines: dict[str, str | int] = {
+        "SIP_TCP_PORT": free_port(),
+        "SIP_TLS_PORT": free_port(),
+        "TLS_CERT": str(workdir / "cert.pem"),
+        "TLS_KEY": str(workdir / "key.pem"),
+        "WATCHER_SECRET": SECRET,
+    }
     ast = start_asterisk(version, workdir, CONF, defines=defines, cache_dir=pbxlab_cache)
     phones = ("200", "201") if version == "20" else ("100", "101")
     p = Pbx(ast, workdir, version, phones)
@@ -190,3 +202,31 @@ class Ami:
     async def setvar(self, name: str, value: str) -> None:
         """Raises AMIError unless Asterisk answers Success."""
         await self.client.send_action("Setvar", {"Variable": name, "Value": value}, timeout=5)
+
+
+@pytest.mark.parametrize("transport", ["tcp", "tls"])
+async def test_tcp_and_tls_with_one_subscription_per_extension(
+    pbx: Pbx, redis_client: aioredis.Redis, redis_url: str, redis_prefix: str, transport: str
+) -> None:
+    """Over TCP and TLS (the PBX's certificate checked against the test CA), with one
+    subscription per extension and package: asked for (TLS), or after the PBX refused a
+    resource list that does not exist (TCP)."""
+    a = pbx.phones[0]
+    r, pfx = redis_client, redis_prefix
+    port = pbx.ast.ports["SIP_TCP_PORT" if transport == "tcp" else "SIP_TLS_PORT"]
+    s = settings(
+        pbx, redis_url, pfx, transport=transport, port=int(port),
+        lists={"dialog": "no-such-list"} if transport == "tcp" else {},
+        ca_file=str(pbx.workdir / "ca.pem"),
+    )  # fmt: skip
+    async with service(s) as svc:
+        await pbx.phone(a).register()
+        await wait_state(r, pfx, a, "idle")
+        async with pbx_ami(pbx) as ami:
+            await ami.setvar(f"PRESENCE_STATE(CustomPresence:{a})", "dnd")
+            await wait_state(r, pfx, a, "dnd")
+            await ami.setvar(f"PRESENCE_STATE(CustomPresence:{a})", "available")
+            await wait_state(r, pfx, a, "idle")
+        subs = svc.watchers[0].subscriptions
+        assert len(subs) == 6  # 3 extensions x 2 packages
+        assert all(sub.established for sub in subs)
