@@ -86,7 +86,7 @@ def settings(pbx: Pbx, redis_url: str, prefix: str, **over: object) -> PresenceS
         "username": "watcher",
         "password": Secret(SECRET),
         "extensions": watched,
-        "lists": {"dialog": "team-dialog", "presence": "team-presence"},
+        "lists": {"dialog": ["team-dialog"], "presence": ["team-presence"]},
         "keepalive_s": 0.3,
         "timeout_s": 2.0,
     }
@@ -216,7 +216,7 @@ async def test_tcp_and_tls_with_one_subscription_per_extension(
     port = pbx.ast.ports["SIP_TCP_PORT" if transport == "tcp" else "SIP_TLS_PORT"]
     s = settings(
         pbx, redis_url, pfx, transport=transport, port=int(port),
-        lists={"dialog": "no-such-list"} if transport == "tcp" else {},
+        lists={"dialog": ["no-such-list"]} if transport == "tcp" else {},
         ca_file=str(pbx.workdir / "ca.pem"),
     )  # fmt: skip
     async with service(s) as svc:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 __all__ = [
+    "STREAM_LIMITS",
     "Headers",
     "Limits",
     "Request",
@@ -58,6 +59,9 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+#: On TCP/TLS a resource list's full-state NOTIFY grows with the list (about 1 KB per
+#: extension and package): a stream transport allows up to 1 MiB per message.
+STREAM_LIMITS = Limits(max_message=1 << 20, max_body=(1 << 20) - 16_384)
 
 
 class Headers:

@@ -206,6 +206,8 @@ class Subscription:
         self.eventlist = eventlist
         self.backoff = backoff or Backoff()
         self.established = False
+        #: Set by the first NOTIFY of this subscription.
+        self.heard = asyncio.Event()
         self._wake = asyncio.Event()
         self._retry_in: float | None = None
         self._closing = False
@@ -229,6 +231,7 @@ class Subscription:
         self._wake.set()
 
     def notified(self, req: Request, sender: NameAddr, state: SubscriptionState) -> None:
+        self.heard.set()
         if not self.remote_tag and sender.tag:
             self.remote_tag = sender.tag
         contact = req.headers.get("contact")

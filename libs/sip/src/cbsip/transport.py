@@ -10,6 +10,7 @@ transactions in flight with `ConnectionError`; the next request reconnects.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import ssl
@@ -19,6 +20,7 @@ from typing import Literal
 
 from .message import (
     DEFAULT_LIMITS,
+    STREAM_LIMITS,
     Headers,
     Limits,
     Request,
@@ -87,7 +89,7 @@ class Endpoint:
         *,
         local_host: str = "127.0.0.1",
         ssl_context: ssl.SSLContext | None = None,
-        limits: Limits = DEFAULT_LIMITS,
+        limits: Limits | None = None,
         on_request: RequestHandler | None = None,
         timeout_s: float = 8.0,
         user_agent: str = "callbridge-presence",
@@ -95,7 +97,7 @@ class Endpoint:
         self.host, self.port, self.transport = host, port, transport
         self.local_host = local_host
         self.ssl_context = ssl_context
-        self.limits = limits
+        self.limits = limits or (DEFAULT_LIMITS if transport == "udp" else STREAM_LIMITS)
         self.on_request = on_request
         self.timeout_s = timeout_s
         self.user_agent = user_agent
@@ -173,11 +175,15 @@ class Endpoint:
         if self._udp is not None:
             self._udp.close()
             self._udp = None
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(OSError, TimeoutError, ssl.SSLError):
+                await asyncio.wait_for(writer.wait_closed(), 1.0)
         if self._reader_task is not None:
             self._reader_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader_task
             self._reader_task = None
         for task in list(self._tasks):
             task.cancel()

@@ -33,10 +33,12 @@ class PbxPresence:
     #: ``dialog`` gives calls (ringing, talking, held); ``presence`` gives registration and
     #: the presence state (dnd, away). Both by default.
     events: list[Event] = field(default_factory=lambda: ["dialog", "presence"])
-    #: Resource lists (RFC 4662) per event, e.g. ``{dialog = "team-dialog"}``: one
-    #: subscription for all extensions. When the PBX refuses one, the service falls back to
-    #: one subscription per extension (and says so once).
-    lists: dict[str, str] = field(default_factory=dict)
+    #: Resource lists (RFC 4662) per event, e.g. ``{dialog = ["team-dialog"]}``: one
+    #: subscription for all the extensions a list names. Asterisk cannot send a NOTIFY
+    #: over 64 KB, so keep a list to about 50 extensions for ``presence`` (~1 KB each)
+    #: and 150 for ``dialog``, and name several. When the PBX refuses a list, the
+    #: extensions no other list covers get one subscription each (said once in the log).
+    lists: dict[str, list[str]] = field(default_factory=dict)
     expires: int = 600
     #: The address our socket binds to and that the PBX sends NOTIFYs back to.
     local_host: str = "127.0.0.1"

@@ -95,6 +95,9 @@ class PbxWatcher:
             credentials=creds,
         )
         self.watched = frozenset(settings.extensions)
+        #: Extensions some resource list of the event names; those subscribed one by one.
+        self.covered: dict[str, set[str]] = {e: set() for e in ("dialog", "presence")}
+        self.alone: dict[str, set[str]] = {e: set() for e in ("dialog", "presence")}
         self.subscriptions: list[Subscription] = []
         self.pbx_up = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -104,10 +107,10 @@ class PbxWatcher:
         try:
             async with asyncio.TaskGroup() as tg:
                 for event in self.settings.events:
-                    list_name = self.settings.lists.get(event)
-                    if list_name:
+                    lists = self.settings.lists.get(event, [])
+                    for list_name in lists:
                         tg.create_task(self._watch_list(event, list_name, tg))
-                    else:
+                    if not lists:
                         for ext in self.settings.extensions:
                             tg.create_task(self._watch_extension(event, ext))
                 tg.create_task(self._keepalive())
@@ -139,11 +142,22 @@ class PbxWatcher:
         except SubscriptionRefused as exc:
             log.warning(
                 "PBX %s refused the resource list %r for %s (%s): one subscription per "
-                "extension instead", self.name, list_name, event, exc,
+                "extension no other list covers", self.name, list_name, event, exc,
             )  # fmt: skip
             self.subscriptions.remove(sub)
-            for ext in self.settings.extensions:
+            await self._lists_heard(event)
+            for ext in sorted(self.watched - self.covered[event] - self.alone[event]):
+                self.alone[event].add(ext)
                 tg.create_task(self._watch_extension(event, ext))
+
+    async def _lists_heard(self, event: str, within: float = 5.0) -> None:
+        """Until every other list of ``event`` has sent its first NOTIFY (bounded)."""
+        others = [s for s in self.subscriptions if s.eventlist and s.event == event]
+        if others:
+            waits = [asyncio.create_task(s.heard.wait()) for s in others]
+            await asyncio.wait(waits, timeout=within)
+            for w in waits:
+                w.cancel()
 
     async def _watch_extension(self, event: str, ext: str) -> None:
         warned = False
@@ -241,6 +255,7 @@ class PbxWatcher:
             ext = uri_user(res.uri)
             if ext not in self.watched:
                 continue
+            self.covered[sub.event].add(ext)
             part = by_cid.get(res.cid) if res.cid else None
             if res.state == "terminated" or part is None:
                 if res.state == "terminated":
