@@ -18,10 +18,10 @@ from aioami import FrameSplitter, event_name
 from call_tracker.handler import PbxTracker
 from call_tracker.metrics import TrackerMetrics
 from call_tracker.publisher import CallPublisher
-from call_tracker.state import RawEntry, new_state, reduce
+from call_tracker.reducer import RawEntry, new_state, reduce
+from call_tracker.reducer.topology import Topology
 from call_tracker.store import TrackerStore
 from call_tracker.testing import publish_raw
-from call_tracker.topology import Topology
 from cbstreams import Lease, PbxKeys, connect
 from cbstreams.localredis import local_redis_server
 

@@ -128,5 +128,5 @@ async def test_click_to_call_from_the_history_rings_the_operator_first(
     await _poll(originated, "no Originate reached the PBX")
     action = next(a for a in stack.sim.received_actions if a.get("Action") == "Originate")
     assert action["Channel"] == "PJSIP/100"
-    assert action["Exten"] == "79265554433"
+    assert action["Exten"] == "+79265554433"  # E.164: what the deny-list checked
     await expect(anna.locator(".toast")).to_contain_text("Your phone (100) rings now")

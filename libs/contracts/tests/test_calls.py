@@ -94,3 +94,43 @@ def test_the_public_api_is_pinned() -> None:
         for name in dir(cbcontracts)
         if not name.startswith("_") and name not in {"calls", "crm", "records", "voice"}
     )
+
+
+def test_an_outcome_this_reader_does_not_know_decodes_and_falls_back_to_the_result() -> None:
+    data = encode_event(msgspec.structs.replace(_ended(), outcome="fax", result="answered"))
+    event = decode_event(data)
+    assert isinstance(event, CallEnded)
+    assert event.outcome == "fax"
+    assert cbcontracts.result_of_outcome(event.outcome, event.result) == "answered"
+    assert cbcontracts.result_of_outcome("voicemail", "missed") == "answered"
+
+
+def test_an_event_from_before_outcomes_existed_still_decodes() -> None:
+    data = encode_event(_ended())
+    assert b"outcome" not in data
+    event = decode_event(data)
+    assert isinstance(event, CallEnded)
+    assert event.outcome == ""
+
+
+def test_every_outcome_maps_to_a_result_and_pbx_outcomes_count_as_answered() -> None:
+    results = set(cbcontracts.Result.__args__)  # type: ignore[attr-defined]
+    assert set(cbcontracts.OUTCOME_RESULT.values()) <= results
+    assert set(cbcontracts.PBX_OUTCOMES) <= set(cbcontracts.OUTCOMES)
+    assert all(cbcontracts.OUTCOME_RESULT[o] == "answered" for o in cbcontracts.PBX_OUTCOMES)
+
+
+def test_the_record_keeps_the_outcome_and_the_pbx_app() -> None:
+    ended = msgspec.structs.replace(_ended(), outcome="voicemail", pbx_app="VoiceMail")
+    record = record_from_ended(ended)
+    assert (record.outcome, record.pbx_app) == ("voicemail", "VoiceMail")
+    assert decode_record(encode_record(record)) == record
+
+
+def test_docs_streams_lists_exactly_the_known_outcomes() -> None:
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "streams.md").read_text()
+    section = doc.split("### Call outcomes", 1)[1].split("\n#", 1)[0]
+    assert set(re.findall(r"^\| `([a-z_]+)` \|", section, re.M)) == set(cbcontracts.OUTCOMES)

@@ -10,7 +10,6 @@ import redis.asyncio as aioredis
 from ami_ingest.settings import HttpSettings
 from ami_ingest.testing import (
     SECRET,
-    expected_frames,
     frames_of,
     read_until,
     running,
@@ -35,7 +34,7 @@ async def test_health_and_metrics_report_the_connection_and_every_published_fram
     redis_client: aioredis.Redis,
 ) -> None:
     capture = load("inbound_answered")
-    want = expected_frames(capture)
+    want = capture.replayed_frames()
     key = PbxKeys("main", prefix=redis_prefix).ami
     async with Simulator(secret=SECRET, replay=capture) as sim:
         settings = settings_for(redis_url, redis_prefix, sim, http=HttpSettings(port=0))

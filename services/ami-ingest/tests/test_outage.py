@@ -14,7 +14,6 @@ from pathlib import Path
 
 from ami_ingest.testing import (
     SECRET,
-    expected_frames,
     frames_of,
     read_until,
     running,
@@ -81,7 +80,7 @@ async def test_no_frame_is_lost_while_redis_is_down_and_backpressure_is_reported
     load: Callable[[str], Capture],
 ) -> None:
     capture = load("attended_transfer_ami")
-    want = expected_frames(capture)
+    want = capture.replayed_frames()
     keys = PbxKeys("main", prefix="outage:")
     with redis_process() as server:
         client = connect(server.url)

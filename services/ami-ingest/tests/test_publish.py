@@ -10,7 +10,6 @@ import redis.asyncio as aioredis
 
 from ami_ingest.testing import (
     SECRET,
-    expected_frames,
     frames_of,
     read_until,
     running,
@@ -31,7 +30,7 @@ async def test_every_frame_of_a_replayed_capture_arrives_byte_for_byte_in_order(
     chunks: bool,
 ) -> None:
     capture = load("inbound_answered")
-    want = expected_frames(capture)
+    want = capture.replayed_frames()
     key = PbxKeys("main", prefix=redis_prefix).ami
     async with (
         Simulator(secret=SECRET, replay=capture, replay_chunks=chunks) as sim,
@@ -61,7 +60,7 @@ async def test_a_restart_mid_stream_starts_a_new_session_with_a_sync_and_no_dupl
     load: Callable[[str], Capture], redis_url: str, redis_prefix: str, redis_client: aioredis.Redis
 ) -> None:
     capture = load("attended_transfer_ami")
-    want = expected_frames(capture)
+    want = capture.replayed_frames()
     key = PbxKeys("main", prefix=redis_prefix).ami
     async with Simulator(secret=SECRET, replay=capture, replay_chunks=True) as sim:
         settings = settings_for(redis_url, redis_prefix, sim)
@@ -93,7 +92,7 @@ async def test_every_recorded_capture_arrives_byte_for_byte_with_its_real_read_b
     name: str, redis_url: str, redis_prefix: str, redis_client: aioredis.Redis
 ) -> None:
     capture = Capture.load(SHARED / f"{name}.ami")
-    want = expected_frames(capture)
+    want = capture.replayed_frames()
     key = PbxKeys("main", prefix=redis_prefix).ami
     async with (
         Simulator(secret=SECRET, replay=capture, replay_chunks=True) as sim,

@@ -143,7 +143,8 @@ async def test_open_in_crm_serves_the_builtin_crms_entity_page_with_its_name_and
     finally:
         await crm.aclose()
     assert contact.url == f"/crm/entities/{contact.id}"
-    settings = settings_for(redis_url, redis_prefix, crm=CrmSettings(builtin_path=path))
+    crm_settings = CrmSettings(builtin_path=path, tenant="acme")
+    settings = settings_for(redis_url, redis_prefix, crm=crm_settings)
     async with open_services(settings) as services:
         app = create_app(settings, services)
         transport = httpx.ASGITransport(app=app)

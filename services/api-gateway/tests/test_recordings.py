@@ -98,6 +98,6 @@ async def test_a_signed_link_works_without_a_key_and_a_forged_one_does_not(
     sig = url.params["sig"]
     flipped = ("0" if sig[0] != "0" else "1") + sig[1:]
     forged = await client.get(url.raw_path.decode().replace(sig, flipped))
-    expired = await client.get(f"/v1/recordings/c3?expires=1&sig={sig}")
+    expired = await client.get(f"/v1/recordings/acme/c3?expires=1&sig={sig}")
     assert forged.status_code == 401
     assert expired.status_code == 401

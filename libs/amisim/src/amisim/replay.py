@@ -40,8 +40,10 @@ class Capture:
         ami, times, chunks = capture_paths(path)
         data = ami.read_bytes()
         if times.exists():
-            frames = [
-                (float(r["t"]), int(r["offset"]), int(r["length"])) for r in read_jsonl(times)
+            frames = [  # rows of length 0 (an export's sync entries) carry no bytes
+                (float(r["t"]), int(r["offset"]), int(r["length"]))
+                for r in read_jsonl(times)
+                if int(r["length"]) > 0
             ]
         else:
             frames = [(0.0, off, n) for off, n in frame_spans(data)[0]]
@@ -62,6 +64,11 @@ class Capture:
             if self.data.startswith(b"Response: ", offset):
                 return offset + length
         return len(self.banner)
+
+    def replayed_frames(self) -> list[bytes]:
+        """Every frame a replay sends after the recorder's login, without its CRLFCRLF."""
+        start = self.login_end
+        return [self.data[off : off + n - 4] for _, off, n in self.frames if off >= start]
 
     def after_login(self, *, chunks: bool = True, speed: float = 0.0) -> list[Piece]:
         """The pieces replay writes after its own login response, in order."""

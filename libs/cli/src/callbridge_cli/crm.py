@@ -1,9 +1,13 @@
-"""CLI commands of crm-sync: run it, list / re-drive / drop dead letters, look a number up."""
+"""CLI commands of crm-sync: run it, list / re-drive / drop dead letters, re-drive finished
+calls, look a number up."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import json
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -13,12 +17,16 @@ import msgspec
 
 from cbcrm.effective import choose
 from cbcrm.phones import to_e164
+from cbrecords import RecordStore
 from cbruntime import RuntimeSetupError, run_until_signal, setup_logging
 from cbstreams import connect
 from cbstreams.deadletter import DeadLetters
 from crm_sync.adapters import open_adapter
-from crm_sync.main import CrmSyncService
+from crm_sync.main import CrmSyncService, build_sync
+from crm_sync.redrive import Redriven, redrive_calls
 from crm_sync.settings import CrmSyncSettings, load
+
+from .debug import parse_time
 
 COMMANDS: list[click.Command] = []
 T = TypeVar("T")
@@ -98,6 +106,66 @@ def dead_drop(config: Path | None, dead_ids: tuple[str, ...]) -> None:
     for dead_id in dead_ids:
         gone = _dead(_settings(config), lambda d, i=dead_id: d.drop(i))  # type: ignore[misc]
         click.echo(f"{dead_id} {'dropped' if gone else 'not found'}")
+
+
+@crm_sync.command("redrive")
+@config_option
+@click.option("--calls", "call_ids", multiple=True, help="A call id (repeat for several).")
+@click.option("--since", help="Calls that started from: ISO 8601 or unix seconds.")
+@click.option("--until", help="Calls that started until: ISO 8601 or unix seconds.")
+@click.option("--pbx", help="The PBX of the calls (default: every PBX for --since/--until; "
+              "the only one configured for --calls).")  # fmt: skip
+@click.option(
+    "--records-prefix",
+    default=None,
+    help="Key prefix of the call records (default: the config's key_prefix).",
+)
+@click.option(
+    "--calls-stream",
+    default=None,
+    help="The tracker's calls stream (default: the config's calls_stream).",
+)
+def redrive(config: Path | None, call_ids: tuple[str, ...], since: str | None,
+            until: str | None, pbx: str | None, records_prefix: str | None,
+            calls_stream: str | None) -> None:  # fmt: skip
+    """Re-plan the CRM commands of finished calls (after a CRM outage or a rule change)
+    through the planner, with the same idempotency keys: nothing is written twice; calls
+    already in the CRM are reported as such. One JSON line per call."""
+    if not call_ids and since is None and until is None:
+        raise click.UsageError("name calls (--calls) or a window (--since/--until)")
+    settings = _settings(config)
+    prefix = records_prefix or settings.key_prefix
+
+    async def main() -> list[Redriven]:
+        service = CrmSyncService(settings)
+        redis = service.redis
+        try:
+            adapter = await open_adapter(settings, redis)
+            try:
+                publisher = service.publisher()
+                planner = service.planner(build_sync(redis, adapter, settings), publisher)
+                store = RecordStore(redis, prefix)
+                if call_ids:
+                    calls = [(pbx or "main", c) for c in call_ids]
+                else:
+                    found = await store.window(pbx, parse_time(since) or 0,
+                                               parse_time(until) or 2**62)  # fmt: skip
+                    calls = [(r.pbx, r.call_id) for r in found]
+                return await redrive_calls(
+                    redis, planner, publisher, calls, prefix=prefix,
+                    calls_stream=calls_stream or settings.calls_stream,
+                    dead_stream=settings.dead_stream,
+                )  # fmt: skip
+            finally:
+                await adapter.aclose()
+        finally:
+            await redis.aclose()
+
+    results = asyncio.run(main())
+    for result in results:
+        click.echo(json.dumps(dataclasses.asdict(result), ensure_ascii=False))
+    counts = Counter(r.outcome for r in results)
+    click.echo(", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no calls", err=True)
 
 
 @crm_sync.command("lookup")

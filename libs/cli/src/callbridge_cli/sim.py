@@ -1,4 +1,4 @@
-"""CLI commands around the AMI simulator: simulator, replay, capture.
+"""CLI commands around the AMI simulator: simulator, serve-capture, capture.
 
 Secrets come from options or the environment and are never printed.
 """
@@ -118,7 +118,7 @@ async def _simulate(opts: dict[str, Any]) -> None:
         await sim.serve_forever()
 
 
-@click.command("replay")
+@click.command("serve-capture")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_with_common
 @click.option(
@@ -129,7 +129,10 @@ async def _simulate(opts: dict[str, Any]) -> None:
 )
 @click.option("--speed", default=1.0, show_default=True, help="Timing factor; 0 = no waits.")
 def replay_command(file: Path, **opts: Any) -> None:
-    """Serve capture FILE (NAME.ami) to every client that logs in."""
+    """Serve capture FILE (NAME.ami) to every AMI client that logs in (the simulator).
+
+    Formerly `callbridge replay FILE.ami`; `callbridge replay` now replays the Redis
+    stream through the call-tracker."""
     _run(_replay(file, opts))
 
 

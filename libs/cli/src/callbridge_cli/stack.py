@@ -191,7 +191,7 @@ async def embedded_stack(config: StackConfig) -> AsyncIterator[Stack]:
                 calls_stream=f"{config.prefix}calls",
                 instance="embedded",
                 log_json=False,
-                pbx={PBX: PbxTopology()},
+                pbx={PBX: PbxTopology(tenant=config.tenant)},
             )
         )
         crm = CrmSyncService(_crm_settings(config, url, link_secret))

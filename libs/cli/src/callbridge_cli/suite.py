@@ -93,7 +93,9 @@ async def running_suite(settings: SuiteSettings) -> AsyncIterator[RunningSuite]:
     ingest = IngestService(settings.ingest)
     tracker = TrackerService(settings.tracker)
     crm = CrmSyncService(settings.crm_sync)
-    server = make_server(create_app(gw), lifespan="on", grace_s=1)
+    server = make_server(
+        create_app(gw), lifespan="on", grace_s=1, trusted_proxies=gw.trusted_proxies
+    )
     try:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(ingest.run(stop))

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import click
 
-from call_tracker.cdr import CdrQuery, query_records
 from call_tracker.main import TrackerService
+from call_tracker.reducer.topology import Topology
 from call_tracker.replay import capture_entries, replay
 from call_tracker.settings import load
-from call_tracker.topology import Topology
 from cbcontracts import encode_event, encode_record
+from cbrecords import CdrQuery, query_records
 from cbruntime import RuntimeSetupError, run_until_signal, setup_logging
 from cbstreams import connect
 

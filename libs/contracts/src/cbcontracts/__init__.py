@@ -2,6 +2,9 @@
 
 from .calls import (
     CALL_EVENT_TYPES,
+    OUTCOME_RESULT,
+    OUTCOMES,
+    PBX_OUTCOMES,
     CallAnswered,
     CallEnded,
     CallEvent,
@@ -14,16 +17,21 @@ from .calls import (
     CallTransferred,
     Direction,
     HangupBy,
+    Outcome,
     Result,
     StopReason,
     TransferKind,
     decode_event,
     encode_event,
+    result_of_outcome,
 )
 from .records import CallRecord, decode_record, encode_record, record_from_ended
 
 __all__ = [
     "CALL_EVENT_TYPES",
+    "OUTCOMES",
+    "OUTCOME_RESULT",
+    "PBX_OUTCOMES",
     "CallAnswered",
     "CallEnded",
     "CallEvent",
@@ -37,6 +45,7 @@ __all__ = [
     "CallTransferred",
     "Direction",
     "HangupBy",
+    "Outcome",
     "Result",
     "StopReason",
     "TransferKind",
@@ -45,4 +54,5 @@ __all__ = [
     "encode_event",
     "encode_record",
     "record_from_ended",
+    "result_of_outcome",
 ]

@@ -11,6 +11,9 @@ import msgspec
 
 __all__ = [
     "CALL_EVENT_TYPES",
+    "OUTCOMES",
+    "OUTCOME_RESULT",
+    "PBX_OUTCOMES",
     "CallAnswered",
     "CallEnded",
     "CallEvent",
@@ -23,15 +26,37 @@ __all__ = [
     "CallTransferred",
     "Direction",
     "HangupBy",
+    "Outcome",
     "Result",
     "StopReason",
     "TransferKind",
     "decode_event",
     "encode_event",
+    "result_of_outcome",
 ]
 
 Direction = Literal["inbound", "outbound", "internal"]
+#: The coarse result: a closed set that never grows (older readers validate it).
 Result = Literal["answered", "missed", "busy", "failed", "abandoned"]
+#: The fine outcome: an open vocabulary. Decoded as any string, so a producer may add values
+#: without breaking older readers; a reader that does not know a value uses ``result``.
+Outcome = str
+#: Outcomes the PBX itself answered (no person answered the call as a callee): an IVR menu, a
+#: voice bot (AGI), voicemail, a conference bridge the caller was put in.
+PBX_OUTCOMES: tuple[str, ...] = ("ivr", "bot", "voicemail", "conference")
+#: Every outcome known today, and the coarse result each maps to.
+OUTCOME_RESULT: dict[str, Result] = {
+    "answered": "answered",  # a person: an extension, a queue member or an external forward
+    "ivr": "answered",
+    "bot": "answered",
+    "voicemail": "answered",
+    "conference": "answered",
+    "missed": "missed",  # rang, nobody answered (some callees may have been busy)
+    "busy": "busy",  # every callee was busy
+    "failed": "failed",  # never reached anyone (unavailable, congestion, rejected click-to-call)
+    "abandoned": "abandoned",  # the caller left a queue
+}
+OUTCOMES: tuple[str, ...] = tuple(OUTCOME_RESULT)
 StopReason = Literal["answered_elsewhere", "caller_gave_up", "no_answer", "busy", "failed"]
 TransferKind = Literal["blind", "attended", "redirect"]
 HangupBy = Literal["caller", "callee", "system"]
@@ -76,7 +101,8 @@ class CallRingingStopped(CallEventBase, tag="call.ringing_stopped", frozen=True)
 
 
 class CallAnswered(CallEventBase, tag="call.answered", frozen=True):
-    answered_by: str  # an extension, or the external number (outbound)
+    answered_by: str  # an extension, a queue member, a stated external forward, or the
+    # external number (outbound); never the caller
     extension: str = ""  # the operator on the call
     channel: str = ""
 
@@ -98,6 +124,8 @@ class CallResumed(CallEventBase, tag="call.resumed", frozen=True):
 
 class CallEnded(CallEventBase, tag="call.ended", frozen=True):
     result: Result
+    outcome: Outcome = ""  # one of OUTCOMES (open set); "" from producers before it existed
+    pbx_app: str = ""  # PBX outcomes: the dialplan application that answered (VoiceMail, AGI…)
     caller: str = ""
     called: str = ""
     ring_seconds: int = 0
@@ -114,6 +142,9 @@ class CallEnded(CallEventBase, tag="call.ended", frozen=True):
     started_at: int = 0
     answered_at: int = 0
     reconstructed: bool = False
+    #: The operator extensions that answered (talked on the call), in order; ``rang`` also
+    #: lists those whose phone only rang. Empty in events written before this field.
+    talked: tuple[str, ...] = ()
 
 
 CallEvent = (
@@ -140,6 +171,11 @@ CALL_EVENT_TYPES: tuple[type[CallEventBase], ...] = (
 
 _ENCODER = msgspec.json.Encoder()
 _DECODER: msgspec.json.Decoder[CallEvent] = msgspec.json.Decoder(CallEvent)
+
+
+def result_of_outcome(outcome: str, result: Result) -> Result:
+    """The coarse result of ``outcome``; ``result`` for an outcome this reader does not know."""
+    return OUTCOME_RESULT.get(outcome, result)
 
 
 def encode_event(event: CallEventBase) -> bytes:

@@ -19,6 +19,8 @@ class CallRecord(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     result: Result
     started_at: int
     ended_at: int
+    outcome: str = ""  # cbcontracts.OUTCOMES (open set; see CallEnded)
+    pbx_app: str = ""
     caller: str = ""
     called: str = ""
     external: str = ""
@@ -38,12 +40,22 @@ class CallRecord(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     reconstructed: bool = False
     tenant: str = ""
     event_id: str = ""  # the call.ended event this record was made from
+    #: The operator extensions that answered (see ``CallEnded.talked``).
+    talked: tuple[str, ...] = ()
 
     @property
     def extensions(self) -> tuple[str, ...]:
         """Every operator extension involved (rang, answered or received a transfer)."""
         seen = dict.fromkeys((*self.rang, self.answered_by, self.extension, *self.transferred_to))
         return tuple(e for e in seen if e and e != self.external)
+
+    @property
+    def participants(self) -> tuple[str, ...]:
+        """The operator extensions that took part in the conversation (answered), not those
+        whose phone only rang. Records written before ``talked`` existed fall back to who
+        answered first and who was on the call last."""
+        found = self.talked or (self.answered_by, self.extension)
+        return tuple(e for e in dict.fromkeys(found) if e and e != self.external)
 
 
 def record_from_ended(event: CallEnded) -> CallRecord:
@@ -53,6 +65,8 @@ def record_from_ended(event: CallEnded) -> CallRecord:
         pbx=event.pbx,
         direction=event.direction,
         result=event.result,
+        outcome=event.outcome,
+        pbx_app=event.pbx_app,
         started_at=event.started_at,
         ended_at=event.at,
         caller=event.caller,
@@ -74,6 +88,7 @@ def record_from_ended(event: CallEnded) -> CallRecord:
         reconstructed=event.reconstructed,
         tenant=event.tenant,
         event_id=event.event_id,
+        talked=event.talked,
     )
 
 

@@ -36,6 +36,9 @@ DEFAULT_REGION = "RU"
 SearchStyle = Literal["all", "e164", "digits", "trailing", "national"]
 
 _JUNK = re.compile(r"[\s().\-/]")
+#: ``00`` is the international call prefix of most of the world (Russia's is ``810``, which
+#: ``phonenumbers`` reads from the region); ``+00…`` is the same typed after a plus.
+_IDD_00 = re.compile(r"^\+?00(?=[1-9])")
 _DIGITS = re.compile(r"\d+")
 
 
@@ -73,6 +76,9 @@ def normalize(
         raise InvalidPhone("empty phone number")
     if is_internal(text, max_internal_digits):
         return Phone(kind="internal", extension=_JUNK.sub("", text))
+    compact = _JUNK.sub("", text)
+    if _IDD_00.match(compact):
+        text = "+" + _IDD_00.sub("", compact)
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:

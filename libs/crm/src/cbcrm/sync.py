@@ -163,7 +163,9 @@ class CallSync:
         responsible: str,
         once: Steps,
     ) -> list[str]:
-        url = self.links.url(cmd.call_id) if self.links and cmd.recorded else ""
+        # a link names its tenant (the gateway looks the call up there only): none without one
+        signed = self.links is not None and cmd.recorded and bool(cmd.tenant)
+        url = self.links.url(cmd.call_id, tenant=cmd.tenant) if self.links and signed else ""
         ids = []
         for i, leg in enumerate(legs or [Leg(extension="", started_at=cmd.started_at)]):
             user = await self.users.by_extension(leg.extension)

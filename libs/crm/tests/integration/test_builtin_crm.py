@@ -169,12 +169,13 @@ async def test_a_transferred_call_is_logged_once_per_operator_who_talked(
 async def test_a_recorded_call_carries_a_signed_link_that_verifies(
     sync: CallSync, crm: BuiltinCrm
 ) -> None:
-    await sync.sync(call(IVAN, recorded=True))
+    await sync.sync(call(IVAN, recorded=True, tenant="acme"))
     [logged] = await crm.calls("3")
     url = urlsplit(logged["recording_url"])
     query = parse_qs(url.query)
-    assert url.path == "/v1/recordings/c4567"
-    assert LINKS.verify("c4567", query["expires"][0], query["sig"][0])
+    assert url.path == "/v1/recordings/acme/c4567"
+    assert LINKS.verify("c4567", query["expires"][0], query["sig"][0], tenant="acme")
+    assert not LINKS.verify("c4567", query["expires"][0], query["sig"][0], tenant="globex")
 
 
 async def test_syncing_the_same_command_twice_writes_once(sync: CallSync, crm: BuiltinCrm) -> None:

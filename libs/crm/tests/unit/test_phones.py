@@ -56,6 +56,21 @@ def test_junk_raises_a_clear_error(raw: str) -> None:
         normalize(raw)
 
 
+@pytest.mark.parametrize(
+    ("raw", "e164"),
+    [
+        ("00882 1234 5678", "+88212345678"),
+        ("+00882 1234 5678", "+88212345678"),
+        ("810 882 1234 5678", "+88212345678"),
+        ("8 809 123 45 67", "+78091234567"),
+        ("+007809 1234567", "+78091234567"),
+        ("810 375 29 123 4567", "+375291234567"),
+    ],
+)
+def test_international_prefixes_become_plus(raw: str, e164: str) -> None:
+    assert to_e164(raw) == e164
+
+
 def test_strict_mode_refuses_numbers_outside_the_numbering_plan() -> None:
     assert to_e164("+7 100 123 45 67") == "+71001234567"
     with pytest.raises(InvalidPhone):

@@ -2,7 +2,7 @@
 
 from .exceptions import RuntimeSetupError, SettingsError
 from .http import HealthServer, health_app
-from .logs import JsonFormatter, setup_logging
+from .logs import JsonFormatter, RedactSecrets, redact, setup_logging
 from .metrics import CollectorRegistry, counter, gauge, histogram, new_registry, render
 from .net import listen_socket
 from .settings import ENV_PREFIX, Secret, env_tree, load_settings, merge
@@ -14,6 +14,7 @@ __all__ = [
     "CollectorRegistry",
     "HealthServer",
     "JsonFormatter",
+    "RedactSecrets",
     "RuntimeSetupError",
     "Secret",
     "Service",
@@ -27,6 +28,7 @@ __all__ = [
     "load_settings",
     "merge",
     "new_registry",
+    "redact",
     "render",
     "run_until_signal",
     "running",

@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 
@@ -19,13 +19,9 @@ from cbruntime import Secret
 from .main import IngestService
 from .settings import HttpSettings, IngestSettings, PbxSettings
 
-if TYPE_CHECKING:
-    from amisim import Capture
-
 __all__ = [
     "SECRET",
     "Entries",
-    "expected_frames",
     "frames_of",
     "read_until",
     "running",
@@ -71,12 +67,6 @@ async def running(settings: IngestSettings) -> AsyncIterator[IngestService]:
     """An IngestService running in a task until the block ends (then stopped cleanly)."""
     async with cbruntime.running(IngestService(settings)) as service:
         yield service
-
-
-def expected_frames(capture: Capture) -> list[bytes]:
-    """Every frame a replay sends after the recorder's login, without its CRLFCRLF."""
-    start = capture.login_end
-    return [capture.data[off : off + n - 4] for _, off, n in capture.frames if off >= start]
 
 
 async def read_until(

@@ -1,4 +1,6 @@
-"""Every dependency the routers use, declared once as an ``Annotated`` alias."""
+"""Every dependency the routers use, declared once as an ``Annotated`` alias. Each one
+authenticates through :mod:`.authz` (the one authorisation layer) and yields the caller as a
+:class:`~.authz.Principal`; what a principal may do with a resource is asked of ``authz``."""
 
 from __future__ import annotations
 
@@ -7,9 +9,8 @@ from typing import Annotated
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
-from .auth import require
+from .authz import Principal, require, services_of
 from .errors import ApiError, not_found
-from .services.keystore import ApiKey
 from .settings import GatewaySettings
 from .state import Services
 
@@ -26,23 +27,18 @@ __all__ = [
 ]
 
 
-def get_services(conn: HTTPConnection) -> Services:
-    services: Services = conn.app.state.services
-    return services
-
-
 def get_settings(conn: HTTPConnection) -> GatewaySettings:
-    return get_services(conn).settings
+    return services_of(conn).settings
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+ServicesDep = Annotated[Services, Depends(services_of)]
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
-CallsReader = Annotated[ApiKey, Depends(require("calls:read"))]
-Originator = Annotated[ApiKey, Depends(require("calls:originate"))]
-RecordingsReader = Annotated[ApiKey, Depends(require("recordings:read"))]
-EventsReader = Annotated[ApiKey, Depends(require("events:read"))]
-CrmWriter = Annotated[ApiKey, Depends(require("crm:write"))]
-Admin = Annotated[ApiKey, Depends(require("admin"))]
+CallsReader = Annotated[Principal, Depends(require("calls:read"))]
+Originator = Annotated[Principal, Depends(require("calls:originate"))]
+RecordingsReader = Annotated[Principal, Depends(require("recordings:read"))]
+EventsReader = Annotated[Principal, Depends(require("events:read", query=True))]
+CrmWriter = Annotated[Principal, Depends(require("crm:write"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
 
 
 def pbx_for(settings: GatewaySettings, tenant: str, pbx: str | None) -> str:

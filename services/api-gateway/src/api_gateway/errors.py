@@ -80,7 +80,7 @@ def _as_api_error(exc: Exception) -> ApiError:
             422, "invalid-request", "Invalid request", "see errors", extra={"errors": errors}
         )
     if isinstance(exc, StarletteHTTPException):
-        ids = {404: "not-found", 405: "method-not-allowed"}
+        ids = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}
         return ApiError(
             exc.status_code,
             ids.get(exc.status_code, f"http-{exc.status_code}"),

@@ -9,17 +9,19 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import swagger_ui_bundle  # type: ignore[import-untyped]
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from cbruntime import listen_socket
 
 from .errors import install_error_handler
 from .metrics import GatewayMetrics
-from .middleware import RequestContext
+from .middleware import BodyLimit, RequestContext, SecurityHeaders
 from .routers.calls import router as calls_router
 from .routers.crm import pages as crm_pages
 from .routers.crm import router as crm_router
@@ -63,6 +65,8 @@ def create_app(settings: GatewaySettings, services: Services | None = None) -> F
         description="REST, feeds, routing and webhooks of callbridge. Errors are "
         "application/problem+json with a stable `error_id`.",
         lifespan=lifespan,
+        docs_url=None,  # served below from the swagger-ui-bundle-v2 package, never from a CDN
+        redoc_url=None,
     )
     if services is not None:
         app.state.services = services
@@ -95,6 +99,7 @@ def create_app(settings: GatewaySettings, services: Services | None = None) -> F
         """Bitrix24 opens an application's page with a POST (its auth in the form)."""
         return FileResponse(WEB / "crm" / "bitrix24.html", media_type="text/html")
 
+    _api_docs(app)
     # The page is public; every data call it makes is authorized by the operator session.
     app.mount("/ui", StaticFiles(directory=WEB, html=True), name="ui")
     if settings.cors_origins:
@@ -104,15 +109,52 @@ def create_app(settings: GatewaySettings, services: Services | None = None) -> F
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-Auth-Token", "X-API-Key"],
         )
+    public = urlsplit(settings.public_url)
+    app.add_middleware(
+        SecurityHeaders,
+        embed_origins=[*settings.embed_origins, *settings.cors_origins],
+        media_origins=[f"{public.scheme}://{public.netloc}"] if public.netloc else [],
+    )
     app.add_middleware(RequestContext, metrics=metrics)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)  # outermost: before all
     return app
+
+
+_DOCS = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>callbridge api-gateway</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/docs/init.js"></script></body></html>
+"""
+_DOCS_INIT = (
+    'window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui", '
+    "validatorUrl: null, deepLinking: true});\n"
+)
+
+
+def _api_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI from the ``swagger-ui-bundle-v2`` package, on this origin, under a
+    CSP that allows nothing from elsewhere (the operator's session lives in this origin's
+    storage: no third-party script may run here)."""
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(_DOCS)
+
+    @app.get("/docs/init.js", include_in_schema=False)
+    async def docs_init() -> Response:
+        return Response(_DOCS_INIT, media_type="text/javascript")
+
+    assets = StaticFiles(directory=swagger_ui_bundle.swagger_ui_path)
+    app.mount("/docs/assets", assets, name="docs-assets")
 
 
 async def serve(
     settings: GatewaySettings, stop: asyncio.Event, started: asyncio.Event | None = None
 ) -> None:
     """Serve on ``settings.host:port`` (port 0 = any) until ``stop`` is set."""
-    server = make_server(create_app(settings))
+    server = make_server(create_app(settings), trusted_proxies=settings.trusted_proxies)
     sock = listen_socket(settings.host, settings.port)
     async with asyncio.TaskGroup() as tg:
         task = tg.create_task(server.serve(sockets=[sock]))

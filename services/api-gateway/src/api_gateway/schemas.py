@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .services.keystore import ApiKey, Scope
+from .services.sessions import OperatorSession
 
 __all__ = [
     "CallList",
@@ -20,6 +21,7 @@ __all__ = [
     "RecordingLink",
     "SessionCreate",
     "SessionOut",
+    "SessionView",
     "SignInExchange",
     "SignInLink",
     "TransferIn",
@@ -111,9 +113,28 @@ class SessionCreate(BaseModel):
 
 class SessionOut(BaseModel):
     token: str = Field(description="shown once; pass it as ?token= to the feeds")
+    session_id: str = Field(description="revoke it with DELETE /v1/sessions/{session_id}")
     user: str
     extension: str
     expires_at: int
+
+    @classmethod
+    def of(cls, session: OperatorSession, token: str) -> SessionOut:
+        return cls(token=token, session_id=session.id, user=session.user,
+                   extension=session.extension, expires_at=session.expires_at)  # fmt: skip
+
+
+class SessionView(BaseModel):
+    session_id: str
+    user: str
+    extension: str
+    expires_at: int
+    issued_by: str
+
+    @classmethod
+    def of(cls, session: OperatorSession) -> SessionView:
+        return cls(session_id=session.id, user=session.user, extension=session.extension,
+                   expires_at=session.expires_at, issued_by=session.issued_by)  # fmt: skip
 
 
 class SignInLink(BaseModel):

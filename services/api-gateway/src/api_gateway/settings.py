@@ -10,6 +10,7 @@ from pathlib import Path
 from cbruntime import Secret, SettingsError, load_settings
 
 __all__ = [
+    "DEFAULT_DENY_PREFIXES",
     "CrmSettings",
     "FeedSettings",
     "GatewaySettings",
@@ -33,6 +34,17 @@ class TenantSettings:
     amocrm_secret: Secret | None = None
     #: amoCRM user id -> PBX extension.
     amocrm_users: dict[str, str] = field(default_factory=dict)
+    #: The amoCRM account (``account_id`` claim) whose widget tokens this tenant accepts.
+    #: One integration secret may serve several accounts: set it whenever amocrm_secret is.
+    amocrm_account_id: str = ""
+
+
+#: International premium-rate, satellite and shared-cost ranges (ITU-T E.164: Inmarsat 870,
+#: UPT 878, global satellite 881, international networks 882/883, 888, international
+#: premium-rate 979), and the Russian national premium-rate 809 range (+7 809).
+DEFAULT_DENY_PREFIXES: tuple[str, ...] = (
+    "870", "878", "881", "882", "883", "888", "979", "7809",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,8 +54,14 @@ class OriginateSettings:
     ring_timeout_s: int = 30
     #: How long the PBX (through ami-ingest) has to accept an action before 504.
     action_timeout_s: float = 5.0
-    #: Toll-fraud guard: numbers starting with any of these (digits, no '+') are refused.
-    deny_prefixes: list[str] = field(default_factory=list)
+    #: Toll-fraud guard: numbers whose E.164 form starts with one of these country/area
+    #: prefixes (digits after '+') are refused. Numbers are normalised first (``region``),
+    #: so ``00882…``, ``810 882…`` and ``+882…`` are the same number. The default denies
+    #: international premium, satellite and shared-cost ranges and Russia's 809 premium
+    #: range; set your own list (``[]`` allows everything) to change it.
+    deny_prefixes: list[str] = field(default_factory=lambda: list(DEFAULT_DENY_PREFIXES))
+    #: The region national numbers are read in (ISO 3166 code, e.g. ``RU``: ``8 916…``).
+    region: str = "RU"
     extension_pattern: str = r"^[0-9]{2,8}$"
     min_digits: int = 3
     max_digits: int = 15
@@ -82,6 +100,8 @@ class FeedSettings:
     #: Redis connections for feeds: each connected feed client waits in its own XREAD BLOCK.
     #: Kept apart from the pool of API calls, so feeds can never starve routing or REST.
     max_connections: int = 5000
+    #: Feeds one key or operator session may hold open at once (429 beyond).
+    max_per_principal: int = 10
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,6 +113,9 @@ class CrmSettings:
     #: The built-in CRM's SQLite file (crm-sync's ``builtin.path``): its entity links
     #: (``/crm/entities/{id}``) are served as read-only pages. Empty: not served.
     builtin_path: str = ""
+    #: The tenant whose CRM this is (crm-sync's and the built-in one): only its keys and
+    #: operators write deals or read entities. Empty: the only tenant, if there is one.
+    tenant: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,6 +133,14 @@ class GatewaySettings:
     #: Browser origins allowed to call the API (CORS), e.g. the amoCRM account of the
     #: widget: ``["https://example.amocrm.ru"]``. Empty: same origin only.
     cors_origins: list[str] = field(default_factory=list)
+    #: Origins allowed to embed the operator's and CRM pages in a frame (CSP
+    #: ``frame-ancestors``), e.g. the Bitrix24 portal; ``cors_origins`` are allowed too.
+    embed_origins: list[str] = field(default_factory=list)
+    #: Largest request body accepted (bytes); larger ones get 413 before auth or reading.
+    max_body_bytes: int = 1_048_576
+    #: Proxies whose ``X-Forwarded-For``/``-Proto`` are believed (addresses or CIDRs, e.g.
+    #: the TLS terminator's). Empty: the headers are ignored; the peer address is the client.
+    trusted_proxies: list[str] = field(default_factory=list)
     tenants: dict[str, TenantSettings] = field(default_factory=dict)
     originate: OriginateSettings = field(default_factory=OriginateSettings)
     route: RouteSettings = field(default_factory=RouteSettings)

@@ -16,6 +16,7 @@ from cbstreams import connect
 
 from .metrics import GatewayMetrics
 from .services.feeds import FeedReader
+from .services.feedslots import FeedSlots
 from .services.keystore import KeyStore
 from .services.originate import CallControl
 from .services.ratelimit import RateLimiter
@@ -41,6 +42,7 @@ class Services:
     calls: CallControl
     records: CallRecords
     feeds: FeedReader
+    feed_slots: FeedSlots
     routes: RouteService
     recordings: RecordingSource
     links: LinkSigner | None  # None: recordings.link_secret unset, no signed links
@@ -66,6 +68,7 @@ async def open_services(settings: GatewaySettings) -> AsyncIterator[Services]:
                 calls=CallControl(redis, prefix, settings.originate),
                 records=CallRecords(redis, prefix, settings.feeds.calls_stream),
                 feeds=FeedReader(feeds, settings.feeds),
+                feed_slots=FeedSlots(settings.feeds.max_per_principal),
                 routes=RouteService(RedisRouteCache(redis, prefix), settings.route),
                 recordings=RecordingSource(settings.recordings, http),
                 links=_links(settings),

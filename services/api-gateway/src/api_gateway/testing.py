@@ -1,5 +1,6 @@
 """Test helpers (as ``ami_ingest.testing``): settings for a test's Redis prefix, the app served
-by a real uvicorn on 127.0.0.1 port 0, call events written as the call-tracker writes them."""
+by a real uvicorn on 127.0.0.1 port 0, call events and live calls written as the call-tracker
+writes them."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from typing import Any, Literal
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 
-from call_tracker.publisher import CallPublisher
-from cbcontracts import CallEvent
+from cbcontracts import CallEnded, CallEvent, encode_event, record_from_ended
+from cbrecords import LiveCall, RecordWriter
 from cbruntime import listen_socket
+from cbstreams.fields import F_DATA
 
 from .server import make_server
 from .settings import (
@@ -26,12 +28,13 @@ from .settings import (
     TenantSettings,
 )
 
-__all__ = ["publish_events", "serving", "settings_for"]
+__all__ = ["publish_events", "publish_live", "serving", "settings_for"]
 
 
 def settings_for(redis_url: str, prefix: str, **over: Any) -> GatewaySettings:
     """Tenants ``acme`` (PBX ``main``) and ``globex`` (PBX ``other``), every key under
-    ``prefix``, a short feed block, a 3 s action deadline and a small deny-list."""
+    ``prefix``, a short feed block, a 3 s action deadline and a small deny-list; the CRM is
+    acme's."""
     base = GatewaySettings(
         redis_url=redis_url,
         key_prefix=prefix,
@@ -40,7 +43,7 @@ def settings_for(redis_url: str, prefix: str, **over: Any) -> GatewaySettings:
         feeds=FeedSettings(
             calls_stream=f"{prefix}calls", crm_stream=f"{prefix}crm:events", block_ms=200
         ),
-        crm=CrmSettings(commands_stream=f"{prefix}crm:commands"),
+        crm=CrmSettings(commands_stream=f"{prefix}crm:commands", tenant="acme"),
     )
     return replace(base, **over)
 
@@ -48,13 +51,27 @@ def settings_for(redis_url: str, prefix: str, **over: Any) -> GatewaySettings:
 async def publish_events(
     redis: aioredis.Redis, settings: GatewaySettings, events: list[CallEvent]
 ) -> list[str]:
-    """Write call events as the call-tracker does (its publisher: the ``cb:calls`` entries,
-    and the call record with its indexes for a ``call.ended``); the entry ids."""
-    publisher = CallPublisher(settings.feeds.calls_stream, prefix=settings.key_prefix)
+    """Write call events as the call-tracker does (the ``cb:calls`` entries, and the call
+    record with its indexes for a ``call.ended``, through ``cbrecords``); the entry ids."""
+    records = RecordWriter(settings.key_prefix)
     async with redis.pipeline(transaction=True) as pipe:
-        publisher.add(pipe, events)
+        for event in events:
+            pipe.xadd(settings.feeds.calls_stream, {F_DATA: encode_event(event)})
+            if isinstance(event, CallEnded):
+                records.add_record(pipe, record_from_ended(event))
         replies = await pipe.execute()
     return [r.decode() for r in replies if isinstance(r, bytes)]
+
+
+async def publish_live(
+    redis: aioredis.Redis, settings: GatewaySettings, calls: list[LiveCall]
+) -> None:
+    """Calls in progress, in the live-call view the call-tracker keeps (``cbrecords``)."""
+    records = RecordWriter(settings.key_prefix)
+    async with redis.pipeline(transaction=True) as pipe:
+        for call in calls:
+            records.set_live(pipe, call.pbx, {call.call_id: call})
+        await pipe.execute()
 
 
 @contextlib.asynccontextmanager

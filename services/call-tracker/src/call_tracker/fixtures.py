@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .state import RawEntry
+from .reducer import RawEntry
 
 __all__ = ["load_fixture"]
 

@@ -14,9 +14,10 @@ from cbcontracts import CallEvent
 from cbstreams import Lease, LeaseLost, PbxKeys, StreamUnavailable, fields
 
 from .metrics import TrackerMetrics
-from .model import TrackerState
-from .state import RawEntry, reduce
+from .reducer import reduce
+from .reducer.model import TrackerState
 from .store import TrackerStore
+from .window import entry_from_fields
 
 __all__ = ["PbxTracker"]
 
@@ -80,13 +81,7 @@ class PbxTracker:
         entries = cast(_Reply, reply)[0][1]
         events: list[CallEvent] = []
         for entry_id, f in entries:
-            entry = RawEntry(
-                entry_id.decode(),
-                f.get(fields.F_RAW, b""),
-                int(f.get(fields.F_RX, b"0")),
-                f.get(fields.F_EV, b""),
-                f.get(fields.F_SNAP, b""),
-            )
+            entry = entry_from_fields(entry_id, f)
             if entry.ev == fields.SYNC_EVENT:
                 self.metrics.reconciliations.labels(self.pbx).inc()
             events += reduce(state, entry)[1]

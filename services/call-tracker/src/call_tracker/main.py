@@ -10,9 +10,9 @@ from cbstreams import Lease, PbxKeys, Trimmer, connect
 from .handler import PbxTracker
 from .metrics import TrackerMetrics
 from .publisher import CallPublisher
+from .reducer.topology import Topology
 from .settings import TrackerSettings
 from .store import TrackerStore
-from .topology import Topology
 
 __all__ = ["TrackerService"]
 

@@ -10,15 +10,17 @@ from pathlib import Path
 from aioami import FrameSplitter
 from cbcontracts import CallEvent
 
-from .model import TrackerState
-from .state import RawEntry, new_state, reduce
-from .topology import Topology
+from .reducer import SYNC_EVENT, RawEntry, new_state, reduce
+from .reducer.model import TrackerState
+from .reducer.topology import Topology
 
 __all__ = ["capture_entries", "replay", "wire_entries"]
 
 
 def capture_entries(ami: Path) -> list[RawEntry]:
-    """The frames of a recorded capture as entries, timed by its ``.times.jsonl``."""
+    """The frames of a recorded capture as entries, timed by its ``.times.jsonl``. Rows of
+    an export (:mod:`call_tracker.export`) keep their stream entry id and µs receive time,
+    and give back their sync entries; a recorded capture's frames are numbered 1-0, 2-0, …"""
     data = ami.read_bytes()
     times = ami.with_name(ami.name.removesuffix(".ami") + ".times.jsonl")
     entries: list[RawEntry] = []
@@ -26,8 +28,13 @@ def capture_entries(ami: Path) -> list[RawEntry]:
         row = json.loads(line)
         if row.get("banner") is not None:
             continue
+        entry_id = row.get("id") or f"{len(entries) + 1}-0"
+        rx = row["rx"] if "rx" in row else int(row["t"] * 1_000_000)
+        if row.get("event") == SYNC_EVENT.decode():
+            entries.append(RawEntry(entry_id, b"", rx, SYNC_EVENT, row["snap"].encode()))
+            continue
         raw = data[row["offset"] : row["offset"] + row["length"]].removesuffix(b"\r\n\r\n")
-        entries.append(RawEntry(f"{len(entries) + 1}-0", raw, int(row["t"] * 1_000_000)))
+        entries.append(RawEntry(entry_id, raw, rx))
     return entries
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cbruntime import SettingsError, load_settings
 
-from .topology import Topology
+from .reducer.topology import Topology
 
 __all__ = ["PbxTopology", "TrackerSettings", "load"]
 

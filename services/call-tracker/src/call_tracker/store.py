@@ -1,7 +1,10 @@
 """Where the tracker keeps its work: per PBX a checkpoint (the last applied entry id) and the
 live calls (hash Linkedid -> msgpack Call). A commit writes them together with the call
 events and call records of the batch in one MULTI/EXEC, fenced by WATCH on the checkpoint:
-after a crash at any moment the tracker resumes exactly where the last commit left it."""
+after a crash at any moment the tracker resumes exactly where the last commit left it.
+
+The same commit keeps the live-call view (``cbrecords.LiveCall``, the contract other readers
+use) in step with the live calls: :func:`live_view` is the one projection of a call."""
 
 from __future__ import annotations
 
@@ -11,13 +14,43 @@ import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
 from cbcontracts import CallEvent
+from cbrecords import LiveCall
 from cbstreams import LeaseLost, PbxKeys
 
-from .model import TrackerState, decode_call, encode_call, entry_key
 from .publisher import CallPublisher
-from .topology import Topology
+from .reducer.model import LEG_UP, Call, TrackerState, decode_call, encode_call, entry_key
+from .reducer.topology import Topology
 
-__all__ = ["TrackerStore"]
+__all__ = ["TrackerStore", "live_view"]
+
+
+def live_view(call: Call, topology: Topology) -> LiveCall:
+    """What readers may know of a live call (the contract), from the tracker's state."""
+    legs = call.legs.values()
+    seen = dict.fromkeys((*call.rang, *call.ringing, call.answered_by, call.last_answer,
+                          call.operator, *(leg.ext for leg in legs)))  # fmt: skip
+    talking = dict.fromkeys(leg.ext for leg in legs if leg.ext and leg.state == LEG_UP)
+    return LiveCall(
+        call_id=call.linkedid,
+        pbx=topology.pbx,
+        tenant=topology.tenant,
+        direction=call.direction,  # type: ignore[arg-type]
+        started_at=call.start_at,
+        caller=call.caller,
+        called=call.called,
+        external=call.external,
+        did=call.did,
+        extension=call.operator,
+        answered_by=call.answered_by,
+        answered_at=call.answer_at,
+        extensions=tuple(e for e in seen if e and e != call.external),
+        ringing=tuple(call.ringing),
+        talking=tuple(talking),
+        held=call.held,
+        queue=call.queue,
+        originate_id=call.originate_id,
+        reconstructed=call.reconstructed,
+    )
 
 
 class TrackerStore:
@@ -64,6 +97,10 @@ class TrackerStore:
                 pipe.hset(self.calls_key, mapping=live)  # type: ignore[arg-type]
             if gone:
                 pipe.hdel(self.calls_key, *gone)
+            pbx = self.topology.pbx
+            records = self._publisher.records
+            records.set_live(pipe, pbx, {k: live_view(state.calls[k], self.topology) for k in live})
+            records.drop_live(pipe, pbx, gone)
             self._publisher.add(pipe, events)
             pipe.set(self.checkpoint_key, state.last_id)
             try:

@@ -10,12 +10,17 @@ import redis.asyncio as aioredis
 
 from aioami import event_name
 from cbcontracts import CallEvent, decode_event
-from cbstreams import fields
+from cbstreams import Lease, PbxKeys, fields
 
-from .publisher import F_DATA
-from .state import RawEntry
+from .handler import PbxTracker
+from .metrics import TrackerMetrics
+from .publisher import F_DATA, CallPublisher
+from .reducer import RawEntry
+from .reducer.topology import Topology
+from .store import TrackerStore
+from .window import publish_entries
 
-__all__ = ["call_events", "publish_raw", "stream_entries", "wait_checkpoint"]
+__all__ = ["call_events", "publish_raw", "stream_entries", "track_entries", "wait_checkpoint"]
 
 
 async def publish_raw(redis: aioredis.Redis, stream: str, frames: list[bytes]) -> None:
@@ -66,3 +71,28 @@ async def wait_checkpoint(
             reply = await redis.xread({calls: seen}, count=1000, block=100)
             if reply:
                 seen = cast(list[tuple[bytes, list[tuple[bytes, object]]]], reply)[0][1][-1][0]
+
+
+async def track_entries(
+    redis: aioredis.Redis,
+    prefix: str,
+    entries: list[RawEntry],
+    topology: Topology,
+    *,
+    keep_ids: bool = False,
+) -> list[str]:
+    """Load ``entries`` into the PBX's raw stream (as ami-ingest would) and run the tracker's
+    own loop (leased, committing) over the whole stream until it caught up; the entry ids."""
+    ids = await publish_entries(redis, PbxKeys(topology.pbx, prefix).ami, entries,
+                                keep_ids=keep_ids)  # fmt: skip
+    publisher = CallPublisher(f"{prefix}calls", prefix=prefix)
+    store = TrackerStore(redis, topology, publisher, prefix=prefix)
+    lease = Lease(redis, PbxKeys(topology.pbx, prefix).lease("tracker"), "t", ttl_ms=600_000)
+    tracker = PbxTracker(redis, store, lease, TrackerMetrics.create(), batch=2000, block_ms=10,
+                         prefix=prefix)  # fmt: skip
+    assert await lease.acquire(), "the tracker lease is free"  # noqa: S101
+    state = await store.load()
+    while await tracker.step(state):
+        pass
+    await lease.release()
+    return ids

@@ -16,11 +16,11 @@ import redis.asyncio as aioredis
 
 import amisim
 from aioami import FrameSplitter
-from call_tracker.publisher import CdrKeys
+from call_tracker.reducer.topology import Topology
 from call_tracker.replay import replay
 from call_tracker.testing import call_events, publish_raw, stream_entries, wait_checkpoint
-from call_tracker.topology import Topology
 from cbcontracts import CallEnded, CallStarted, decode_record
+from cbrecords import RecordKeys
 from cbstreams import PbxKeys
 
 KILLS = 5
@@ -92,7 +92,7 @@ async def test_sigkilled_trackers_give_exactly_the_events_and_records_of_a_clean
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
     assert await call_events(redis_client, f"{redis_prefix}calls") == expected
-    cdr = CdrKeys(redis_prefix)
+    cdr = RecordKeys(redis_prefix)
     ended = [e for e in expected if isinstance(e, CallEnded)]
     blobs = await redis_client.mget([cdr.record(f"main:{e.call_id}") for e in ended])
     assert seen != entries[-1].id.encode()  # the kills all happened before the end

@@ -11,15 +11,15 @@ import redis.asyncio as aioredis
 
 import amisim
 from aioami import FrameSplitter
-from call_tracker.cdr import CdrQuery, query_records
 from call_tracker.handler import PbxTracker
 from call_tracker.metrics import TrackerMetrics
 from call_tracker.publisher import CallPublisher
+from call_tracker.reducer.topology import Topology
 from call_tracker.replay import replay
 from call_tracker.store import TrackerStore
 from call_tracker.testing import call_events, publish_raw, stream_entries, wait_checkpoint
-from call_tracker.topology import Topology
 from cbcontracts import CallEnded
+from cbrecords import CdrQuery, query_records
 from cbstreams import Lease, LeaseLost, PbxKeys
 
 TOPOLOGY = Topology(pbx="main")

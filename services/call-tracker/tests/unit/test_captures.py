@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from call_tracker.reducer.topology import Topology
 from call_tracker.replay import capture_entries, replay
-from call_tracker.topology import Topology
 from cbcontracts import CallEnded
 
 # CI clones the repo next to shared/, exactly as in development (../shared).

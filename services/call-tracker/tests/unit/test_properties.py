@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from call_tracker.fixtures import load_fixture
+from call_tracker.reducer import RawEntry, new_state
+from call_tracker.reducer.topology import Topology
 from call_tracker.replay import replay
-from call_tracker.state import RawEntry, new_state
-from call_tracker.topology import Topology
 from cbcontracts import CallEvent
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -22,6 +22,15 @@ SINGLE_CALL = [
     "inbound_answered", "inbound_missed", "inbound_busy", "inbound_group", "inbound_queue",
     "outbound", "click_to_call", "blind_transfer_ami", "attended_transfer_ami", "internal",
     "dial_timeout", "queue_abandon", "redirect_transfer", "pickup", "hold",
+    # recorded on a real Asterisk 20 with chan_sip phones (test_patterns.py)
+    # (not sip20_c2c_local_rejected: its failed OriginateResponse is matched by channel name,
+    # and copies here share channel names, which Asterisk never does)
+    "sip20_sip_internal", "sip20_c2c_local_answered",
+    "sip20_forward_external_answered", "sip20_forward_external_unanswered",
+    "sip20_group_local_busy_noanswer", "sip20_ivr_only", "sip20_voicemail", "sip20_agi_bot",
+    "sip20_pickup_group", "sip20_pickup_directed", "lab22_group_all_dnd",
+    "lab22_group_mobile_answered", "lab22_queue_local_answered", "lab22_feature_blonde",
+    "lab20_refer_blind", "lab20_c2c_phone_answered",
 ]  # fmt: skip
 ENTRIES = {name: load_fixture(FIXTURES / f"{name}.jsonl") for name in SINGLE_CALL}
 TOPOLOGY = Topology(pbx="prop")

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 from call_tracker.fixtures import load_fixture
-from call_tracker.model import decode_call, encode_call, entry_key
-from call_tracker.state import RawEntry, new_state, reduce
-from call_tracker.topology import KIND_LOCAL, KIND_OPERATOR, KIND_TRUNK, Topology
+from call_tracker.reducer import RawEntry, new_state, reduce
+from call_tracker.reducer.model import decode_call, encode_call, entry_key
+from call_tracker.reducer.topology import KIND_LOCAL, KIND_OPERATOR, KIND_TRUNK, Topology
 from cbcontracts import CallEnded
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -64,3 +64,16 @@ def test_an_empty_sync_snapshot_ends_every_live_call_as_reconstructed() -> None:
     assert isinstance(events[-1], CallEnded)
     assert events[-1].reconstructed
     assert state.calls == {}
+
+
+def test_a_live_call_persisted_before_the_newer_fields_still_decodes() -> None:
+    import msgspec
+
+    leg = ["1.1", "PJSIP/100-00000001", KIND_OPERATOR, "100", 1, False]  # before own/via
+    old = ["1.0", 5, 0, False, "inbound", "79161234567", "4951234567", "79161234567", "495",
+           "", 0, 0, 0, "", "", False, "", "", "", False, False, False, False, False, "system",
+           0, False, ["100"], ["100"], [], {"1.1": leg}]  # fmt: skip
+    call = decode_call(msgspec.msgpack.encode(old))
+    assert (call.caller, call.rang) == ("79161234567", ["100"])
+    assert (call.n_rung, call.merged_into) == (0, "")
+    assert (call.legs["1.1"].ext, call.legs["1.1"].own, call.legs["1.1"].via) == ("100", False, "")

@@ -49,6 +49,12 @@ class CrmSyncService:
         self.redis = connect(settings.redis_url)
         self._adapter = adapter
 
+    def publisher(self) -> CrmPublisher:
+        s = self.settings
+        return CrmPublisher(self.redis, s.commands_stream, s.events_stream,
+                            commands_retention_s=s.commands_retention_s,
+                            events_retention_s=s.events_retention_s)  # fmt: skip
+
     def planner(self, sync: CallSync, publisher: CrmPublisher) -> Planner:
         s = self.settings
         consumer = GroupConsumer(self.redis, s.calls_stream, s.planner_group, s.instance,
@@ -70,9 +76,7 @@ class CrmSyncService:
         adapter = self._adapter or await open_adapter(s, self.redis)
         try:
             sync = build_sync(self.redis, adapter, s)
-            publisher = CrmPublisher(self.redis, s.commands_stream, s.events_stream,
-                                     commands_retention_s=s.commands_retention_s,
-                                     events_retention_s=s.events_retention_s)  # fmt: skip
+            publisher = self.publisher()
             async with asyncio.TaskGroup() as tg:
                 if s.metrics_port >= 0:
                     health = HealthServer(self.metrics.registry, port=s.metrics_port)

@@ -108,12 +108,12 @@ async def test_a_finished_call_is_logged_once_with_a_signed_recording_link(
     redis_client: aioredis.Redis, settings: CrmSyncSettings, crm: FlakyCrm
 ) -> None:
     async with running(settings, crm):
-        await publish_calls(redis_client, settings.calls_stream,
-                            answered_call("1.2", recording_file="1.2.wav"))  # fmt: skip
+        call = answered_call("1.2", recording_file="1.2.wav", tenant="acme")
+        await publish_calls(redis_client, settings.calls_stream, call)
         await wait_calls(crm, 1)
         [logged] = await crm.calls("3")
         assert (logged["call_id"], logged["user_id"], logged["duration_s"]) == ("1.2", "1", 60)
-        assert logged["recording_url"].startswith("https://cb.test/v1/recordings/1.2?expires=")
+        assert logged["recording_url"].startswith("https://cb.test/v1/recordings/acme/1.2?expires=")
 
         async def synced() -> bool:
             return any(
@@ -219,3 +219,32 @@ async def test_a_crm_that_keeps_failing_is_dead_lettered_after_max_attempts(
         [entry] = await dead.list()
         assert entry.attempts == settings.executor.max_attempts
         assert "gave up after 3 attempts" in entry.error
+
+
+async def test_a_call_the_pbx_handled_is_logged_without_a_missed_call_task(
+    redis_client: aioredis.Redis, settings: CrmSyncSettings, crm: FlakyCrm
+) -> None:
+    """Voicemail after the ring timeout (and a voice bot): the tracker's outcome names the
+    PBX, its result is ``answered``; the caller is not owed a call-back. A missed call of the
+    same caller, sent after them, gets the one task."""
+    async with running(settings, crm):
+        vm, bot, missed = CallScript("5.1", IVAN), CallScript("5.2", IVAN), CallScript("5.3", IVAN)
+        await publish_calls(redis_client, settings.calls_stream, [
+            vm.started(), vm.ringing("100"), vm.ringing_stopped("100", 20.0, "no_answer"),
+            vm.ended("answered", 45.0, outcome="voicemail", pbx_app="VoiceMail", rang=("100",),
+                     ring_seconds=20),
+            bot.started(),
+            bot.ended("answered", 30.0, outcome="bot", pbx_app="AGI"),
+            missed.started(), missed.ended("missed", 5.0, outcome="missed", rang=("100",)),
+        ])  # fmt: skip
+        await wait_calls(crm, 3)
+
+        async def one_task() -> bool:
+            return len(await crm.tasks()) >= 1
+
+        await eventually(one_task)
+        logged = {c["call_id"]: c for c in await crm.calls()}
+        assert set(logged) == {"5.1", "5.2", "5.3"}
+        assert [c["result"] for c in (logged["5.1"], logged["5.2"])] == ["answered", "answered"]
+        tasks = await crm.tasks()
+        assert len(tasks) == 1, tasks

@@ -86,7 +86,7 @@ async def test_amocrm_logs_an_answered_and_a_missed_call_once_each_for_the_right
             extensions={str(anna): "100", str(boris): "101"},
             limits=limits(5, 1)))  # fmt: skip
         async with running(settings):
-            talk = answered("2.1", "101", recording_file="2.1.wav")
+            talk = answered("2.1", "101", recording_file="2.1.wav", tenant="acme")
             await publish_calls(redis_client, settings.calls_stream, talk)
             await publish_calls(redis_client, settings.calls_stream, talk)  # redelivered
             await publish_calls(redis_client, settings.calls_stream, missed("2.2", "100"))
@@ -100,7 +100,7 @@ async def test_amocrm_logs_an_answered_and_a_missed_call_once_each_for_the_right
         assert sorted(c["uniq"] for c in st.calls) == ["2.1", "2.2"]
         assert (calls["2.1"]["responsible_user_id"], calls["2.1"]["call_status"]) == (boris, 4)
         assert calls["2.1"]["duration"] == 60
-        assert calls["2.1"]["link"].startswith("https://cb.test/v1/recordings/2.1?expires=")
+        assert calls["2.1"]["link"].startswith("https://cb.test/v1/recordings/acme/2.1?expires=")
         assert (calls["2.2"]["responsible_user_id"], calls["2.2"]["call_status"]) == (anna, 6)
         assert [t["responsible_user_id"] for t in st.tasks] == [anna]
         assert amo.record_count("/oauth2/access_token") == 1
@@ -138,7 +138,7 @@ async def test_bitrix24_card_follows_the_ring_group_then_the_call_is_finished_wi
             await card({boris})  # Boris answered: Anna's card hides
             ended = s.ended("answered", 63.0, answered_by="101", extension="101",
                             rang=("100", "101"), talk_seconds=60,
-                            recording_file="3.1.wav")  # fmt: skip
+                            recording_file="3.1.wav", tenant="acme")  # fmt: skip
             await publish_calls(redis_client, settings.calls_stream, [ended])
             await publish_calls(redis_client, settings.calls_stream, missed("3.2", "100"))
             await synced(redis_client, settings, 2)
@@ -150,5 +150,5 @@ async def test_bitrix24_card_follows_the_ring_group_then_the_call_is_finished_wi
             str(boris), "200", "60")  # fmt: skip
         assert (lost["PORTAL_USER_ID"], lost["CALL_FAILED_CODE"]) == (str(anna), "304")
         [record] = st.calls[talk["CALL_ID"]]["records"]
-        assert record.startswith("https://cb.test/v1/recordings/3.1?expires=")
+        assert record.startswith("https://cb.test/v1/recordings/acme/3.1?expires=")
         assert st.calls[talk["CALL_ID"]]["shown_to"] == set()

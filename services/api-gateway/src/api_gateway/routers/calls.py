@@ -1,26 +1,28 @@
 """Call records (``calls:read``): the list with filters and cursor pagination, one call with
-its timeline. Calls of another tenant's PBX are answered 404."""
+its timeline. What a caller sees is :mod:`..authz`'s decision: its tenant's PBXs, and for a
+caller limited to extensions only the calls that involved them (others are 404)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, Field
 
-from call_tracker.cdr import CdrQuery
+from cbrecords import CdrQuery
 
-from ..deps import CallsReader, ServicesDep, pbx_for
+from .. import authz
+from ..deps import Admin, CallsReader, ServicesDep
 from ..errors import not_found
 from ..schemas import CallList, CallOut
-from ..services.records import RecordFilter
 
 router = APIRouter(prefix="/v1/calls", tags=["call records"])
 
 
 @router.get("")
 async def list_calls(
-    key: CallsReader,
+    who: CallsReader,
     services: ServicesDep,
     since: int | None = Query(None, ge=0, le=2**62, description="start time ≥ (unix µs)"),
     until: int | None = Query(None, ge=0, le=2**62, description="start time ≤ (unix µs)"),
@@ -33,44 +35,27 @@ async def list_calls(
     cursor: str | None = Query(None, max_length=200, pattern=r"^-?\d{1,20}:[^:]+:.+$"),
 ) -> CallList:
     """Call records, newest first. Pass ``next_cursor`` back as ``cursor`` for the next page."""
-    pbxs = services.settings.tenant_pbxs(key.tenant)
-    if pbx is not None:
-        pbxs = [pbx_for(services.settings, key.tenant, pbx)]
-    if not pbxs:
+    keep = authz.record_filter(services, who, pbx, direction)
+    if not keep.pbxs:
         return CallList(calls=[], next_cursor=None)
-    query = CdrQuery(
-        since=since,
-        until=until,
-        number=number,
-        extension=extension,
-        result=result,
-        limit=limit,
-        cursor=cursor,
-    )
-    keep = RecordFilter(
-        pbxs=frozenset(pbxs), extensions=frozenset(key.extensions), direction=direction
-    )
+    query = CdrQuery(since=since, until=until, number=number, extension=extension,
+                     result=result, limit=limit, cursor=cursor)  # fmt: skip
     records, next_cursor = await services.records.page(query, keep)
     return CallList(calls=[msgspec.to_builtins(r) for r in records], next_cursor=next_cursor)
 
 
 @router.get("/{call_id}")
 async def get_call(
-    key: CallsReader,
+    who: CallsReader,
     services: ServicesDep,
     call_id: str = Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$"),
     pbx: str | None = Query(None, max_length=64),
 ) -> CallOut:
     """One call: its record once it ended (else ``state: live``) and its timeline of events."""
-    pbxs = (
-        [pbx_for(services.settings, key.tenant, pbx)]
-        if pbx
-        else services.settings.tenant_pbxs(key.tenant)
-    )
-    for name in pbxs:
+    for name in authz.pbxs(services, who, pbx):
         record = await services.records.get(name, call_id)
         if record is not None:
-            if key.extensions and not set(key.extensions) & set(record.extensions):
+            if not authz.readable_record(who, record):
                 break
             events = await services.records.timeline(name, call_id, record.started_at)
             return CallOut(
@@ -80,6 +65,39 @@ async def get_call(
                 record=msgspec.to_builtins(record),
                 timeline=[msgspec.to_builtins(e) for e in events],
             )
-        if not key.extensions and await services.records.is_live(name, call_id):
+        live = await services.records.live(name, call_id)
+        if live is not None and (not who.restricted or authz.on_call_now(live, who.extensions)):
             return CallOut(call_id=call_id, pbx=name, state="live")
+    raise not_found("no-such-call", "no call with this id")
+
+
+class CallExplanation(BaseModel):
+    call_id: str
+    pbx: str
+    state: Literal["live", "ended"]
+    record: dict[str, Any] | None = None
+    frames: list[dict[str, Any]] = Field(default_factory=list)
+    crm: list[dict[str, Any]] = Field(default_factory=list)
+
+
+@router.get("/{call_id}/explain")
+async def explain_call(
+    who: Admin,
+    services: ServicesDep,
+    call_id: str = Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$"),
+    pbx: str | None = Query(None, max_length=64),
+) -> CallExplanation:
+    """How one call was built and handled (``admin``): the raw frames of its channels, per
+    frame the decisions it caused (the call events: ringing, answered by, transfer, the
+    result and why), then crm-sync's trail — lookup result and reason, commands, the CRM's
+    responses, failures, dead letters. ``callbridge calls explain`` adds the tracker's state
+    changes per frame."""
+    for name in authz.pbxs(services, who, pbx):
+        exp = await services.records.explain(name, call_id)
+        if exp is None:
+            continue
+        if not authz.readable_explanation(who, exp.record):
+            break
+        data = msgspec.to_builtins(exp)
+        return CallExplanation(**data)
     raise not_found("no-such-call", "no call with this id")

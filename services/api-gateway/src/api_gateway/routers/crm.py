@@ -8,13 +8,15 @@ shows the new deal. The answer waits up to ``crm.wait_s`` for the executor: 201 
 deal, else 202 (queued; the card will update when it is done).
 
 Allowed for an operator session — for a call of its own extension only, on that call's
-number — or an API key with ``crm:write`` (any number or entity id of its tenant).
+number — or an API key with ``crm:write`` without extension limits (any number or entity id),
+and only for the tenant whose CRM this is (``crm.tenant``; :func:`..authz.crm_writer`).
 
 With ``crm.builtin_path`` set (the embedded suite sets it), ``GET /crm/entities/{id}`` is the
 page the built-in CRM's entity links open: a static shell (``web/entity.html``) that reads
 ``GET /v1/crm/entities/{id}`` with the operator's session, like the rest of the operator's
-page (``calls:read``: an operator session or a key). The built-in CRM has no tenants: every
-tenant of this gateway sees it.
+page (``calls:read``: an operator session or a key). The built-in CRM is the CRM tenant's:
+its unrestricted keys read every entity, an operator only those of its own calls
+(:func:`..authz.entity_readable`); anything else is 404.
 """
 
 from __future__ import annotations
@@ -35,9 +37,9 @@ from cbcrm.builtin import BuiltinCrm
 from cbcrm.exceptions import CrmPermanentError
 from cbstreams.fields import F_DATA
 
-from ..auth import authenticate_key, check_scope_and_rate, credential, operator
+from .. import authz
 from ..deps import CallsReader, ServicesDep, pbx_for
-from ..errors import ApiError, forbidden, not_found
+from ..errors import ApiError, not_found
 from ..state import Services
 
 router = APIRouter(prefix="/v1/crm", tags=["crm"])
@@ -67,47 +69,28 @@ class DealOut(BaseModel):
     entity: dict[str, Any] | None = None
 
 
-def _party(call: Any, ext: str) -> bool:
-    seen = {call.operator, call.answered_by, call.last_answer, *call.rang, *call.ringing,
-            *call.legs}  # fmt: skip
-    return ext in seen
-
-
-async def _own_call(services: Services, tenant: str, ext: str, body: DealIn) -> tuple[str, str]:
-    """The operator's call ``body.call_id``: (its PBX, its outside number); 404 otherwise."""
-    if not body.call_id:
-        raise ApiError(422, "call-required", "Call required", "name the card's call_id")
-    pbx = pbx_for(services.settings, tenant, body.pbx)
-    record = await services.records.get(pbx, body.call_id)
-    if record is not None and ext in record.extensions and record.external:
-        return pbx, record.external
-    live = await services.records.live(pbx, body.call_id)
-    if live is not None and _party(live, ext) and live.external:
-        return pbx, live.external
-    raise not_found("no-such-call", "no call of this operator with this id")
-
-
 @router.post("/deals", status_code=status.HTTP_201_CREATED)
 async def create_deal(
     body: DealIn, request: Request, response: Response, services: ServicesDep
 ) -> DealOut:
     """Create a deal in the CRM for the card's caller (or a number / entity id): 201 with the
     deal once crm-sync made it, 202 if it is still queued after a few seconds."""
-    token = credential(request)
-    extension, user = "", ""
-    if token and token.startswith("cbs_"):
-        session = await operator(request, token)
-        tenant, extension, user = session.tenant, session.extension, session.user
-        pbx, phone = await _own_call(services, tenant, extension, body)
+    who = await authz.authenticate(request)
+    extension, user, tenant = "", "", who.tenant
+    if who.session is not None:
+        session = who.session
+        extension, user = session.extension, session.user
+        authz.crm_writer(services, who)
+        if not body.call_id:
+            raise ApiError(422, "call-required", "Call required", "name the card's call_id")
+        pbx, phone = await authz.deal_call(services, who, body.call_id, body.pbx)
         entity_id, kind = body.entity_id, body.entity_kind
     else:
-        key = await check_scope_and_rate(request, await authenticate_key(request, token),
-                                         "crm:write")  # fmt: skip
-        tenant, user = key.tenant, key.name
+        await authz.check(request, who, "crm:write")
+        authz.crm_writer(services, who)
+        user = who.name
         pbx = pbx_for(services.settings, tenant, body.pbx)
         phone, entity_id, kind = body.phone.lstrip("+"), body.entity_id, body.entity_kind
-        if key.extensions:
-            raise forbidden("extension-key", "a key limited to extensions cannot write the CRM")
         if not (phone or entity_id):
             raise ApiError(422, "phone-or-entity", "Phone or entity required",
                            "name a phone or an entity_id")  # fmt: skip
@@ -146,18 +129,25 @@ def _builtin_path(services: Services) -> str:
 
 @router.get("/entities/{entity_id}")
 async def get_entity(
-    key: CallsReader,
+    who: CallsReader,
     services: ServicesDep,
     entity_id: str = Path(pattern=r"^[0-9]{1,12}$"),
 ) -> EntityPage:
     """The built-in CRM's contact or company: phones, deals, recent calls (read-only)."""
+    missing = not_found("no-such-entity", "no entity with this id")
+    if who.tenant != authz.crm_tenant(services):
+        raise missing
     crm = await BuiltinCrm.open(_builtin_path(services), seed=False)
     try:
         entity = await crm.entity(entity_id)
-        deals = await crm.deals_of(entity_id)
         calls = await crm.calls(entity_id)
+        users = {u.id: u.extension for u in await crm.users()}
+        responsible = users.get(entity.responsible_user_id, "")
+        if not await authz.entity_readable(services, who, entity, calls, responsible):
+            raise missing
+        deals = await crm.deals_of(entity_id)
     except CrmPermanentError:
-        raise not_found("no-such-entity", "no entity with this id") from None
+        raise missing from None
     finally:
         await crm.aclose()
     keep = ("call_id", "direction", "phone", "started_at", "duration_s", "result", "extension",

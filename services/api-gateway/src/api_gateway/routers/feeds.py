@@ -2,8 +2,10 @@
 
 * ``/v1/feeds/events`` — an operator session (``?token=cbs_…``) gets its extension's cards;
   a key with ``events:read`` gets its tenant's call and CRM events.
-* ``/v1/feeds/ami/{pbx}`` — a key with ``events:read`` + ``admin`` follows the raw AMI of one
-  of its tenant's PBXs.
+* ``/v1/feeds/ami/{pbx}`` — an ``admin`` key without extension limits follows the raw AMI of
+  one of its tenant's PBXs.
+
+What each caller sees, and how many feeds it may hold, is :mod:`..authz`'s decision.
 
 Resume: ``?since=<id>`` (WebSocket) or ``Last-Event-ID`` (SSE) with the ``id`` of the last
 message received. WebSocket refusals close the handshake with 4000 + the HTTP status.
@@ -23,13 +25,12 @@ from starlette.requests import HTTPConnection
 
 from cbstreams import PbxKeys
 
-from ..auth import check_scope_and_rate, services_of, session_or_key
-from ..deps import Admin, ServicesDep, pbx_for
-from ..errors import ApiError, forbidden
+from .. import authz
+from ..authz import services_of
+from ..deps import Admin, ServicesDep
+from ..errors import ApiError
 from ..schemas import SessionCreate, SessionOut
-from ..services.cards import OperatorCards, TenantFilter
-from ..services.feeds import Filter, ami_filter, messages
-from ..services.sessions import OperatorSession
+from ..services.feeds import ami_filter, messages
 
 router = APIRouter(tags=["feeds"])
 log = logging.getLogger(__name__)
@@ -40,42 +41,32 @@ Feed = AsyncIterator[dict[str, Any] | None]
 @router.post("/v1/sessions", status_code=status.HTTP_201_CREATED)
 async def create_session(body: SessionCreate, admin: Admin, services: ServicesDep) -> SessionOut:
     """An operator session bound to one user and one extension (for the browser's feed)."""
-    if not admin.allows_extension(body.extension):
-        raise forbidden("extension-not-allowed", "this key may not issue sessions for it")
+    authz.may_issue_for(admin, (body.extension,))
     ttl = body.ttl_s or services.settings.feeds.session_ttl_s
     session, token = await services.sessions.issue(
         admin.tenant, body.user, body.extension, ttl, admin.id
     )
-    return SessionOut(
-        token=token, user=session.user, extension=session.extension, expires_at=session.expires_at
-    )
+    return SessionOut.of(session, token)
 
 
 async def _events_feed(conn: HTTPConnection, since: str | None) -> Feed:
     services = services_of(conn)
-    who = await session_or_key(conn, "events:read")
-    pbxs = set(services.settings.tenant_pbxs(who.tenant))
-    keep: Filter
-    if isinstance(who, OperatorSession):
-        keep = OperatorCards(pbxs, who.extension)
-    else:
-        keep = TenantFilter(pbxs, set(who.extensions))
+    who = await authz.require("events:read", query=True)(conn)
+    keep = authz.feed_filter(services, who)
     feeds = services.feeds
     streams = [feeds.settings.calls_stream, feeds.settings.crm_stream]
     start = await feeds.start(streams, since)
-    return messages(feeds, streams, ["calls", "crm"], start, keep)
+    return authz.hold_feed(services, who, messages(feeds, streams, ["calls", "crm"], start, keep))
 
 
 async def _ami_feed(conn: HTTPConnection, pbx: str, since: str | None) -> Feed:
     services = services_of(conn)
-    who = await session_or_key(conn, "events:read")
-    if isinstance(who, OperatorSession):
-        raise forbidden("insufficient-scope", "the raw AMI feed needs a key with admin")
-    await check_scope_and_rate(conn, who, "admin")
-    name = pbx_for(services.settings, who.tenant, pbx)
+    who = await authz.require("events:read", query=True)(conn)
+    name = authz.ami_access(services, who, pbx)
     stream = PbxKeys(name, services.settings.key_prefix).ami
     start = await services.feeds.start([stream], since)
-    return messages(services.feeds, [stream], ["ami"], start, ami_filter)
+    feed = messages(services.feeds, [stream], ["ami"], start, ami_filter)
+    return authz.hold_feed(services, who, feed)
 
 
 async def _sse(feed: Feed) -> AsyncIterator[bytes]:

@@ -1,16 +1,24 @@
 """Operators' sign-in: an admin issues a one-time link (``POST /v1/sessions/links``); the
 operator's page exchanges its code for a session (``POST /v1/sessions/exchange``, no other
 credential: the code is one); ``GET /v1/me`` names the session's user and extension;
-``DELETE /v1/me`` signs out. The page itself is served under ``/ui/``."""
+``DELETE /v1/me`` signs out. Admins list (``GET /v1/sessions``) and revoke
+(``DELETE /v1/sessions/{id}``) sessions; revoking the admin key that issued sessions and
+links revokes them too. The page itself is served under ``/ui/``."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
 
-from ..auth import credential, operator
+from .. import authz
 from ..deps import Admin, ServicesDep
-from ..errors import forbidden, unauthenticated
-from ..schemas import Operator, SessionCreate, SessionOut, SignInExchange, SignInLink
+from ..schemas import (
+    Operator,
+    SessionCreate,
+    SessionOut,
+    SessionView,
+    SignInExchange,
+    SignInLink,
+)
 from ..services.sessions import SignIn
 
 router = APIRouter(tags=["operators"])
@@ -23,8 +31,7 @@ async def create_signin_link(
     """A one-time sign-in link for an operator (one user, one extension). Opening it signs
     the browser in with a session of ``ttl_s`` (default ``feeds.session_ttl_s``); the link
     works once and expires after ``feeds.signin_ttl_s``."""
-    if not admin.allows_extension(body.extension):
-        raise forbidden("extension-not-allowed", "this key may not issue sessions for it")
+    authz.may_issue_for(admin, (body.extension,))
     settings = services.settings
     signin = SignIn(
         tenant=admin.tenant,
@@ -46,32 +53,44 @@ async def create_signin_link(
 @router.post("/v1/sessions/exchange")
 async def exchange_signin_code(body: SignInExchange, services: ServicesDep) -> SessionOut:
     """The operator session a one-time code names; the code never works again."""
-    found = await services.sessions.redeem(body.code)
-    if found is None:
-        raise unauthenticated("the sign-in link is unknown, used or expired")
-    session, token = found
-    return SessionOut(
-        token=token, user=session.user, extension=session.extension, expires_at=session.expires_at
-    )
+    session, token = await authz.redeem(services, body.code)
+    return SessionOut.of(session, token)
+
+
+@router.get("/v1/sessions")
+async def list_sessions(admin: Admin, services: ServicesDep) -> list[SessionView]:
+    """The live operator sessions this admin manages (never tokens)."""
+    sessions = await services.sessions.list(admin.tenant)
+    return [SessionView.of(s) for s in sessions if admin.allows_extension(s.extension)]
+
+
+@router.delete("/v1/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT,
+               response_class=Response)  # fmt: skip
+async def revoke_session(
+    admin: Admin,
+    services: ServicesDep,
+    session_id: str = Path(min_length=64, max_length=64, pattern=r"^[0-9a-f]{64}$"),
+) -> Response:
+    """End an operator session (its ``session_id``): it never authenticates again."""
+    session = authz.manageable_session(admin, await services.sessions.by_id(session_id))
+    await services.sessions.revoke(session)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/v1/me")
 async def me(request: Request) -> Operator:
     """Who this operator session is (``Authorization: Bearer cbs_…``)."""
-    session = await operator(request, credential(request))
-    return Operator(
-        user=session.user,
-        extension=session.extension,
-        tenant=session.tenant,
-        expires_at=session.expires_at,
-    )
+    who = await authz.operator_session(request, authz.credential(request))
+    assert who.session is not None  # noqa: S101 - a session principal
+    session = who.session
+    return Operator(user=session.user, extension=session.extension, tenant=session.tenant,
+                    expires_at=session.expires_at)  # fmt: skip
 
 
 @router.delete("/v1/me", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
 async def sign_out(request: Request, services: ServicesDep) -> Response:
     """End this operator session."""
-    token = credential(request)
-    await operator(request, token)
-    assert token is not None  # noqa: S101 - operator() checked it
-    await services.sessions.end(token)
+    who = await authz.operator_session(request, authz.credential(request))
+    assert who.session is not None  # noqa: S101 - a session principal
+    await services.sessions.revoke(who.session)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,22 +1,26 @@
 """Routing for the dialplan: who should take this caller? ``text/plain`` (the extension, or
 the fallback) unless ``Accept: application/json``.
 
-Auth: the PBX's source address in ``route.allow`` (CIDR -> tenant), or a key with
-``calls:read``. Within ``route.deadline_ms`` the answer comes from the cache, else the
-fallback; if Redis is down the answer is the fallback too (for an allow-listed PBX and for a
-key that cannot be checked), so a call is never stuck in the dialplan waiting for us.
+Auth: the PBX's source address in ``route.allow`` (CIDR -> tenant; the peer address, never
+``X-Forwarded-For`` unless the proxy is in ``trusted_proxies``), or a key with ``calls:read``.
+Within ``route.deadline_ms`` — the key check and rate limit included — the answer comes from
+the cache, else the fallback; if Redis is down or stalls the answer is the fallback too (for
+an allow-listed PBX and for a key that cannot be checked in time), so a call is never stuck
+in the dialplan waiting for us.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import ipaddress
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from ..auth import check_scope_and_rate, credential, services_of
-from ..errors import unauthenticated
+from .. import authz
+from ..authz import services_of
+from ..errors import ApiError, unauthenticated
 from ..services.routing import RouteAnswer
 from ..state import Services
 
@@ -48,18 +52,16 @@ async def _tenant(request: Request, services: Services) -> str | None:
     tenant = _allowed_tenant(services, request.client.host if request.client else None)
     if tenant is not None:
         return tenant
-    token = credential(request)
-    if not token:
+    if not authz.credential(request):
         raise unauthenticated("an allow-listed source address or a key with calls:read")
     try:
-        key = await services.keys.verify(token)
-    except Exception:
+        who = await authz.require("calls:read", keys_only=True)(request)
+    except ApiError:
+        raise
+    except Exception:  # the key store is unreachable: the dialplan gets the fallback
         return None
-    if key is None:
-        raise unauthenticated("the API key is unknown or revoked")
-    request.state.key_id = key.id
-    await check_scope_and_rate(request, key, "calls:read")
-    return key.tenant
+    authz.may_route(who)
+    return who.tenant
 
 
 @router.get(
@@ -74,11 +76,15 @@ async def route_call(
 ) -> Response:
     """The responsible manager's extension for ``number`` (or the configured fallback)."""
     services = services_of(request)
-    tenant = await _tenant(request, services)
-    if tenant is None:
-        answer = RouteAnswer(services.routes.fallback, "fallback", "auth-store-down")
-    else:
-        answer = await services.routes.answer(tenant, number, did)
+    try:
+        async with asyncio.timeout(services.settings.route.deadline_ms / 1000):
+            tenant = await _tenant(request, services)
+            if tenant is None:
+                answer = RouteAnswer(services.routes.fallback, "fallback", "auth-store-down")
+            else:
+                answer = await services.routes.answer(tenant, number, did)
+    except TimeoutError:
+        answer = RouteAnswer(services.routes.fallback, "fallback", "deadline")
     if answer.source == "fallback":
         services.metrics.route_fallbacks.labels(answer.reason).inc()
     if "application/json" in request.headers.get("accept", ""):

@@ -36,7 +36,10 @@ class RecordingSource:
         self._http = http
 
     def _relative(self, name: str) -> str:
-        """``name`` relative to the root when it lies under the PBX's MixMonitor directory."""
+        """``name`` relative to the root when it lies under the PBX's MixMonitor directory
+        (a name the PBX reported with a NUL or control character names no file: 404)."""
+        if any(ord(c) < 32 for c in name):
+            raise not_found("no-recording", "this call has no recording")
         path = PurePosixPath(name)
         if self._pbx_dir is not None and path.is_relative_to(self._pbx_dir):
             return str(path.relative_to(self._pbx_dir))

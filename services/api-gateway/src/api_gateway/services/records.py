@@ -1,5 +1,4 @@
-"""Call records and timelines, read through the call-tracker's CDR library
-(``call_tracker.cdr.query_records``) and the ``cb:calls`` stream.
+"""Call records, live calls and timelines, read through the records library (``cbrecords``).
 
 The CDR query has no tenant or direction filter: a tenant's PBXs and the direction are
 applied here, page after page, so that each page still holds up to ``limit`` records.
@@ -8,20 +7,13 @@ applied here, page after page, so that each page still holds up to ``limit`` rec
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import cast
 
 import redis.asyncio as aioredis
 
-from call_tracker.cdr import CdrQuery, query_records
-from call_tracker.model import Call, decode_call
-from call_tracker.publisher import F_DATA, CdrKeys
-from cbcontracts import CallEnded, CallEvent, CallRecord, decode_event, decode_record
-from cbstreams import PbxKeys
+from cbcontracts import CallEvent, CallRecord
+from cbrecords import CdrQuery, CrmStreams, Explanation, LiveCall, RecordStore, explain_call
 
 __all__ = ["CallRecords", "RecordFilter"]
-
-_SCAN_CHUNK = 1000
-_SCAN_MAX = 50_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,11 +31,20 @@ class RecordFilter:
 
 
 class CallRecords:
-    def __init__(self, redis: aioredis.Redis, prefix: str, calls_stream: str) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        prefix: str,
+        calls_stream: str,
+        crm: CrmStreams | None = None,
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
-        self._cdr = CdrKeys(prefix)
+        self.store = RecordStore(redis, prefix)
         self._stream = calls_stream
+        self._crm = crm or CrmStreams(
+            commands=f"{prefix}crm:commands", events=f"{prefix}crm:events", dead=f"{prefix}dead"
+        )
 
     async def page(
         self, query: CdrQuery, keep: RecordFilter
@@ -53,9 +54,7 @@ class CallRecords:
         out: list[CallRecord] = []
         cursor = query.cursor
         for _ in range(20):  # bounded: a sparse filter answers a short page with a cursor
-            page = await query_records(
-                self._redis, replace(query, cursor=cursor), prefix=self._prefix
-            )
+            page = await self.store.query(replace(query, cursor=cursor))
             for record in page.records:
                 if keep(record):
                     out.append(record)
@@ -65,38 +64,28 @@ class CallRecords:
         return out[: query.limit], cursor
 
     async def get(self, pbx: str, call_id: str) -> CallRecord | None:
-        raw = cast(bytes | None, await self._redis.get(self._cdr.record(f"{pbx}:{call_id}")))
-        return decode_record(raw) if raw else None
+        return await self.store.get(pbx, call_id)
 
     async def is_live(self, pbx: str, call_id: str) -> bool:
-        key = f"{PbxKeys(pbx, self._prefix).base}:tracker:calls"
-        return bool(await self._redis.hexists(key, call_id))
+        return await self.store.is_live(pbx, call_id)
 
-    async def live(self, pbx: str, call_id: str) -> Call | None:
-        """The call-tracker's state of a call in progress (None: not live)."""
-        key = f"{PbxKeys(pbx, self._prefix).base}:tracker:calls"
-        raw = cast(bytes | None, await self._redis.hget(key, call_id))
-        return decode_call(raw) if raw else None
+    async def live(self, pbx: str, call_id: str) -> LiveCall | None:
+        """The live-call view of a call in progress (None: not live)."""
+        return await self.store.live(pbx, call_id)
+
+    async def live_calls(self, pbx: str) -> list[LiveCall]:
+        """Every call in progress on ``pbx`` (the live-call view)."""
+        return await self.store.live_calls(pbx)
 
     async def timeline(self, pbx: str, call_id: str, since_us: int) -> list[CallEvent]:
-        """The call's events from ``cb:calls``, scanning forward from shortly before it
-        started until its ``call.ended`` (bounded)."""
-        start: str = f"{max(0, since_us // 1000 - 60_000)}-0"
-        events: list[CallEvent] = []
-        scanned = 0
-        while scanned < _SCAN_MAX:
-            rows = cast(
-                list[tuple[bytes, dict[bytes, bytes]]],
-                await self._redis.xrange(self._stream, min=start, count=_SCAN_CHUNK),
-            )
-            for _, fields in rows:
-                event = decode_event(fields[F_DATA])
-                if event.call_id == call_id and event.pbx == pbx:
-                    events.append(event)
-                    if isinstance(event, CallEnded):
-                        return events
-            if len(rows) < _SCAN_CHUNK:
-                break
-            scanned += len(rows)
-            start = "(" + rows[-1][0].decode()
-        return events
+        """The call's events from ``cb:calls`` (bounded scan from shortly before it started)."""
+        return await self.store.timeline(self._stream, pbx, call_id, since_us)
+
+    async def explain(self, pbx: str, call_id: str) -> Explanation | None:
+        """Frames, per-frame decisions (the call events each frame caused) and crm-sync's
+        trail of one call (None: no such call)."""
+        try:
+            return await explain_call(self._redis, pbx, call_id, prefix=self._prefix,
+                                      calls_stream=self._stream, crm=self._crm)  # fmt: skip
+        except LookupError:
+            return None

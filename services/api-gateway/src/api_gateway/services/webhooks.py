@@ -1,6 +1,7 @@
 """CRM webhooks in: Bitrix24's form-encoded events (verified by ``application_token``) and
 amoCRM's widget one-time tokens (``X-Auth-Token``, a JWT signed HS256 with the integration's
-secret). Both are checked in constant time."""
+secret). Both are checked in constant time. :class:`ReplayGuard` accepts each Bitrix24
+``CALL_ID`` and each amoCRM token once."""
 
 from __future__ import annotations
 
@@ -12,9 +13,32 @@ import time
 from typing import Any
 from urllib.parse import parse_qsl
 
+import redis.asyncio as aioredis
+
 from cbruntime import Secret
 
-__all__ = ["bitrix_form", "token_matches", "verify_amocrm_jwt"]
+__all__ = ["ReplayGuard", "bitrix_form", "token_matches", "verify_amocrm_jwt"]
+
+
+class ReplayGuard:
+    """Each webhook id is accepted once (``SET NX`` with a TTL in ``{prefix}gw:seen:…``)."""
+
+    def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
+        self._redis = redis
+        self._prefix = prefix
+
+    async def first(self, what: str, ttl_s: int) -> bool:
+        """True the first time ``what`` is seen within ``ttl_s``."""
+        digest = hashlib.sha256(what.encode()).hexdigest()[:32]
+        return bool(await self._redis.set(f"{self._prefix}gw:seen:{digest}", 1, nx=True, ex=ttl_s))
+
+    @staticmethod
+    def token_id(claims: dict[str, Any], token: str) -> str:
+        """The token's ``jti``, else the hash of the whole token (one use either way)."""
+        jti = claims.get("jti")
+        if isinstance(jti, str) and jti:
+            return f"jti:{jti}"
+        return hashlib.sha256(token.encode()).hexdigest()
 
 
 def bitrix_form(body: bytes) -> dict[str, str]:
