@@ -67,6 +67,13 @@ class Counters:
     retransmits: int = 0
 
 
+def _close_opened(
+    opening: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]],
+) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result()[1].close()
+
+
 class _Udp(asyncio.DatagramProtocol):
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
@@ -109,6 +116,7 @@ class Endpoint:
         self._pending: dict[str, Transaction] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
+        self._closed = False
 
     # -- connection ---------------------------------------------------------------------
     @property
@@ -119,6 +127,8 @@ class Endpoint:
 
     async def connect(self) -> None:
         async with self._lock:
+            if self._closed:
+                raise ConnectionError("endpoint closed")
             if self.connected:
                 return
             loop = asyncio.get_running_loop()
@@ -134,11 +144,29 @@ class Endpoint:
             ctx = self.ssl_context if self.transport == "tls" else None
             if self.transport == "tls" and ctx is None:
                 ctx = ssl.create_default_context()
-            reader, writer = await asyncio.open_connection(
-                self.host, self.port, ssl=ctx, local_addr=(self.local_host, 0)
+            opening = asyncio.ensure_future(
+                asyncio.open_connection(
+                    self.host, self.port, ssl=ctx, local_addr=(self.local_host, 0)
+                )
             )
+            try:
+                reader, writer = await asyncio.shield(opening)
+            except asyncio.CancelledError:
+                # The connection may still complete: close it then, never leak it.
+                opening.add_done_callback(_close_opened)
+                raise
+            if self._closed:
+                writer.close()
+                raise ConnectionError("endpoint closed")
             self._writer = writer
             self.local_port = writer.get_extra_info("sockname")[1]
+            log.debug(
+                "connected to %s:%s over %s from port %s",
+                self.host,
+                self.port,
+                self.transport,
+                self.local_port,
+            )
             self._reader_task = asyncio.create_task(self._read_stream(reader, writer))
 
     async def _read_stream(
@@ -160,6 +188,7 @@ class Endpoint:
         except (ConnectionError, OSError):
             pass
         finally:
+            log.debug("connection to %s:%s closed", self.host, self.port)
             writer.close()
             if self._writer is writer:
                 self._writer = None
@@ -172,14 +201,18 @@ class Endpoint:
         self._pending.clear()
 
     async def close(self) -> None:
+        self._closed = True
         if self._udp is not None:
             self._udp.close()
             self._udp = None
         writer, self._writer = self._writer, None
         if writer is not None:
             writer.close()
-            with contextlib.suppress(OSError, TimeoutError, ssl.SSLError):
+            try:
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
+            except (OSError, TimeoutError, ssl.SSLError):
+                # A TLS peer that never answers our close_notify: drop the socket now.
+                writer.transport.abort()
         if self._reader_task is not None:
             self._reader_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
