@@ -15,12 +15,15 @@ import pytest
 import redis.asyncio as aioredis
 import trustme
 
+import cbruntime
 from aioami import AMIClient
+from ami_ingest.main import IngestService
+from ami_ingest.settings import HttpSettings, IngestSettings, PbxSettings
 from cbcontracts.presence import PresenceState, decode_presence
 from cbruntime import Secret
 from cbstreams import PbxKeys
 from pbxlab import Hangup, Talk
-from pbxlab.asterisk import Asterisk, free_port, kit_dir, start_asterisk
+from pbxlab.asterisk import AMI_SECRET, AMI_USER, Asterisk, free_port, kit_dir, start_asterisk
 from pbxlab.sipp import Phone
 from presence.main import PresenceService
 from presence.settings import PbxPresence, PresenceSettings
@@ -230,3 +233,26 @@ async def test_tcp_and_tls_with_one_subscription_per_extension(
         subs = svc.watchers[0].subscriptions
         assert len(subs) == 6  # 3 extensions x 2 packages
         assert all(sub.established for sub in subs)
+
+
+async def test_extensions_discovered_from_the_pbxs_hints_through_ami_ingest(
+    pbx: Pbx, redis_client: aioredis.Redis, redis_url: str, redis_prefix: str
+) -> None:
+    """No extension listed: the service asks ami-ingest (ExtensionStateList over the actions
+    stream) for the hints of its context and watches each of them."""
+    r, pfx = redis_client, redis_prefix
+    ingest = IngestSettings(
+        redis_url=redis_url, key_prefix=pfx, instance="ingest-a", http=HttpSettings(port=-1),
+        pbx={"lab": PbxSettings(
+            port=pbx.ast.ami_port, username=AMI_USER, secret=Secret(AMI_SECRET), auth="md5",
+        )},
+    )  # fmt: skip
+    s = settings(pbx, redis_url, pfx, extensions=[], discover_context="presence-hints", lists={})
+    async with cbruntime.running(IngestService(ingest)), service(s) as svc:
+        hinted = {"100", "101", "102"} | ({"200", "201"} if pbx.version == "20" else set())
+        for ext in sorted(hinted):
+            await wait_state(r, pfx, ext, "unavailable", within=20)
+        assert hinted <= svc.watchers[0].watched
+        a = pbx.phones[0]
+        await pbx.phone(a).register()
+        await wait_state(r, pfx, a, "idle")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from cbruntime import HealthServer
-from cbstreams import connect
+from cbstreams import PbxKeys, connect
 
+from .discover import hinted_extensions
 from .metrics import PresenceMetrics
 from .publish import PresencePublisher
 from .settings import PresenceSettings
@@ -24,10 +26,19 @@ class PresenceService:
             self.redis, settings.key_prefix, settings.retention_s, self.metrics
         )
         self.watchers = [
-            PbxWatcher(name, pbx, self.publisher.submit, self.metrics)
+            PbxWatcher(
+                name, pbx, self.publisher.submit, self.metrics,
+                discover=self._discoverer(name, pbx.discover_context),
+            )
             for name, pbx in settings.pbx.items()
-        ]
+        ]  # fmt: skip
         self.http: HealthServer | None = None
+
+    def _discoverer(self, pbx: str, context: str) -> Callable[[], Awaitable[list[str]]] | None:
+        if not context:
+            return None
+        keys = PbxKeys(pbx, self.settings.key_prefix)
+        return lambda: hinted_extensions(self.redis, keys, context)
 
     def ready(self) -> bool:
         """Ready while Redis takes the changes and every PBX answers."""

@@ -30,6 +30,10 @@ class PbxPresence:
     domain: str = ""
     #: Extensions to watch (each needs a hint on the PBX).
     extensions: list[str] = field(default_factory=list)
+    #: Or discover them: every extension with a hint in this dialplan context (asked from
+    #: the PBX's ami-ingest with ExtensionStateList, again every ``discover_every_s``).
+    discover_context: str = ""
+    discover_every_s: float = 300.0
     #: ``dialog`` gives calls (ringing, talking, held); ``presence`` gives registration and
     #: the presence state (dnd, away). Both by default.
     events: list[Event] = field(default_factory=lambda: ["dialog", "presence"])
@@ -76,8 +80,11 @@ def load(
     if not settings.pbx:
         raise SettingsError("no PBX configured: add a [pbx.NAME] table")
     for name, p in settings.pbx.items():
-        if not p.extensions:
-            raise SettingsError(f"pbx.{name}.extensions is empty: list the extensions to watch")
+        if not p.extensions and not p.discover_context:
+            raise SettingsError(
+                f"pbx.{name}: list the extensions to watch, or set discover_context to "
+                "watch every hint of a dialplan context"
+            )
         unknown = set(p.lists) - {"dialog", "presence"}
         if unknown:
             raise SettingsError(f"pbx.{name}.lists: unknown event {sorted(unknown)[0]!r}")

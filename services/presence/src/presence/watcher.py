@@ -15,7 +15,7 @@ import asyncio
 import logging
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from cbcontracts.presence import PresenceState
 from cbsip import (
@@ -33,6 +33,7 @@ from cbsip import (
     uri_user,
 )
 
+from .discover import DiscoveryFailed
 from .metrics import PresenceMetrics
 from .settings import PbxPresence
 from .state import PresenceBook
@@ -70,6 +71,7 @@ class PbxWatcher:
         on_change: Callable[[PresenceState], None],
         metrics: PresenceMetrics,
         clock: Callable[[], float] = time.time,
+        discover: Callable[[], Awaitable[list[str]]] | None = None,
     ) -> None:
         self.name, self.settings = name, settings
         self.on_change, self.metrics, self.clock = on_change, metrics, clock
@@ -94,7 +96,8 @@ class PbxWatcher:
             domain=settings.domain or settings.host,
             credentials=creds,
         )
-        self.watched = frozenset(settings.extensions)
+        self.watched: set[str] = set(settings.extensions)
+        self.discover = discover
         #: Extensions some resource list of the event names; those subscribed one by one.
         self.covered: dict[str, set[str]] = {e: set() for e in ("dialog", "presence")}
         self.alone: dict[str, set[str]] = {e: set() for e in ("dialog", "presence")}
@@ -106,12 +109,14 @@ class PbxWatcher:
     async def run(self, stop: asyncio.Event) -> None:
         try:
             async with asyncio.TaskGroup() as tg:
+                if self.discover is not None and not self.settings.extensions:
+                    tg.create_task(self._discovering(tg))
                 for event in self.settings.events:
                     lists = self.settings.lists.get(event, [])
                     for list_name in lists:
                         tg.create_task(self._watch_list(event, list_name, tg))
                     if not lists:
-                        for ext in self.settings.extensions:
+                        for ext in sorted(self.watched):
                             tg.create_task(self._watch_extension(event, ext))
                 tg.create_task(self._keepalive())
                 await stop.wait()
@@ -179,6 +184,39 @@ class PbxWatcher:
                 self.book.forget(ext, event)
                 self._emit(ext)
                 await asyncio.sleep(REFUSED_RETRY_S)
+
+    async def _discovering(self, tg: asyncio.TaskGroup) -> None:
+        """Watch every hinted extension of the context; new hints join on the next round."""
+        discover = self.discover
+        if discover is None:
+            return
+        failing = False
+        while True:
+            try:
+                found = set(await discover())
+            except DiscoveryFailed as exc:
+                if not failing:
+                    log.warning("PBX %s: cannot list its hints yet (%s); retrying", self.name, exc)
+                failing = True
+                await asyncio.sleep(min(10.0, self.settings.discover_every_s))
+                continue
+            if failing:
+                log.info("PBX %s: hints listed again", self.name)
+            failing = False
+            new = sorted(found - self.watched)
+            if new:
+                log.info(
+                    "PBX %s: watching %d more extensions: %s",
+                    self.name,
+                    len(new),
+                    ", ".join(new[:20]),
+                )
+                self.watched |= set(new)
+                for event in self.settings.events:
+                    if not self.settings.lists.get(event):
+                        for ext in new:
+                            tg.create_task(self._watch_extension(event, ext))
+            await asyncio.sleep(self.settings.discover_every_s)
 
     async def _keepalive(self) -> None:
         down_since: float | None = None
