@@ -10,6 +10,13 @@ private redis-server. Prints ``name=value`` lines:
 * ``crm_calls_logged_per_s_fake``: the same through the amoCRM adapter (built from settings:
   OAuth, Redis tokens and limiter) against the fake amoCRM on 127.0.0.1 with its rate limit
   off (and ours far above it), until the fake holds every call.
+* ``crm_card_data_p99_ms_under_burst_{amocrm,bitrix24}``: a 300-call burst (three waves of
+  100 a second, from 10 numbers whose lookups are cached, each call ringing an operator and
+  ending 10 s after it started, two replicas) against the fake with the CRM's real limits
+  (amoCRM 7/s, Bitrix24 2/s 50 deep) and crm-sync's default limiters: p99 of call.started ->
+  the caller's ``crm.card`` on ``cb:crm:events`` (both stream ids: Redis's clock);
+* ``crm_burst_drain_s_{amocrm,bitrix24}``: from the first call.started until the CRM holds
+  every one of the 300 calls.
 """
 
 from __future__ import annotations
@@ -17,21 +24,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import os
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
+from cbcontracts import encode_event
+from cbcontracts.crm import CardData, decode_crm_event
 from cbcrm.adapter import CrmAdapter
 from cbcrm.builtin import BuiltinCrm
-from cbcrm.fakes import FakeAmoCrm
+from cbcrm.fakes import FakeAmoCrm, FakeBitrix24
 from cbcrm.lookup import LookupCache
+from cbcrm.rules import RulesConfig
 from cbruntime import Secret
 from cbstreams import connect
 from cbstreams.localredis import local_redis_server
 from crm_sync.main import CrmSyncService
-from crm_sync.remote_settings import AmoSyncSettings, RemoteLimits
+from crm_sync.remote_settings import AmoSyncSettings, B24SyncSettings, RemoteLimits
 from crm_sync.settings import BuiltinSettings, CrmSyncSettings, ExecutorSettings
 from crm_sync.testing import CallScript, publish_calls
 
@@ -142,17 +153,128 @@ async def bench_fake_amocrm(url: str, n: int) -> None:
         await bench_calls(url, settings, None, count, n, "crm_calls_logged_per_s_fake")
 
 
+BURST, WAVES, TALK_S = 300, 3, 10.0
+KNOWN = [f"+7916{n:07d}" for n in range(10)]
+
+
+def _ms(entry_id: bytes) -> int:
+    return int(entry_id.split(b"-")[0])
+
+
+async def bench_burst(url: str, crm: str) -> None:
+    """The burst against ``crm`` (amocrm | bitrix24); prints its two figures."""
+    fake: FakeAmoCrm | FakeBitrix24 = FakeAmoCrm() if crm == "amocrm" else FakeBitrix24()
+    async with fake:
+        p = f"bench{time.time_ns()}:"
+        if isinstance(fake, FakeAmoCrm):
+            st = fake.state
+            users = [st.add_user(f"Operator {n}", admin=n == 0) for n in range(5)]
+            for n, phone in enumerate(KNOWN):
+                st.add_contact(f"Client {n}", [phone], responsible=users[n % 5])
+            section: dict[str, Any] = {"amocrm": AmoSyncSettings(
+                base_url=fake.url, client_id=st.client_id,
+                client_secret=Secret(st.client_secret), redirect_uri=st.redirect_uri,
+                auth_code=Secret(st.issue_code()),
+                extensions={str(u): str(100 + i) for i, u in enumerate(users)})}  # fmt: skip
+
+            def logged() -> int:
+                return len({c["uniq"] for c in st.calls if str(c["uniq"]).startswith("x.")})
+        else:
+            b24 = fake.state
+            users = [b24.add_user(f"Operator {n}", str(100 + n)) for n in range(5)]
+            for n, phone in enumerate(KNOWN):
+                b24.add_entity("contacts", f"Client {n}", [phone], responsible=users[n % 5])
+            section = {"bitrix24": B24SyncSettings(
+                portal_url=fake.url, oauth_url=fake.url, client_id=fake.client_id,
+                client_secret=Secret(fake.client_secret), auth_code=Secret(fake.issue_code()),
+                application_token=Secret(fake.application_token))}  # fmt: skip
+
+            def logged() -> int:
+                return len(b24.finished)
+
+        settings = dataclasses.replace(
+            call_settings(url, p, adapter=crm, **section),
+            executor=ExecutorSettings(workers=64), batch=100, block_ms=20,
+            rules=RulesConfig(default_user_id=str(users[0])),
+        )  # fmt: skip
+        redis = connect(url)
+        stop = asyncio.Event()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for r in range(2):
+                    replica = dataclasses.replace(settings, instance=f"bench{r}")
+                    tg.create_task(CrmSyncService(replica).run(stop))
+                warm = [CallScript(f"w.{i}", ph).started() for i, ph in enumerate(KNOWN)]
+                await publish_calls(redis, settings.calls_stream, warm)
+                while await _cards(redis, settings) < len(warm):  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+                scripts = [CallScript(f"x.{i}", KNOWN[i % 10]) for i in range(BURST)]
+                started_ids: dict[str, int] = {}
+                t0, starts = time.monotonic(), []
+                per = BURST // WAVES
+                for w in range(WAVES):
+                    wave = scripts[w * per : (w + 1) * per]
+                    for i, s in enumerate(wave):
+                        [eid] = await _xadd(redis, settings, [s.started()])
+                        started_ids[s.call_id] = _ms(eid)
+                        await publish_calls(redis, settings.calls_stream,
+                                            [s.ringing(str(100 + i % 5), 0.1)])  # fmt: skip
+                    starts += [(time.monotonic(), s) for s in wave]
+                    await asyncio.sleep(1.0)
+                for at, s in starts:
+                    await asyncio.sleep(max(0.0, at + TALK_S - time.monotonic()))
+                    ext = str(100 + int(s.call_id[2:]) % 5)
+                    await publish_calls(redis, settings.calls_stream, [
+                        s.answered(ext, 1.0), s.ended("answered", TALK_S, answered_by=ext,
+                                                      extension=ext, rang=(ext,))])  # fmt: skip
+                while logged() < BURST:  # noqa: ASYNC110 - the fake's state
+                    await asyncio.sleep(0.05)
+                drain = time.monotonic() - t0
+                stop.set()
+            rows = cast(
+                list[tuple[bytes, dict[bytes, bytes]]], await redis.xrange(settings.events_stream)
+            )
+            lat = sorted(
+                _ms(i) - started_ids[c.call_id]
+                for i, f in rows
+                if isinstance(c := decode_crm_event(f[b"data"]), CardData)
+                and c.call_id in started_ids
+            )
+            print(f"crm_card_data_p99_ms_under_burst_{crm}={lat[int(len(lat) * 0.99) - 1]}")
+            print(f"crm_burst_drain_s_{crm}={drain:.1f}")
+        finally:
+            keys = [k async for k in redis.scan_iter(match=f"{p}*")]
+            if keys:
+                await redis.delete(*keys)
+            await redis.aclose()
+
+
+async def _xadd(redis: Any, settings: CrmSyncSettings, events: list[Any]) -> list[bytes]:
+    return [await redis.xadd(settings.calls_stream, {b"data": encode_event(e)}) for e in events]
+
+
+async def _cards(redis: Any, settings: CrmSyncSettings) -> int:
+    rows: list[tuple[bytes, dict[bytes, bytes]]] = await redis.xrange(settings.events_stream)
+    return sum(isinstance(decode_crm_event(f[b"data"]), CardData) for _, f in rows)
+
+
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         crm = await BuiltinCrm.open(f"{tmp}/crm.sqlite3")
         try:
             async with redis_url() as url:
+                if args.burst_only:
+                    for name in ("amocrm", "bitrix24"):
+                        await bench_burst(url, name)
+                    return
                 await bench_lookups(url, crm, args.lookups)
                 settings = call_settings(url, f"bench{time.time_ns()}:")
                 await bench_calls(
                     url, settings, crm, crm.call_count, args.calls, "crm_calls_logged_per_s"
                 )
                 await bench_fake_amocrm(url, args.calls)
+                for name in ("amocrm", "bitrix24"):
+                    await bench_burst(url, name)
         finally:
             await crm.aclose()
 
@@ -161,4 +283,5 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--lookups", type=int, default=40_000)
     parser.add_argument("--calls", type=int, default=5_000)
+    parser.add_argument("--burst-only", action="store_true", help="only the 300-call bursts")
     asyncio.run(main(parser.parse_args()))

@@ -8,6 +8,9 @@ import amisim
 def test_public_api_is_pinned() -> None:
     assert sorted(amisim.__all__) == sorted(
         [
+            "OUTCOMES",
+            "Outcome",
+            "PlayedCall",
             "SCENARIOS",
             "Call",
             "Capture",

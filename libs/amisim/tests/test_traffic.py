@@ -8,7 +8,15 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from amisim import SCENARIOS, Simulator, TrafficConfig, TrafficGenerator, blast, render_events
+from amisim import (
+    OUTCOMES,
+    SCENARIOS,
+    Simulator,
+    TrafficConfig,
+    TrafficGenerator,
+    blast,
+    render_events,
+)
 from amisim.testing import Client
 
 _LINE = re.compile(rb"[A-Za-z0-9_-]+: [^\r\n]*")
@@ -27,6 +35,28 @@ async def test_traffic_runs_a_bounded_number_of_calls_and_leaves_no_channels(
     news = client.events("Newchannel")
     assert len({m["Linkedid"] for m in news}) == 25
     assert len({m["Uniqueid"] for m in news}) == len(news)
+
+
+async def test_the_pbx_keeps_the_truth_of_every_call_it_played(
+    sim: Simulator, client: Client
+) -> None:
+    assert set(OUTCOMES) == set(SCENARIOS)
+    config = TrafficConfig(rate=0, concurrency=4, max_calls=30, speed=50)
+    generator = TrafficGenerator(sim.pbx, config)
+    async with asyncio.timeout(30):
+        await generator.run()
+    await client.action("Ping")
+    linkedids = {m["Linkedid"] for m in client.events("Newchannel")}
+    assert {p.call_id for p in sim.pbx.played} == linkedids
+    assert len(sim.pbx.played) == 30
+    for played in sim.pbx.played:
+        assert not played.altered
+        outcome = OUTCOMES[played.scenario]
+        assert (played.result, played.direction) == (outcome.result, outcome.direction)
+        if outcome.answered_by:
+            assert played.answered_by == played.values[outcome.answered_by]
+        assert played.started_at <= played.ended_at
+        assert played.ring_s == outcome.ring_s / played.speed
 
 
 async def test_traffic_draws_outside_numbers_from_the_configured_phones(

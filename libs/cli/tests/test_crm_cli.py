@@ -62,6 +62,41 @@ def test_dead_letters_can_be_listed_redriven_and_dropped(redis_url: str, redis_p
         cleanup(redis_url, redis_prefix)
 
 
+def test_dead_letters_are_redriven_in_bulk_by_reason_by_time_or_all(
+    redis_url: str, redis_prefix: str
+) -> None:
+    dead, stream = f"{redis_prefix}dead", f"{redis_prefix}crm:commands"
+    env = {"CB_REDIS_URL": redis_url, "CB_DEAD_STREAM": dead}
+    seed(redis_url, dead, stream)
+    seed(redis_url, dead, stream)
+    try:
+        runner = CliRunner()
+        redrive = ["crm-sync", "dead", "redrive"]
+        refused = runner.invoke(cli, redrive, env=env)
+        assert refused.exit_code != 0  # neither ids nor a filter
+        by_reason = runner.invoke(cli, [*redrive, "--reason", "GAVE UP"], env=env)
+        assert by_reason.exit_code == 0, by_reason.output
+        assert by_reason.output.endswith("2 re-driven\n")
+        left = runner.invoke(cli, ["crm-sync", "dead", "list"], env=env).output.splitlines()
+        assert [json.loads(r)["error"] for r in left] == ["422 bad", "422 bad"]
+        future = runner.invoke(cli, [*redrive, "--since", "2999-01-01"], env=env)
+        assert future.output.endswith("0 re-driven\n")
+        everything = runner.invoke(cli, [*redrive, "--all"], env=env)
+        assert everything.output.endswith("2 re-driven\n")
+        assert runner.invoke(cli, ["crm-sync", "dead", "list"], env=env).output == ""
+
+        async def back() -> int:
+            redis = connect(redis_url)
+            try:
+                return int(await redis.xlen(stream))
+            finally:
+                await redis.aclose()
+
+        assert asyncio.run(back()) == 4  # every one back on its stream
+    finally:
+        cleanup(redis_url, redis_prefix)
+
+
 def test_lookup_asks_the_builtin_crm_and_explains_the_choice() -> None:
     env = {"CB_BUILTIN__PATH": ":memory:"}
     result = CliRunner().invoke(cli, ["crm-sync", "lookup", "8 926 555-44-33"], env=env)

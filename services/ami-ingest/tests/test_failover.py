@@ -47,7 +47,7 @@ async def test_the_standby_takes_over_within_a_few_seconds_of_the_active_dying(
             await read_until(redis_client, keys.ami, lambda e: bool(syncs(e)))
             settings = replace(settings_for(redis_url, redis_prefix, sim), instance="b")
             async with running(settings) as standby:
-                assert await redis_client.get(keys.lease()) == b"a"
+                assert str(await redis_client.get(keys.lease())).startswith("b'a#1.")
                 assert standby.pbxs[0].state == "standby"
                 assert len(sim.sessions) == 1  # only the active replica is connected
 
@@ -55,12 +55,13 @@ async def test_the_standby_takes_over_within_a_few_seconds_of_the_active_dying(
                 active.send_signal(signal.SIGKILL)
                 entries = await read_until(redis_client, keys.ami, lambda e: len(syncs(e)) >= 2)
                 took = time.monotonic() - killed_at
-                assert await redis_client.get(keys.lease()) == b"b"
+                assert str(await redis_client.get(keys.lease())).startswith("b'b#2.")
         finally:
             if active.returncode is None:
                 active.kill()
             await active.wait()
-    assert took < 6.0, f"takeover took {took:.1f}s"
+    # TTL 3 s + the hand-over grace 1.5 s (the lapsed owner may come back) + a poll
+    assert took < 7.0, f"takeover took {took:.1f}s"
     first, second = (s[b"sess"] for s in syncs(entries))
     assert first != second
     assert frames_of(entries, second)  # the standby publishes its own session

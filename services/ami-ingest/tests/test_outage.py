@@ -4,13 +4,8 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 
 from ami_ingest.testing import (
     SECRET,
@@ -23,57 +18,7 @@ from ami_ingest.testing import (
 )
 from amisim import Capture, Simulator
 from cbstreams import PbxKeys, connect
-from cbstreams.localredis import wait_for_ping
-
-
-class RedisProcess:
-    """A redis-server on a unix socket with an append-only file, so data survives a restart."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.tmp = tmp
-        self.url = f"unix://{tmp / 'redis.sock'}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        assert binary
-        self.proc = subprocess.Popen(  # noqa: S603 - fixed argv
-            [
-                binary,
-                "--port",
-                "0",
-                "--unixsocket",
-                str(self.tmp / "redis.sock"),
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-                "--dir",
-                str(self.tmp),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_ping(self.url)
-
-    def stop(self) -> None:
-        assert self.proc is not None
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-
-
-@contextmanager
-def redis_process() -> Iterator[RedisProcess]:
-    with tempfile.TemporaryDirectory(prefix="cb-outage-") as tmp:
-        server = RedisProcess(Path(tmp))
-        server.start()
-        try:
-            yield server
-        finally:
-            if server.proc is not None and server.proc.poll() is None:
-                server.stop()
+from cbstreams.localredis import redis_process
 
 
 async def test_no_frame_is_lost_while_redis_is_down_and_backpressure_is_reported(
@@ -82,7 +27,7 @@ async def test_no_frame_is_lost_while_redis_is_down_and_backpressure_is_reported
     capture = load("attended_transfer_ami")
     want = capture.replayed_frames()
     keys = PbxKeys("main", prefix="outage:")
-    with redis_process() as server:
+    with redis_process(fsync="always") as server:
         client = connect(server.url)
         async with Simulator(secret=SECRET, speed=0) as sim:
             settings = replace(settings_for(server.url, "outage:", sim), buffer_max_bytes=8192)
@@ -104,3 +49,49 @@ async def test_no_frame_is_lost_while_redis_is_down_and_backpressure_is_reported
     after_sync = next(i for i, (_, d) in enumerate(entries) if d[b"ev"] == b"callbridge.sync")
     assert frames_of(entries[after_sync + 1 :]) == want
     assert len({d[b"sess"] for _, d in entries}) == 1
+
+
+async def test_two_replicas_across_a_redis_restart_publish_every_frame_once_in_order(
+    load: Callable[[str], Capture],
+) -> None:
+    """The issue's 783/954-frame loss: the active replica's lease lapses during the outage and
+    the standby (polling faster than the active renews) used to take it, and the active's
+    buffer was dropped. Now the lapsed owner gets a hand-over grace: it re-takes the lease
+    with the same generation and publishes every frame it received, in order, exactly once;
+    the standby stays a standby."""
+    capture = load("attended_transfer_ami")
+    want = capture.replayed_frames()
+    keys = PbxKeys("main", prefix="two:")
+    with redis_process(fsync="always") as server:
+        client = connect(server.url)
+        async with Simulator(secret=SECRET, speed=0) as sim:
+            a_settings = settings_for(server.url, "two:", sim, lease_ttl_ms=1000, lease_renew_s=0.3,
+                                      standby_poll_s=0.05, lease_handover_grace_ms=600)  # fmt: skip
+            async with running(a_settings) as a:
+                await read_until(client, keys.ami, lambda e: bool(syncs(e)))
+                async with running(replace(a_settings, instance="b")) as b:
+                    await until(lambda: b.pbxs[0].lease.link.up)  # b polls as a standby
+                    server.stop()
+                    await sim.replay(capture, chunks=True)
+                    frames_in = a.metrics.frames_in.labels("main")
+                    await until(lambda: frames_in._value.get() >= len(want))
+                    await until(lambda: not a.pbxs[0].lease.held)  # lapsed by a's own clock
+                    assert not a.ready()  # /readyz: 503
+                    assert a.metrics.redis_up.labels("main")._value.get() == 0
+                    assert a.pbxs[0].buffer is not None
+                    assert a.pbxs[0].buffer.bytes > 0
+                    await asyncio.to_thread(server.start)
+                    entries = await read_until(
+                        client, keys.ami, lambda e: frames_of(e)[-1:] == want[-1:], timeout=30
+                    )
+                    token = await client.get(keys.lease())
+                    assert a.ready()
+                    assert b.pbxs[0].state == "standby"
+                    assert a.link.outages == 1  # one outage, logged once
+        await client.aclose()
+    after_sync = next(i for i, (_, d) in enumerate(entries) if d[b"ev"] == b"callbridge.sync")
+    assert frames_of(entries[after_sync + 1 :]) == want  # all of them, in order, once
+    assert len(syncs(entries)) == 1
+    assert len({d[b"sess"] for _, d in entries}) == 1
+    # the same generation: nobody else published in between
+    assert str(token).startswith("b'a#1.")

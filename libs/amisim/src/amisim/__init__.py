@@ -16,14 +16,18 @@ from .traffic import (
     render_call,
     render_events,
 )
+from .truth import OUTCOMES, Outcome, PlayedCall
 
 __all__ = [
+    "OUTCOMES",
     "SCENARIOS",
     "Call",
     "Capture",
     "CaptureResult",
     "LiveChannel",
+    "Outcome",
     "PbxError",
+    "PlayedCall",
     "Simulator",
     "Template",
     "TrafficConfig",

@@ -63,6 +63,7 @@ class Call:
         self._wake = asyncio.Event()
         self._done = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.altered = False  # interrupted by an action: no longer the scenario as captured
 
     def __repr__(self) -> str:
         return f"<Call {self.id} {self.template.name} linkedid={self.values.get('linkedid')}>"
@@ -91,6 +92,7 @@ class Call:
 
     async def interrupt(self) -> None:
         """Stop playing; the call's channels stay as they are."""
+        self.altered = True
         task, self._task = self._task, None
         if task is not None and task is not asyncio.current_task():
             task.cancel()

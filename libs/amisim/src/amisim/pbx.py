@@ -15,6 +15,7 @@ from ._teardown import hangup_frames
 from ._template import Template, load_template
 from .calls import Call, Timed, render
 from .channels import ChannelTable, LiveChannel
+from .truth import PlayedCall, played_call
 
 __all__ = ["Pbx", "PbxError"]
 
@@ -47,6 +48,8 @@ class Pbx:
         self.table = ChannelTable()
         self.ids = IdSource(seed=seed)
         self.calls: set[Call] = set()
+        #: The truth of every call played to its end (``PlayedCall``), in order of ending.
+        self.played: list[PlayedCall] = []
 
     # Host protocol for Call ------------------------------------------------------------
     def emit(self, frames: list[bytes], owner: object | None = None) -> None:
@@ -91,11 +94,14 @@ class Pbx:
 
     def _track(self, call: Call) -> None:
         self.calls.add(call)
-        self.spawn(self._forget_when_done(call), f"call-{call.id}-watch")
+        self.spawn(self._forget_when_done(call, time.time()), f"call-{call.id}-watch")
 
-    async def _forget_when_done(self, call: Call) -> None:
+    async def _forget_when_done(self, call: Call, started_at: float) -> None:
         await call.wait()
         self.calls.discard(call)
+        truth = played_call(call, started_at, time.time())
+        if truth is not None:
+            self.played.append(truth)
 
     # Acting on live channels ---------------------------------------------------------------
     def find_channel(self, name: str) -> LiveChannel | None:

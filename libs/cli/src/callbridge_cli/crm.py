@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime as dt
 import json
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -16,12 +17,14 @@ import click
 import msgspec
 
 from cbcrm.effective import choose
+from cbcrm.exceptions import CrmError
 from cbcrm.phones import to_e164
 from cbrecords import RecordStore
-from cbruntime import RuntimeSetupError, run_until_signal, setup_logging
+from cbruntime import RuntimeSetupError, Secret, run_until_signal, setup_logging
 from cbstreams import connect
 from cbstreams.deadletter import DeadLetters
 from crm_sync.adapters import open_adapter
+from crm_sync.auth import AuthKeys
 from crm_sync.main import CrmSyncService, build_sync
 from crm_sync.redrive import Redriven, redrive_calls
 from crm_sync.settings import CrmSyncSettings, load
@@ -90,12 +93,39 @@ def dead_list(config: Path | None, count: int) -> None:
 
 @dead.command("redrive")
 @config_option
-@click.argument("dead_ids", nargs=-1, required=True)
-def dead_redrive(config: Path | None, dead_ids: tuple[str, ...]) -> None:
-    """Put dead entries back on their stream (after fixing the cause)."""
-    for dead_id in dead_ids:
-        new_id = _dead(_settings(config), lambda d, i=dead_id: d.redrive(i))  # type: ignore[misc]
+@click.argument("dead_ids", nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="Every dead entry.")
+@click.option("--reason", default="", help="Entries whose reason contains this text.")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"]),
+    help="Entries dead at or after this UTC time.",
+)
+def dead_redrive(
+    config: Path | None,
+    dead_ids: tuple[str, ...],
+    everything: bool,
+    reason: str,
+    since: dt.datetime | None,
+) -> None:
+    """Put dead entries back on their stream (after fixing the cause): the DEAD_IDS given,
+    or every entry matching --all / --reason / --since (filters combine)."""
+    chosen = everything or reason or since is not None
+    if bool(dead_ids) == bool(chosen):
+        raise click.UsageError("give DEAD_IDS, or --all / --reason / --since (not both)")
+    since_ms = int(since.replace(tzinfo=dt.UTC).timestamp() * 1000) if since else 0
+
+    async def redrive(d: DeadLetters) -> list[tuple[str, bytes | None]]:
+        ids = list(dead_ids) or [
+            e.dead_id for e in await d.select(reason=reason, since_ms=since_ms)
+        ]
+        return [(i, await d.redrive(i)) for i in ids]
+
+    done = _dead(_settings(config), redrive)
+    for dead_id, new_id in done:
         click.echo(f"{dead_id} -> {new_id.decode() if new_id else 'not found'}")
+    if chosen:
+        click.echo(f"{len(done)} re-driven")
 
 
 @dead.command("drop")
@@ -166,6 +196,48 @@ def redrive(config: Path | None, call_ids: tuple[str, ...], since: str | None,
         click.echo(json.dumps(dataclasses.asdict(result), ensure_ascii=False))
     counts = Counter(r.outcome for r in results)
     click.echo(", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no calls", err=True)
+
+
+@crm_sync.command("auth")
+@config_option
+@click.argument("crm", type=click.Choice(["amocrm", "bitrix24", "megaplan"]))
+@click.option("--code", envvar="CB_AUTH_CODE", help="A new authorization code (amoCRM, Bitrix24).")
+def auth(config: Path | None, crm: str, code: str | None) -> None:
+    """Re-authorise a CRM on a running system: exchange a new authorization code (amoCRM,
+    Bitrix24; codes live minutes) or sign in again with the configured password (Megaplan).
+    Stored tokens are replaced and the circuit opened by dead credentials closes: the
+    waiting commands go out (docs/crm-sync.md, Re-authorisation)."""
+    settings = dataclasses.replace(_settings(config), adapter=crm)
+    if crm == "megaplan":
+        if code:
+            raise click.UsageError("Megaplan signs in with megaplan.password, not a code")
+    elif not code:
+        raise click.UsageError(f"{crm}: give the new authorization code (--code)")
+    else:
+        section = getattr(settings, crm)
+        settings = dataclasses.replace(
+            settings, **{crm: dataclasses.replace(section, auth_code=Secret(code))}
+        )
+
+    async def main() -> None:
+        redis = connect(settings.redis_url)
+        try:
+            keys = AuthKeys(settings.key_prefix, crm)
+            if crm == "megaplan":  # forget the tokens: the client signs in again
+                await redis.delete(f"{settings.key_prefix}crm:megaplan:tokens", keys.dead)
+            adapter = await open_adapter(settings, redis)
+            try:
+                await adapter.users()  # one request with the new credentials
+            finally:
+                await adapter.aclose()
+        finally:
+            await redis.aclose()
+
+    try:
+        asyncio.run(main())
+    except CrmError as exc:
+        raise click.ClickException(f"{crm}: not authorised: {exc}") from None
+    click.echo(f"{crm}: authorised")
 
 
 @crm_sync.command("lookup")

@@ -15,6 +15,7 @@ import click
 from ami_ingest import IngestError, IngestService
 from ami_ingest import load as load_ingest_settings
 from cbruntime import RuntimeSetupError, run_until_signal, setup_logging
+from cbstreams import RedisLink
 from cbstreams.localredis import LocalRedisError, local_redis_server, wait_for_ping
 
 from .stack import DEMO_USERS, Stack, StackConfig, embedded_stack
@@ -63,10 +64,14 @@ async def _report(stack: Stack, every: float) -> None:
     pbx = service.pbxs[0]
     m = service.metrics
     calls_stream = stack.gateway.feeds.calls_stream
+    redis = stack.services.redis
+    link = RedisLink("report")
     while True:
         await asyncio.sleep(every)
-        length = await stack.services.redis.xlen(pbx.keys.ami)
-        calls = await stack.services.redis.xlen(calls_stream)
+        lengths = await link.retry(  # an outage: wait (logged once), the services wait too
+            lambda: asyncio.gather(redis.xlen(pbx.keys.ami), redis.xlen(calls_stream))
+        )
+        length, calls = lengths or (0, 0)
         traffic = stack.traffic
         done = f"{traffic.completed}/{traffic.started}" if traffic else "0/0"
         click.echo(

@@ -19,7 +19,6 @@ import wave
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import cast
 
 import redis.asyncio as aioredis
 import uvicorn
@@ -40,7 +39,7 @@ from api_gateway.state import Services, open_services
 from call_tracker.main import TrackerService
 from call_tracker.settings import PbxTopology, TrackerSettings
 from cbruntime import Secret, listen_socket
-from cbstreams import PbxKeys
+from cbstreams import PbxKeys, RedisLink, TailReader
 from crm_sync.main import CrmSyncService
 from crm_sync.settings import BuiltinSettings, CrmSyncSettings
 from crm_sync.settings import RecordingSettings as CrmRecordings
@@ -277,15 +276,14 @@ class DemoRecordings:
         self._root = root
 
     async def run(self) -> None:
-        last = "0-0"
+        """Until cancelled; a Redis outage is waited out (cbstreams.TailReader)."""
+        tail = TailReader(self._redis, {self._stream: "0-0"}, count=500,
+                          link=RedisLink("demo recordings"))  # fmt: skip
         while True:
-            reply = await self._redis.xread({self._stream: last}, count=500, block=1000)
-            for _, rows in cast(list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]], reply):
-                for entry_id, fields in rows:
-                    last = entry_id.decode()
-                    name = _mixmonitor_file(fields)
-                    if name:
-                        await asyncio.to_thread(self.write, name)
+            for _, _, fields in await tail.read():
+                name = _mixmonitor_file(fields)
+                if name:
+                    await asyncio.to_thread(self.write, name)
 
     def write(self, name: str) -> Path | None:
         path = PurePosixPath(name)

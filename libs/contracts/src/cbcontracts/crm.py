@@ -43,11 +43,15 @@ class _Wire(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
 
 class Leg(_Wire, frozen=True, kw_only=True):
-    """One operator's part of a call (a transfer starts a new leg). Times unix s."""
+    """One operator's conversation in a call (a transfer ends it; the target's starts when
+    the target talks). Times unix s; ``duration_s`` rounded to the nearest second.
+    ``transferred_from`` / ``transferred_to``: the operator this leg came from / went to."""
 
     extension: str
     started_at: int = 0
     duration_s: int = 0
+    transferred_from: str = ""
+    transferred_to: str = ""
 
 
 class CrmCommandBase(_Wire, frozen=True, kw_only=True, tag_field="type"):
@@ -91,11 +95,24 @@ class CardStart(CrmCommandBase, tag="crm.card_start", frozen=True, kw_only=True)
 
 
 class CardShow(CrmCommandBase, tag="crm.card_show", frozen=True, kw_only=True):
+    """Pop the CRM's card for the operators behind ``extensions`` (their phones ring). The
+    call's own fields let the executor register the card on the first show, for the ringing
+    operator. Ephemeral: dropped when older than the executor's ``card_stale_s`` or after
+    the call ended."""
+
     extensions: tuple[str, ...]
+    phone: str = ""  # E.164
+    direction: Direction = "inbound"
+    did: str = ""
+    started_at: int = 0  # unix s
+    at: int = 0  # the ringing event's time, unix µs
 
 
 class CardHide(CrmCommandBase, tag="crm.card_hide", frozen=True, kw_only=True):
+    """Close the card for ``extensions`` (answered elsewhere / stopped ringing). Ephemeral."""
+
     extensions: tuple[str, ...]
+    at: int = 0  # unix µs
 
 
 class CreateDeal(CrmCommandBase, tag="crm.create_deal", frozen=True, kw_only=True):

@@ -73,6 +73,10 @@ class NewContact(msgspec.Struct, frozen=True, kw_only=True):
     phone: str  # E.164
     responsible_user_id: str = ""
     unsorted: bool = False  # amoCRM: create an Unsorted (incoming lead) entry instead
+    # For an Unsorted entry: the call that brought the caller (its one call event) and the
+    # number the caller dialled (the DID, else the operator's extension).
+    call: CallLog | None = None
+    called: str = ""
 
 
 class NewDeal(msgspec.Struct, frozen=True, kw_only=True):
@@ -104,6 +108,17 @@ class CallLog(msgspec.Struct, frozen=True, kw_only=True):
     recording_url: str = ""  # signed, expiring link served by the gateway
     deal_id: str = ""  # the entity's deal the call belongs to, where the rule chose one
     reason: str = ""  # why this entity (the effective-entity rule's code), for the note
+    transferred_from: str = ""  # the operator (extension) who transferred the call to this leg
+    transferred_to: str = ""  # the operator this leg transferred the call to
+
+    def chain_text(self) -> str:
+        """The transfer chain of this leg for a note ("" when it was not transferred)."""
+        parts = []
+        if self.transferred_from:
+            parts.append(f"transferred from {self.transferred_from}")
+        if self.transferred_to:
+            parts.append(f"transferred to {self.transferred_to}")
+        return ", ".join(parts)
 
 
 @runtime_checkable
@@ -122,7 +137,7 @@ class CrmAdapter(Protocol):
     async def log_call(self, call: CallLog, *, key: str) -> str: ...
 
     # Call-card capability (no-ops where drives_call_card is False).
-    async def card_start(self, call: CallLog, *, key: str) -> str: ...
+    async def card_start(self, call: CallLog, *, key: str, show: bool = False) -> str: ...
     async def card_show(self, call_id: str, user_ids: list[str]) -> None: ...
     async def card_hide(self, call_id: str, user_ids: list[str]) -> None: ...
 
@@ -135,7 +150,7 @@ class NoCallCard:
 
     drives_call_card = False
 
-    async def card_start(self, call: CallLog, *, key: str) -> str:
+    async def card_start(self, call: CallLog, *, key: str, show: bool = False) -> str:
         return ""
 
     async def card_show(self, call_id: str, user_ids: list[str]) -> None:

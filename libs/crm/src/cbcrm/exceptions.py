@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 __all__ = [
+    "CrmAmbiguousError",
     "CrmAuthError",
+    "CrmAuthPaused",
     "CrmError",
     "CrmPermanentError",
     "CrmTransientError",
@@ -18,6 +20,11 @@ class CrmError(Exception):
         super().__init__(message)
         self.crm = crm
         self.status = status
+        self.step = ""  # the step of a command it failed in (contact, deal, log/0, task…)
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return f"step {self.step}: {text}" if self.step else text
 
 
 class CrmTransientError(CrmError):
@@ -28,6 +35,17 @@ class CrmTransientError(CrmError):
     ) -> None:
         super().__init__(message, crm=crm, status=status)
         self.retry_after = retry_after
+
+
+class CrmAmbiguousError(CrmTransientError):
+    """The request went out and no reply came (a read timeout, a dropped connection): the CRM
+    may have applied it. Never repeated blindly for a non-idempotent request; the step that
+    sent it reconciles (searches) before it sends again."""
+
+
+class CrmAuthPaused(CrmTransientError):
+    """The CRM refused our credentials for good (the circuit is open): nothing is sent until
+    someone re-authorises; commands wait (never dead-lettered for this)."""
 
 
 class CrmPermanentError(CrmError):

@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 import msgspec
 import redis.asyncio as aioredis
 
-from .adapter import Lookup
+from .adapter import Deal, Entity, Lookup
 from .exceptions import CrmTransientError
+from .remote.limits import lane
 
 __all__ = ["Fetch", "LookupCache"]
 
@@ -110,6 +112,36 @@ class LookupCache:
             pipe.delete(key)
         await pipe.execute()
 
+    async def amend(
+        self, phone: str, *, entity: Entity | None = None, deal: tuple[str, Deal] | None = None
+    ) -> None:
+        """We just created ``entity`` / ``deal`` (entity id, deal) for ``phone``: write them
+        into its cached lookup instead of dropping it (no lookup request to see our own
+        write; a burst of calls from one number would otherwise refetch after each). With
+        nothing cached, the number is simply forgotten (as :meth:`invalidate`)."""
+        key = self.key(phone)
+        cached = cast(bytes | None, await self._redis.get(key))
+        if cached is None:
+            await self.invalidate(phone)
+            return
+        found = _dec.decode(cached)
+        entities = found.entities
+        if entity is not None and all(e.id != entity.id for e in entities):
+            if not entity.created_at:  # the newest, not "oldest" by a missing date
+                entity = msgspec.structs.replace(entity, created_at=int(time.time()))
+            entities = (*entities, entity)
+        deals = dict(found.deals)
+        if deal is not None:
+            owner, new = deal
+            if all(d.id != new.id for d in deals.get(owner, ())):
+                deals[owner] = (*deals.get(owner, ()), new)
+        amended = Lookup(phone=found.phone, entities=entities, deals=deals)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.incr(f"{key}:gen")  # a lookup in flight from before may not overwrite this
+        pipe.expire(f"{key}:gen", max(self.ttl_s, 60) * 2)
+        pipe.set(key, _enc.encode(amended), ex=self.ttl_s)
+        await pipe.execute()
+
     async def _load(self, phone: str) -> Lookup:
         key = self.key(phone)
         token = secrets.token_hex(8)
@@ -119,7 +151,8 @@ class LookupCache:
         try:
             gen = await self._redis.get(f"{key}:gen") or b""
             self.fetches += 1
-            result = await self._fetch(phone)
+            with lane("cards"):  # a number's lookup is its card's data, whoever asks first
+                result = await self._fetch(phone)
             ttl = self.ttl_s if result.entities else self.negative_ttl_s
             await self._set_if_gen(keys=[key, f"{key}:gen"], args=[gen, _enc.encode(result), ttl])
             return result

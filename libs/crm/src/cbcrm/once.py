@@ -10,6 +10,13 @@ closes that gap. Keys: ``{prefix}crm:done:{key}``, kept ``ttl_s`` (7 days).
 commands may need are read with one ``MGET`` up front, and the new ones are written with the
 batch's acks (one pipeline, records before acks). The gap is the same — a crash before that
 write repeats steps whose records were not written yet, with the same keys to the adapter.
+
+**In flight.** A step that creates something without a native idempotency key (a contact,
+a deal) is run with a ``reconcile`` function: before its request, a durable marker
+``{prefix}crm:inflight:{key}`` is written at once (``SET NX``, not with the batch). Finding
+the marker already there means an earlier attempt may have reached the CRM without its
+result being recorded (a timeout, a crash): ``reconcile()`` searches the CRM first and its
+find becomes the step's result; only if it finds nothing is the request sent again.
 """
 
 from __future__ import annotations
@@ -20,15 +27,18 @@ from typing import Protocol, TypeVar, cast
 import msgspec
 import redis.asyncio as aioredis
 
-__all__ = ["Once", "StepBook", "Steps"]
+__all__ = ["Once", "Reconcile", "StepBook", "Steps"]
 
 T = TypeVar("T")
+Reconcile = Callable[[], Awaitable[T | None]]
 
 
 class Once:
     def __init__(self, redis: aioredis.Redis, *, prefix: str = "cb:", ttl_s: int = 7 * 86_400):
         self._redis = redis
+        self.prefix = prefix
         self._base = f"{prefix}crm:done:"
+        self._inflight = f"{prefix}crm:inflight:"
         self.ttl_s = ttl_s
 
     @property
@@ -50,19 +60,45 @@ class Once:
         """Record ``key`` as done; False if it already was."""
         return bool(await self._redis.set(self.key(key), result, nx=True, ex=self.ttl_s))
 
-    async def run(self, key: str, fn: Callable[[], Awaitable[T]], typ: type[T]) -> T:
+    async def begin(self, key: str) -> bool:
+        """Mark ``key`` in flight before its request; False if an earlier attempt did."""
+        return bool(await self._redis.set(f"{self._inflight}{key}", b"1", nx=True, ex=self.ttl_s))
+
+    async def run(
+        self,
+        key: str,
+        fn: Callable[[], Awaitable[T]],
+        typ: type[T],
+        reconcile: Reconcile[T] | None = None,
+    ) -> T:
         if (done := await self.result(key)) is not None:
             return msgspec.json.decode(done, type=typ)
-        result = await fn()
+        result = await _attempt(self, key, fn, reconcile)
         await self.record(key, msgspec.json.encode(result))
         return result
+
+
+async def _attempt(
+    once: Once, key: str, fn: Callable[[], Awaitable[T]], reconcile: Reconcile[T] | None
+) -> T:
+    if reconcile is not None and not await once.begin(key):
+        found = await reconcile()
+        if found is not None:
+            return found
+    return await fn()
 
 
 class Steps(Protocol):
     """What :class:`~cbcrm.sync.CallSync` needs to run steps exactly once."""
 
     async def results(self, *keys: str) -> list[bytes | None]: ...
-    async def run(self, key: str, fn: Callable[[], Awaitable[T]], typ: type[T]) -> T: ...
+    async def run(
+        self,
+        key: str,
+        fn: Callable[[], Awaitable[T]],
+        typ: type[T],
+        reconcile: Reconcile[T] | None = None,
+    ) -> T: ...
 
 
 class StepBook:
@@ -96,10 +132,16 @@ class StepBook:
             await self.prefetch(missing)
         return [self.known[k] for k in keys]
 
-    async def run(self, key: str, fn: Callable[[], Awaitable[T]], typ: type[T]) -> T:
+    async def run(
+        self,
+        key: str,
+        fn: Callable[[], Awaitable[T]],
+        typ: type[T],
+        reconcile: Reconcile[T] | None = None,
+    ) -> T:
         [done] = await self.results(key)
         if done is not None:
             return msgspec.json.decode(done, type=typ)
-        result = await fn()
+        result = await _attempt(self.once, key, fn, reconcile)
         self.record(key, msgspec.json.encode(result))
         return result

@@ -28,6 +28,7 @@ from .effective import Effective, EffectiveRule, choose
 from .exceptions import CrmError, InvalidPhone
 from .lookup import LookupCache
 from .phones import DEFAULT_REGION, search_forms, to_e164
+from .remote.limits import lane
 
 __all__ = ["Route", "RouteTable", "Router", "UserDirectory"]
 
@@ -53,19 +54,24 @@ class UserDirectory:
         self.key = f"{prefix}crm:{crm}:users"
         self.ttl_s, self.memo_s = ttl_s, memo_s
         self._memo: tuple[float, list[CrmUser]] = (0.0, [])
+        self._loading = asyncio.Lock()  # one load at a time: a burst asks the CRM once
 
     async def users(self) -> list[CrmUser]:
-        now = time.monotonic()
-        if now < self._memo[0]:
+        if time.monotonic() < self._memo[0]:
             return self._memo[1]
-        cached = cast(bytes | None, await self._redis.get(self.key))
-        if cached is not None:
-            users = _dec.decode(cached)
-        else:
-            users = await self._fetch()
-            await self._redis.set(self.key, _enc.encode(users), ex=self.ttl_s)
-        self._memo = (now + self.memo_s, users)
-        return users
+        async with self._loading:
+            now = time.monotonic()
+            if now < self._memo[0]:
+                return self._memo[1]
+            cached = cast(bytes | None, await self._redis.get(self.key))
+            if cached is not None:
+                users = _dec.decode(cached)
+            else:
+                with lane("cards"):  # who is who: every card needs it
+                    users = await self._fetch()
+                await self._redis.set(self.key, _enc.encode(users), ex=self.ttl_s)
+            self._memo = (now + self.memo_s, users)
+            return users
 
     async def by_extension(self, extension: str) -> CrmUser | None:
         if not extension:

@@ -4,6 +4,9 @@ Environment variables override the file. ``CB_REDIS_URL`` sets ``redis_url``; a 
 underscore walks into tables: ``CB_PBX__MAIN__SECRET`` sets ``pbx.main.secret``. Values from
 the environment are strings and are converted to the declared types (``"5038"`` -> ``5038``).
 Wrap passwords and tokens in :class:`Secret`: their repr and str are masked.
+
+A key in the file that the settings do not have (a typo: ``client_idd``) is an error naming
+the key and the file, for every service (:func:`unknown_keys`).
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
+import msgspec.inspect as mi
 
 from .exceptions import SettingsError
 
-__all__ = ["ENV_PREFIX", "Secret", "env_tree", "load_settings", "merge"]
+__all__ = ["ENV_PREFIX", "Secret", "env_tree", "load_settings", "merge", "unknown_keys"]
 
 ENV_PREFIX = "CB_"
 T = TypeVar("T")
@@ -86,6 +90,51 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise SettingsError(f"bad TOML in {path}: {exc}") from None
 
 
+def unknown_keys(cls: Any, data: Mapping[str, Any]) -> list[str]:
+    """Dotted paths of the keys in ``data`` that ``cls`` (dataclass / msgspec Struct, nested
+    through tables, dicts, lists and optionals) has no field for."""
+    return _unknown(mi.type_info(cls), data, "")
+
+
+def _unknown(info: mi.Type, value: Any, path: str) -> list[str]:
+    if isinstance(info, mi.UnionType):
+        return min(
+            (_unknown(t, value, path) for t in info.types if not isinstance(t, mi.NoneType)),
+            key=len,
+            default=[],
+        )
+    if isinstance(info, mi.DataclassType | mi.StructType) and isinstance(value, Mapping):
+        fields = {f.encode_name: f.type for f in info.fields}
+        out: list[str] = []
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if key not in fields:
+                out.append(where)
+            else:
+                out += _unknown(fields[key], item, where)
+        return out
+    if isinstance(info, mi.DictType) and isinstance(value, Mapping):
+        return [
+            k for key, v in value.items() for k in _unknown(info.value_type, v, f"{path}.{key}")
+        ]
+    if isinstance(info, mi.ListType | mi.TupleType | mi.VarTupleType) and isinstance(value, list):
+        item_type = getattr(info, "item_type", None)
+        if item_type is None:
+            return []
+        return [k for i, v in enumerate(value) for k in _unknown(item_type, v, f"{path}[{i}]")]
+    return []
+
+
+def _refuse_unknown(cls: Any, data: Mapping[str, Any], file: Any, *, prefix: str = "") -> None:
+    table = data[prefix] if prefix else data
+    unknown = [f"{prefix}.{k}" if prefix else k for k in unknown_keys(cls, table)]
+    if unknown:
+        keys = ", ".join(unknown)
+        raise SettingsError(
+            f"settings file {file}: unknown key{'s' if len(unknown) > 1 else ''} {keys}"
+        )
+
+
 def _dec_hook(typ: type, obj: object) -> object:
     if typ is Secret and isinstance(obj, str):
         return Secret(obj)
@@ -116,7 +165,11 @@ def load_settings(
         table = data.get(section)
         if not isinstance(table, dict):
             raise SettingsError(f"settings file {file}: no [{section}] table")
+        # top-level scalars are shared by the file's services: only the table is this one's
+        _refuse_unknown(cls, {section: table}, file, prefix=section)
         data = merge({k: v for k, v in data.items() if not isinstance(v, dict)}, table)
+    elif data:
+        _refuse_unknown(cls, data, file)
     tree = env_tree(env, prefix)
     tree.pop("config", None)
     try:

@@ -11,12 +11,15 @@ for one prompt in a process share one synthesis (single flight).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from pathlib import Path
 from typing import cast
 
 import msgspec
 import redis.asyncio as aioredis
+
+from cbstreams.exceptions import REDIS_DOWN
 
 from .audio import write_wav
 from .base import Synthesizer, VoiceParams
@@ -68,7 +71,10 @@ class TtsCache:
         """The prompt's file, synthesising it if no replica has yet."""
         voice = voice or VoiceParams()
         key = prompt_key(self.synth.name, voice, text)
-        known = cast(bytes | None, await self._redis.getex(self.index_key(key), ex=self.ttl_s))
+        try:
+            known = cast(bytes | None, await self._redis.getex(self.index_key(key), ex=self.ttl_s))
+        except REDIS_DOWN:  # an outage: the file's path is known without the index
+            known = str(self.path_of(key)).encode()
         if known is not None and await asyncio.to_thread(Path(known.decode()).is_file):
             return CachedPrompt(key, Path(known.decode()), True)
         flight = self._flights.get(key)
@@ -95,5 +101,6 @@ class TtsCache:
             audio = await self.synth.synthesize(text, voice)
             await asyncio.to_thread(write_wav, path, audio)
             self.synthesised += 1
-        await self._redis.set(self.index_key(key), str(path), ex=self.ttl_s)
+        with contextlib.suppress(*REDIS_DOWN):  # the file is there; the index catches up later
+            await self._redis.set(self.index_key(key), str(path), ex=self.ttl_s)
         return CachedPrompt(key, path, False)

@@ -9,6 +9,7 @@ bytes), so a re-drive appends exactly the original entry to its stream again.
 
 from __future__ import annotations
 
+import builtins
 import time
 from typing import Any, cast
 
@@ -108,6 +109,32 @@ class DeadLetters:
             pipe.xdel(self.key, dead_id)
             new_id, _ = await pipe.execute()
         return cast(bytes, new_id)
+
+    async def select(
+        self, *, reason: str = "", since_ms: int = 0, stream: str = "", page: int = 500
+    ) -> builtins.list[DeadEntry]:
+        """Every dead entry whose error contains ``reason`` (case-insensitive), dead at or
+        after ``since_ms`` (unix ms), from ``stream`` ("" = any), oldest first."""
+        out: builtins.list[DeadEntry] = []
+        after, wanted = "-", reason.lower()
+        start = f"{since_ms}-0" if since_ms else "-"  # dead ids are XADD times
+        while True:
+            rows = await self.list(page, after) if after != "-" else await self._from(start, page)
+            for entry in rows:
+                matches = wanted in entry.error.lower() and entry.at >= since_ms
+                if matches and (not stream or entry.stream == stream):
+                    out.append(entry)
+            if len(rows) < page:
+                return out
+            after = rows[-1].dead_id
+
+    async def _from(self, start: str, count: int) -> builtins.list[DeadEntry]:
+        with redis_errors():
+            rows = cast(
+                list[tuple[bytes, dict[bytes, bytes]]],
+                await self._redis.xrange(self.key, start, "+", count=count),
+            )
+        return [DeadEntry.from_entry(i, f) for i, f in rows]
 
     async def drop(self, dead_id: str) -> bool:
         with redis_errors():

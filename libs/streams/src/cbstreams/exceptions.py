@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import redis.exceptions
 
 __all__ = [
+    "REDIS_DOWN",
     "ActionReplyTimeout",
     "LeaseLost",
     "MalformedEntry",
@@ -37,10 +38,35 @@ class MalformedEntry(StreamError):
     """A stream entry lacks a required field or carries one of the wrong shape."""
 
 
+#: What a Redis outage raises (redis-py's errors, or ours once mapped): handlers that catch
+#: ``Exception`` re-raise these so that the reader waits the outage out.
+REDIS_DOWN: tuple[type[Exception], ...] = (
+    StreamUnavailable,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ReadOnlyError,
+)
+
+
 @contextlib.contextmanager
 def redis_errors() -> Iterator[None]:
-    """Map redis-py's connection errors to :class:`StreamUnavailable`."""
+    """Map redis-py's connection errors to :class:`StreamUnavailable` (also a replica that
+    refuses writes during a failover, a Redis still loading its data after a restart, and
+    one refusing writes until it can persist them again: ``MISCONF``, ``MASTERDOWN``…)."""
     try:
         yield
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
+    except (
+        redis.exceptions.ConnectionError,  # includes BusyLoadingError
+        redis.exceptions.TimeoutError,
+        redis.exceptions.ReadOnlyError,
+        OSError,
+    ) as exc:
         raise StreamUnavailable(f"redis unavailable: {exc.__class__.__name__}: {exc}") from exc
+    except redis.exceptions.ResponseError as exc:
+        if str(exc).split(" ", 1)[0] in _TRANSIENT_REPLIES:
+            raise StreamUnavailable(f"redis unavailable: {exc}") from exc
+        raise
+
+
+#: Error replies that mean "not now" rather than "wrong request".
+_TRANSIENT_REPLIES = frozenset({"MISCONF", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "LOADING"})

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_PREFIX", "PbxKeys"]
+__all__ = ["DEFAULT_PREFIX", "PbxKeys", "lane_stream"]
 
 DEFAULT_PREFIX = "cb:"
+
+
+def lane_stream(stream: str, lane: str) -> str:
+    """The stream of one priority ``lane`` of a command stream: ``cb:crm:commands`` →
+    ``cb:crm:commands:cards``; the empty lane is the stream itself."""
+    return f"{stream}:{lane}" if lane else stream
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from .client import connect
-from .localredis import local_redis_server, wait_for_ping
+from .localredis import RedisProcess, local_redis_server, redis_process, wait_for_ping
 
 
 @contextlib.contextmanager
@@ -69,3 +69,11 @@ async def redis_client(redis_url: str, redis_prefix: str) -> AsyncIterator[aiore
         if keys:
             await client.delete(*keys)
         await client.aclose()
+
+
+@pytest.fixture
+def restartable_redis() -> Iterator[RedisProcess]:
+    """A private redis-server for this test only (AOF ``everysec``, a free TCP port), which the
+    test may stop, kill and start again: for outage tests. Never the shared session Redis."""
+    with redis_process() as server:
+        yield server

@@ -7,6 +7,7 @@ import logging
 
 from cbruntime import HealthServer, new_registry
 from cbstreams import connect
+from cbstreams.outage import RedisLink
 
 from .metrics import IngestMetrics
 from .pbx import PbxIngest
@@ -25,8 +26,10 @@ class IngestService:
         self.registry = new_registry()
         self.metrics = IngestMetrics.create(self.registry)
         self.redis = connect(settings.redis_url)
+        #: Whether Redis answers (one link for every PBX: it is one Redis).
+        self.link = RedisLink("ami-ingest", on_change=self._redis_up)
         self.pbxs = [
-            PbxIngest(name, pbx, settings, self.redis, self.metrics)
+            PbxIngest(name, pbx, settings, self.redis, self.metrics, self.link)
             for name, pbx in settings.pbx.items()
         ]
         self.http: HealthServer | None = None
@@ -39,13 +42,18 @@ class IngestService:
                 port=settings.http.port,
             )
 
+    def _redis_up(self, up: bool) -> None:
+        for name in self.settings.pbx:
+            self.metrics.redis_up.labels(name).set(int(up))
+
     def healthy(self) -> bool:
         """The service runs (a standby is healthy)."""
         return True
 
     def ready(self) -> bool:
-        """No PBX is stuck connecting: each is a standby or has its AMI session."""
-        return all(p.state != "connecting" for p in self.pbxs)
+        """Redis answers and no PBX is stuck connecting: each is a standby or has its AMI
+        session. During a Redis outage frames are buffered, but the service is not ready."""
+        return self.link.up and all(p.state != "connecting" for p in self.pbxs)
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info(

@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 
 from aioami import AMIClient, AMIError
 from cbstreams import ActionExecutor, Lease, LeaseLost, PbxKeys, StreamError, Trimmer
+from cbstreams.outage import RedisLink
 
 from .buffer import FrameBuffer
 from .handler import ActionHandler
@@ -36,13 +37,16 @@ class PbxIngest:
         settings: IngestSettings,
         redis: aioredis.Redis,
         metrics: IngestMetrics,
+        link: RedisLink | None = None,
     ) -> None:
         self.name, self._pbx, self._settings = name, pbx, settings
         self._redis, self._metrics = redis, metrics
+        self.link = link or RedisLink(f"ami-ingest {name}")
         self.keys = PbxKeys(name, prefix=settings.key_prefix)
         self.lease = Lease(
-            redis, self.keys.lease(), settings.instance, ttl_ms=settings.lease_ttl_ms
-        )
+            redis, self.keys.lease(), settings.instance, ttl_ms=settings.lease_ttl_ms,
+            handover_grace_ms=settings.lease_handover_grace_ms, link=self.link,
+        )  # fmt: skip
         self.state: State = "standby"
         self.client: AMIClient | None = None
         self.buffer: FrameBuffer | None = None
@@ -56,7 +60,9 @@ class PbxIngest:
             try:
                 await self._active()
             except* LeaseLost:
-                log.warning("lease lost: stopped publishing", extra={"pbx": self.name})
+                dropped = self.buffer.bytes if self.buffer is not None else 0
+                log.warning("lease lost to another replica: stopped publishing",
+                            extra={"pbx": self.name, "buffer_dropped_bytes": dropped})  # fmt: skip
             finally:
                 self._metrics.lease_held.labels(self.name).set(0)
                 self._metrics.connected.labels(self.name).set(0)
@@ -84,11 +90,14 @@ class PbxIngest:
             buffer,
             self.lease,
             self._metrics,
+            link=self.link,
             batch=s.publish_batch,
             trimmer=Trimmer(s.retention_s * 1000, every_s=s.trim_every_s),
         )
         handler = ActionHandler(client, self._metrics, self.name)
-        executor = ActionExecutor(self._redis, self.keys, handler, consumer=s.instance)
+        executor = ActionExecutor(
+            self._redis, self.keys, handler, consumer=s.instance, link=self.link
+        )
         async with asyncio.TaskGroup() as tg:
             tg.create_task(read_frames(client, buffer, self._metrics, self.name))
             tg.create_task(publisher.run())
@@ -109,14 +118,8 @@ class PbxIngest:
             delay = min(delay * 2, 30.0)
 
     async def _execute(self, executor: ActionExecutor) -> None:
-        """Run actions; Redis outages only pause this (publishing has its own retries)."""
-        while True:
-            try:
-                await executor.run()
-            except StreamError as exc:
-                self._metrics.errors.labels(self.name, "actions").inc()
-                log.warning("action executor paused", extra={"pbx": self.name, "error": str(exc)})
-                await asyncio.sleep(1.0)
+        """Run actions until cancelled; the executor waits out Redis outages itself."""
+        await executor.run(asyncio.Event())
 
     async def _gauges(self, client: AMIClient, buffer: FrameBuffer) -> None:
         m, pbx = self._metrics, self.name

@@ -18,6 +18,7 @@ from aioami import event_name
 from cbstreams import Lease, PbxKeys, StreamPublisher, StreamUnavailable, Trimmer
 from cbstreams import fields as F
 from cbstreams.exceptions import redis_errors
+from cbstreams.outage import RedisLink
 
 from .buffer import FrameBuffer, Item
 from .metrics import IngestMetrics
@@ -39,6 +40,7 @@ class FramePublisher:
         lease: Lease,
         metrics: IngestMetrics,
         *,
+        link: RedisLink | None = None,
         batch: int = 1000,
         trimmer: Trimmer | None = None,
     ) -> None:
@@ -49,9 +51,11 @@ class FramePublisher:
         self._uncertain = False
         self._metrics = metrics
         self._label = keys.pbx
+        self._link = link or RedisLink(f"ami-ingest {keys.pbx}")
 
     async def run(self) -> None:
-        backoff = 0.05
+        """Publish until cancelled. Raises LeaseLost when another generation holds the lease
+        (fenced: nothing of ours is written after it took over)."""
         while True:
             items = await self._buffer.peek(self._batch)
             if not self._lease.held:  # not renewed within its TTL: never publish
@@ -60,21 +64,18 @@ class FramePublisher:
             try:
                 await self._publish(items)
             except StreamUnavailable as exc:
-                self._failed(exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 1.0)
+                self._failed(exc)
+                await asyncio.sleep(self._link.down(exc))
                 continue
-            if backoff > 0.05:
-                log.info("redis reachable again, publishing", extra={"pbx": self._label})
-                backoff = 0.05
+            self._link.ok()
             self._metrics.redis_up.labels(self._label).set(1)
             await self._buffer.drop(len(items))
 
-    def _failed(self, exc: StreamUnavailable, backoff: float) -> None:
+    def _failed(self, exc: StreamUnavailable) -> None:
         self._uncertain = True
         self._metrics.redis_up.labels(self._label).set(0)
         self._metrics.errors.labels(self._label, "redis").inc()
-        if backoff == 0.05:
+        if self._link.up:
             log.warning(
                 "redis unreachable: buffering frames",
                 extra={"pbx": self._label, "error": str(exc), "buffered": self._buffer.bytes},
@@ -87,7 +88,7 @@ class FramePublisher:
         if self._uncertain:
             entries = entries[await self._landed(entries) :]
             self._uncertain = False
-        await self._stream.publish(entries)
+        await self._stream.publish_fenced(entries, self._lease.key, self._lease.token)
         self._metrics.published.labels(self._label).inc(len(entries))
 
     async def _session(self, client_session: int) -> int:

@@ -60,6 +60,9 @@ class IngestSettings:
     lease_ttl_ms: int = 3000
     lease_renew_s: float = 1.0
     standby_poll_s: float = 0.5
+    #: How long a lapsed lease stays reserved for its last owner before a standby may take it
+    #: (an owner cut off by a Redis outage re-takes it, with its buffered frames).
+    lease_handover_grace_ms: int = 1500
     #: Frames held while Redis is unreachable before the AMI client is no longer read.
     buffer_max_bytes: int = 64 * 1024 * 1024
     publish_batch: int = 1000

@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 
 import cbruntime
 from cbruntime import Secret
+from cbstreams import RedisLink, TailReader
 
 from .main import IngestService
 from .settings import HttpSettings, IngestSettings, PbxSettings
@@ -75,17 +76,15 @@ async def read_until(
     done: Callable[[Entries], bool],
     timeout: float = 20.0,  # noqa: ASYNC109 - a deadline for the whole read, asserted
 ) -> Entries:
-    """XREAD BLOCK the stream from its start until ``done(entries)``; fails after ``timeout``."""
+    """XREAD BLOCK the stream from its start until ``done(entries)`` (through Redis restarts:
+    cbstreams.TailReader); fails after ``timeout``."""
     entries: Entries = []
-    last: bytes | str = "0-0"
+    tail = TailReader(redis, {key: "0-0"}, count=1000, block_ms=200, link=RedisLink("test"))
     end = time.monotonic() + timeout
     while not done(entries):
         left = end - time.monotonic()
         assert left > 0, f"condition not met within {timeout}s; {len(entries)} entries read"  # noqa: S101
-        got: Any = await redis.xread({key: last}, block=max(1, int(min(left, 1.0) * 1000)))
-        for _, batch in got or []:
-            entries.extend(batch)
-            last = batch[-1][0]
+        entries.extend((entry_id, fields) for _, entry_id, fields in await tail.read())
     return entries
 
 

@@ -13,6 +13,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from cbstreams.exceptions import REDIS_DOWN
+
 __all__ = ["PROBLEM", "ApiError", "install_error_handler", "problem_response"]
 
 PROBLEM = "application/problem+json"
@@ -68,6 +70,16 @@ def problem_response(request: Request, err: ApiError) -> JSONResponse:
     return JSONResponse(body, status_code=err.status, headers=err.headers, media_type=PROBLEM)
 
 
+#: Redis unreachable (restart, failover, network): 503, never a 500.
+UNAVAILABLE = REDIS_DOWN
+
+
+def backend_unavailable() -> ApiError:
+    """The one answer to a request that meets a Redis outage: retryable."""
+    return ApiError(503, "backend-unavailable", "Backend unavailable", "try again shortly",
+                    headers={"Retry-After": "2"})  # fmt: skip
+
+
 def _as_api_error(exc: Exception) -> ApiError:
     if isinstance(exc, ApiError):
         return exc
@@ -87,15 +99,26 @@ def _as_api_error(exc: Exception) -> ApiError:
             str(exc.detail),
             headers=exc.headers,
         )
+    if isinstance(exc, UNAVAILABLE):  # an outage is ordinary (logged once by the link)
+        return backend_unavailable()
     log.error("unhandled error", exc_info=exc)
     return ApiError(500, "internal-error", "Internal server error")
 
 
 async def _handle(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, UNAVAILABLE):
+        services = getattr(request.app.state, "services", None)
+        if services is not None:
+            services.link.down(exc)
+            # idle connections died with the server: drop them now, so that requests after
+            # the outage get fresh ones instead of failing once each
+            await services.redis.connection_pool.disconnect(inuse_connections=False)
     return problem_response(request, _as_api_error(exc))
 
 
 def install_error_handler(app: FastAPI) -> None:
-    """One handler for every error type the app can meet."""
-    for kind in (ApiError, RequestValidationError, StarletteHTTPException, Exception):
+    """One handler for every error type the app can meet (Redis outages by type: a handler
+    for ``Exception`` alone would answer and then re-raise them to the server)."""
+    kinds = (ApiError, RequestValidationError, StarletteHTTPException, *UNAVAILABLE, Exception)
+    for kind in kinds:
         app.add_exception_handler(kind, _handle)

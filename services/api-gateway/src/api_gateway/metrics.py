@@ -19,6 +19,8 @@ class GatewayMetrics:
             registry, "gateway_originates", "Click-to-call requests", ("pbx", "outcome")
         )
         self.feeds = gauge(registry, "gateway_feed_clients", "Connected feed clients", ("kind",))
+        self.redis_up = gauge(registry, "gateway_redis_up", "1 while Redis answers (/readyz)")
+        self.redis_up.set(1)
         self.route_fallbacks = counter(
             registry, "gateway_route_fallbacks", "Route answers that used the fallback", ("why",)
         )

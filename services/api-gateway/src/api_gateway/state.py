@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 
 from cbcrm.links import LinkSigner
 from cbruntime import CollectorRegistry, new_registry
-from cbstreams import connect
+from cbstreams import RedisLink, connect
 
 from .metrics import GatewayMetrics
 from .services.feeds import FeedReader
@@ -46,6 +46,8 @@ class Services:
     routes: RouteService
     recordings: RecordingSource
     links: LinkSigner | None  # None: recordings.link_secret unset, no signed links
+    #: Whether Redis answers: /readyz, the metric ``callbridge_gateway_redis_up``, the 503s.
+    link: RedisLink
 
 
 @contextlib.asynccontextmanager
@@ -54,6 +56,8 @@ async def open_services(settings: GatewaySettings) -> AsyncIterator[Services]:
     feeds = connect(settings.redis_url, max_connections=settings.feeds.max_connections)
     prefix = settings.key_prefix
     registry = new_registry()
+    metrics = GatewayMetrics(registry)
+    link = RedisLink("api-gateway", on_change=lambda up: metrics.redis_up.set(int(up)))
     try:
         async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0)) as http:
             yield Services(
@@ -61,7 +65,7 @@ async def open_services(settings: GatewaySettings) -> AsyncIterator[Services]:
                 redis=redis,
                 http=http,
                 registry=registry,
-                metrics=GatewayMetrics(registry),
+                metrics=metrics,
                 keys=KeyStore(redis, prefix),
                 sessions=SessionStore(redis, prefix),
                 limiter=RateLimiter(redis, prefix),
@@ -72,6 +76,7 @@ async def open_services(settings: GatewaySettings) -> AsyncIterator[Services]:
                 routes=RouteService(RedisRouteCache(redis, prefix), settings.route),
                 recordings=RecordingSource(settings.recordings, http),
                 links=_links(settings),
+                link=link,
             )
     finally:
         await feeds.aclose()

@@ -18,6 +18,7 @@ from cbcontracts import CallEnded, CallEvent, encode_event, record_from_ended
 from cbrecords import LiveCall, RecordWriter
 from cbruntime import listen_socket
 from cbstreams.fields import F_DATA
+from cbstreams.publisher import queue_entries
 
 from .server import make_server
 from .settings import (
@@ -55,8 +56,9 @@ async def publish_events(
     record with its indexes for a ``call.ended``, through ``cbrecords``); the entry ids."""
     records = RecordWriter(settings.key_prefix)
     async with redis.pipeline(transaction=True) as pipe:
+        entries = [(F_DATA, encode_event(event)) for event in events]
+        queue_entries(pipe, settings.feeds.calls_stream, entries)
         for event in events:
-            pipe.xadd(settings.feeds.calls_stream, {F_DATA: encode_event(event)})
             if isinstance(event, CallEnded):
                 records.add_record(pipe, record_from_ended(event))
         replies = await pipe.execute()

@@ -4,14 +4,14 @@ reduce, commit. A standby waits for the lease and resumes from the committed sta
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from typing import cast
 
 import redis.asyncio as aioredis
 
 from cbcontracts import CallEvent
-from cbstreams import Lease, LeaseLost, PbxKeys, StreamUnavailable, fields
+from cbstreams import Lease, LeaseLost, PbxKeys, StreamUnavailable, TailReader, fields
 
 from .metrics import TrackerMetrics
 from .reducer import reduce
@@ -22,8 +22,6 @@ from .window import entry_from_fields
 __all__ = ["PbxTracker"]
 
 log = logging.getLogger(__name__)
-
-_Reply = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]
 
 
 class PbxTracker:
@@ -50,9 +48,12 @@ class PbxTracker:
         self.block_ms = block_ms
         self.renew_s = renew_s
         self.standby_poll_s = standby_poll_s
+        self.link = lease.link
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Active while we hold the lease, standby otherwise, until ``stop``."""
+        """Active while we hold the lease, standby otherwise, until ``stop``. A Redis outage
+        is waited out (logged once by the link); then the tracker resumes from its committed
+        checkpoint and state — whatever it had applied in memory since is applied again."""
         while not stop.is_set():
             await self.lease.wait_acquired(self.standby_poll_s)
             try:
@@ -63,24 +64,29 @@ class PbxTracker:
             except* LeaseLost:
                 log.warning("tracker lease lost", extra={"pbx": self.pbx})
             except* StreamUnavailable as group:
-                log.warning("redis unavailable", extra={"pbx": self.pbx, "error": str(group)})
-        await self.lease.release()
+                await self.link.failed(group.exceptions[0], stop)
+        with contextlib.suppress(StreamUnavailable):
+            await self.lease.release()
 
     async def _consume(self, stop: asyncio.Event) -> None:
         state = await self.store.load()
+        tail = TailReader(self._redis, {self.stream: state.last_id}, count=self.batch,
+                          block_ms=self.block_ms, link=self.link)  # fmt: skip
         while not stop.is_set():
-            await self.step(state)
+            await self.step(state, tail)
 
-    async def step(self, state: TrackerState) -> int:
-        """Read, apply and commit one batch; returns the entries applied."""
-        reply = await self._redis.xread(
-            {self.stream: state.last_id}, count=self.batch, block=self.block_ms
-        )
-        if not reply:
+    async def step(self, state: TrackerState, tail: TailReader | None = None) -> int:
+        """Read, apply and commit one batch; returns the entries applied. Raises
+        StreamUnavailable (nothing committed: the caller reloads the committed state)."""
+        if tail is None:
+            tail = TailReader(self._redis, {self.stream: state.last_id}, count=self.batch,
+                              block_ms=self.block_ms, link=self.link)  # fmt: skip
+        entries = await tail.read_once()
+        self.link.ok()
+        if not entries:
             return 0
-        entries = cast(_Reply, reply)[0][1]
         events: list[CallEvent] = []
-        for entry_id, f in entries:
+        for _, entry_id, f in entries:
             entry = entry_from_fields(entry_id, f)
             if entry.ev == fields.SYNC_EVENT:
                 self.metrics.reconciliations.labels(self.pbx).inc()

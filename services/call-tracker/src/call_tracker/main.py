@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from cbruntime import HealthServer
-from cbstreams import Lease, PbxKeys, Trimmer, connect
+from cbstreams import Lease, PbxKeys, RedisLink, Trimmer, connect
 
 from .handler import PbxTracker
 from .metrics import TrackerMetrics
@@ -22,6 +22,11 @@ class TrackerService:
         self.settings = settings
         self.metrics = TrackerMetrics.create()
         self.redis = connect(settings.redis_url)
+        #: Whether Redis answers; shared by every PBX's tracker and the health endpoint.
+        self.link = RedisLink(
+            "call-tracker", on_change=lambda up: self.metrics.redis_up.set(int(up))
+        )
+        self.metrics.redis_up.set(1)
         publisher = CallPublisher(
             settings.calls_stream,
             prefix=settings.key_prefix,
@@ -33,7 +38,8 @@ class TrackerService:
     def _tracker(self, topology: Topology, publisher: CallPublisher) -> PbxTracker:
         s = self.settings
         keys = PbxKeys(topology.pbx, s.key_prefix)
-        lease = Lease(self.redis, keys.lease("tracker"), s.instance, ttl_ms=s.lease_ttl_ms)
+        lease = Lease(self.redis, keys.lease("tracker"), s.instance, ttl_ms=s.lease_ttl_ms,
+                      link=self.link)  # fmt: skip
         store = TrackerStore(self.redis, topology, publisher, prefix=s.key_prefix)
         return PbxTracker(
             self.redis, store, lease, self.metrics, batch=s.batch, block_ms=s.block_ms,
@@ -44,7 +50,8 @@ class TrackerService:
         try:
             async with asyncio.TaskGroup() as tg:
                 if self.settings.metrics_port >= 0:
-                    http = HealthServer(self.metrics.registry, port=self.settings.metrics_port)
+                    http = HealthServer(self.metrics.registry, ready=lambda: self.link.up,
+                                        port=self.settings.metrics_port)  # fmt: skip
                     tg.create_task(http.serve(stop))
                 for tracker in self.trackers:
                     tg.create_task(tracker.run(stop))

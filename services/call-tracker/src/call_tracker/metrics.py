@@ -19,6 +19,7 @@ class TrackerMetrics:
     reconciliations: Counter
     live_calls: Gauge
     lag: Gauge
+    redis_up: Gauge
 
     @classmethod
     def create(cls) -> TrackerMetrics:
@@ -30,4 +31,5 @@ class TrackerMetrics:
             reconciliations=counter(r, "tracker_reconciliations", "Sync entries applied", ["pbx"]),
             live_calls=gauge(r, "tracker_live_calls", "Calls in progress", ["pbx"]),
             lag=gauge(r, "tracker_lag_seconds", "Age of the last applied entry", ["pbx"]),
+            redis_up=gauge(r, "tracker_redis_up", "1 while Redis answers, 0 during an outage"),
         )

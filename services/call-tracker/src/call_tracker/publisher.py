@@ -13,6 +13,7 @@ from cbcontracts import CallEnded, CallEvent, encode_event, record_from_ended
 from cbrecords import RecordWriter
 from cbstreams import Trimmer
 from cbstreams.fields import F_DATA
+from cbstreams.publisher import queue_entries
 
 __all__ = ["F_DATA", "CallPublisher"]
 
@@ -35,12 +36,8 @@ class CallPublisher:
 
     def add(self, pipe: Any, events: list[CallEvent]) -> None:
         """Queue XADDs for ``events`` and the records of the calls they end on ``pipe``."""
+        entries = [(F_DATA, encode_event(event)) for event in events]
+        queue_entries(pipe, self.stream, entries, self.trimmer, maxlen=self.maxlen)
         for event in events:
-            pipe.xadd(
-                self.stream, {F_DATA: encode_event(event)}, maxlen=self.maxlen, approximate=True
-            )
             if isinstance(event, CallEnded):
                 self.records.add_record(pipe, record_from_ended(event))
-        minid = self.trimmer.due() if events else None
-        if minid is not None:
-            pipe.execute_command("XTRIM", self.stream, "MINID", self.trimmer.op, minid)

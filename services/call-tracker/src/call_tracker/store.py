@@ -16,6 +16,7 @@ from redis.exceptions import WatchError
 from cbcontracts import CallEvent
 from cbrecords import LiveCall
 from cbstreams import LeaseLost, PbxKeys
+from cbstreams.exceptions import redis_errors
 
 from .publisher import CallPublisher
 from .reducer.model import LEG_UP, Call, TrackerState, decode_call, encode_call, entry_key
@@ -73,11 +74,12 @@ class TrackerStore:
     async def load(self) -> TrackerState:
         """The state of the last commit (an empty state if none)."""
         state = TrackerState(self.topology, track_dirty=True)
-        last = cast(bytes | None, await self._redis.get(self.checkpoint_key))
+        with redis_errors():
+            last = cast(bytes | None, await self._redis.get(self.checkpoint_key))
+            stored = cast(dict[bytes, bytes], await self._redis.hgetall(self.calls_key))
+        self._committed = last.decode() if last else "0-0"
         if last:
-            self._committed = last.decode()
             state.last = entry_key(self._committed)
-        stored = cast(dict[bytes, bytes], await self._redis.hgetall(self.calls_key))
         state.calls = {k.decode(): decode_call(v) for k, v in stored.items()}
         return state
 
@@ -85,6 +87,12 @@ class TrackerStore:
         """Write the batch's effects atomically. Raises LeaseLost if another tracker
         committed since our last commit (the checkpoint moved under us)."""
         dirty = state.dirty if state.dirty is not None else set()
+        with redis_errors():
+            await self._commit(state, events, dirty)
+        dirty.clear()
+        self._committed = state.last_id
+
+    async def _commit(self, state: TrackerState, events: list[CallEvent], dirty: set[str]) -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
             await pipe.watch(self.checkpoint_key)
             current = cast(bytes | None, await pipe.get(self.checkpoint_key))
@@ -109,5 +117,3 @@ class TrackerStore:
                 raise LeaseLost(
                     f"checkpoint {self.checkpoint_key} moved: another tracker"
                 ) from None
-        dirty.clear()
-        self._committed = state.last_id

@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 
 from aioami import event_name
 from cbcontracts import CallEvent, decode_event
-from cbstreams import Lease, PbxKeys, fields
+from cbstreams import Lease, PbxKeys, StreamPublisher, fields
 
 from .handler import PbxTracker
 from .metrics import TrackerMetrics
@@ -26,19 +26,23 @@ __all__ = ["call_events", "publish_raw", "stream_entries", "track_entries", "wai
 async def publish_raw(redis: aioredis.Redis, stream: str, frames: list[bytes]) -> None:
     """XADD the frames as ami-ingest does (raw, ev, rx, sess), 1 ms apart in rx."""
     rx = 1_800_000_000_000_000
+    publisher = StreamPublisher(redis, stream)
     for start in range(0, len(frames), 1000):
-        async with redis.pipeline(transaction=False) as pipe:
-            for i, frame in enumerate(frames[start : start + 1000]):
-                pipe.xadd(
-                    stream,
-                    {
-                        fields.F_RAW: frame,
-                        fields.F_EV: event_name(frame),
-                        fields.F_RX: str(rx + (start + i) * 1000),
-                        fields.F_SESS: "1",
-                    },
+        await publisher.publish(
+            [
+                (
+                    fields.F_RAW,
+                    frame,
+                    fields.F_EV,
+                    event_name(frame),
+                    fields.F_RX,
+                    rx + (start + i) * 1000,
+                    fields.F_SESS,
+                    1,
                 )
-            await pipe.execute()
+                for i, frame in enumerate(frames[start : start + 1000])
+            ]
+        )
 
 
 async def stream_entries(redis: aioredis.Redis, stream: str) -> list[RawEntry]:

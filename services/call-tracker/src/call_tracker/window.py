@@ -24,6 +24,7 @@ from aioami import event_name
 from cbcontracts import CallEvent, CallRecord
 from cbrecords import FieldDiff, RecordStore, diff_records
 from cbstreams import PbxKeys, fields
+from cbstreams.publisher import queue_entries
 
 from .publisher import CallPublisher
 from .reducer import RawEntry, reduce
@@ -73,22 +74,27 @@ async def publish_entries(
     ids: list[str] = []
     last_ms = 0
     for start in range(0, len(entries), 1000):
+        rows: list[list[bytes | str]] = []
+        own: list[str] = []
+        for entry in entries[start : start + 1000]:
+            if entry.ev == fields.SYNC_EVENT:
+                sess += 1
+            last_ms = max(last_ms, entry.rx // 1000)
+            values: list[bytes | str] = [
+                fields.F_RAW, entry.raw, fields.F_EV, entry.ev or event_name(entry.raw),
+                fields.F_RX, str(entry.rx), fields.F_SESS, str(sess),
+            ]  # fmt: skip
+            if entry.ev == fields.SYNC_EVENT:
+                values += [
+                    fields.F_SNAP,
+                    entry.snap,
+                    fields.F_BANNER,
+                    b"Asterisk Call Manager/11.0.0",
+                ]
+            rows.append(values)
+            own.append(entry.id if keep_ids else f"{last_ms}-*")
         async with redis.pipeline(transaction=False) as pipe:
-            for entry in entries[start : start + 1000]:
-                if entry.ev == fields.SYNC_EVENT:
-                    sess += 1
-                last_ms = max(last_ms, entry.rx // 1000)
-                values: dict[bytes, bytes | str] = {
-                    fields.F_RAW: entry.raw,
-                    fields.F_EV: entry.ev or event_name(entry.raw),
-                    fields.F_RX: str(entry.rx),
-                    fields.F_SESS: str(sess),
-                }
-                if entry.ev == fields.SYNC_EVENT:
-                    values[fields.F_SNAP] = entry.snap
-                    values[fields.F_BANNER] = b"Asterisk Call Manager/11.0.0"
-                entry_id = entry.id if keep_ids else f"{last_ms}-*"
-                pipe.xadd(stream, values, id=entry_id)  # type: ignore[arg-type]
+            queue_entries(pipe, stream, rows, ids=own)
             ids += [i.decode() for i in await pipe.execute()]
     return ids
 

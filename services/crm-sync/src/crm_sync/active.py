@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 
-from cbstreams import Lease, LeaseLost, StreamUnavailable, claim_all, ensure_group
+from cbstreams import Lease, LeaseLost, StreamUnavailable
 
 from .planner import Planner
 
@@ -37,9 +37,6 @@ class SingleActive:
             try:
                 async with asyncio.TaskGroup() as tg:
                     keeper = tg.create_task(self.lease.keep(self.renew_s))
-                    c = planner.consumer
-                    await ensure_group(c.redis, c.key, c.group)
-                    await claim_all(c.redis, c.key, c.group, c.consumer)
                     await planner.run(stop, active=lambda: self.lease.held)
                     keeper.cancel()
             except* LeaseLost:
@@ -55,9 +52,12 @@ class SingleActive:
         while not stop.is_set():
             try:
                 if await self.lease.acquire():
+                    self.lease.link.ok()
                     return True
+                self.lease.link.ok()
             except StreamUnavailable as exc:
-                log.warning("lease poll failed", extra={"error": str(exc)})
+                await self.lease.link.failed(exc, stop)
+                continue
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.poll_s):
                     await stop.wait()

@@ -17,12 +17,12 @@ from cbcrm.adapter import CrmAdapter
 from cbcrm.amocrm import AmoClient, AmoCrmAdapter, AmoSettings
 from cbcrm.bitrix24 import B24Adapter, B24Client, B24Settings, OperatingTracker
 from cbcrm.builtin import BuiltinCrm
-from cbcrm.exceptions import CrmAuthError
 from cbcrm.megaplan import MegaplanAdapter, MegaplanClient, MegaplanSettings
 from cbcrm.remote import Memo, RedisLimiter, TokenStore
 from cbcrm.webhook import WebhookAdapter
 from cbruntime import Secret, SettingsError
 
+from .auth import AuthBreaker, AuthKeys, authorise
 from .remote_settings import RemoteLimits
 from .settings import CrmSyncSettings
 
@@ -56,20 +56,6 @@ def _reveal(secret: Secret | None) -> str:
     return secret.reveal() if secret is not None else ""
 
 
-async def _authorise(
-    store: TokenStore, code: Secret | None, exchange: Callable[[str], Awaitable[None]]
-) -> None:
-    """Exchange the configured authorization code once, when no tokens are stored yet (a
-    replica that loses the race finds the winner's tokens)."""
-    if code is None or await store.load() is not None:
-        return
-    try:
-        await exchange(code.reveal())
-    except CrmAuthError:
-        if await store.load() is None:
-            raise
-
-
 async def _amocrm(settings: CrmSyncSettings, redis: aioredis.Redis) -> CrmAdapter:
     s = settings.amocrm
     if not s.base_url or not (s.long_lived_token or (s.client_id and s.client_secret)):
@@ -83,9 +69,10 @@ async def _amocrm(settings: CrmSyncSettings, redis: aioredis.Redis) -> CrmAdapte
                          long_lived_token=_reveal(s.long_lived_token), source=s.source,
                          timeout_s=s.limits.timeout_s, extensions=dict(s.extensions))  # fmt: skip
     client = AmoClient(config, limiter=limiter, tokens=store, retry=s.limits.retry())
+    keys = AuthKeys(settings.key_prefix, "amocrm")
     if config.uses_oauth:
-        await _authorise(store, s.auth_code, client.exchange_code)
-    return AmoCrmAdapter(client, memo)
+        await authorise(redis, keys, store, s.auth_code, client.exchange_code)
+    return AuthBreaker(AmoCrmAdapter(client, memo), redis, keys)
 
 
 async def _bitrix24(settings: CrmSyncSettings, redis: aioredis.Redis) -> CrmAdapter:
@@ -95,6 +82,11 @@ async def _bitrix24(settings: CrmSyncSettings, redis: aioredis.Redis) -> CrmAdap
             "bitrix24 adapter: set bitrix24.portal_url, bitrix24.client_id, "
             "bitrix24.client_secret (and bitrix24.auth_code once)"
         )
+    if not settings.rules.default_user_id:
+        raise SettingsError(
+            "bitrix24 adapter: set rules.default_user_id — Bitrix24 registers every call for "
+            "a user: the ringing operator's, else this one (a call nobody's phone rang for)"
+        )
     limiter, store, memo = _shared(settings, redis, "bitrix24", s.limits)
     config = B24Settings(portal_url=s.portal_url, oauth_url=s.oauth_url, client_id=s.client_id,
                          client_secret=s.client_secret.reveal(),
@@ -102,8 +94,9 @@ async def _bitrix24(settings: CrmSyncSettings, redis: aioredis.Redis) -> CrmAdap
                          line_number=s.line_number, timeout_s=s.limits.timeout_s)  # fmt: skip
     budget = OperatingTracker(redis, f"{settings.key_prefix}crm:bitrix24:operating")
     client = B24Client(config, limiter=limiter, tokens=store, retry=s.limits.retry(), budget=budget)
-    await _authorise(store, s.auth_code, client.exchange_code)
-    return B24Adapter(client, memo)
+    keys = AuthKeys(settings.key_prefix, "bitrix24")
+    await authorise(redis, keys, store, s.auth_code, client.exchange_code)
+    return AuthBreaker(B24Adapter(client, memo), redis, keys)
 
 
 async def _megaplan(settings: CrmSyncSettings, redis: aioredis.Redis) -> CrmAdapter:
@@ -116,7 +109,9 @@ async def _megaplan(settings: CrmSyncSettings, redis: aioredis.Redis) -> CrmAdap
                               extensions=dict(s.extensions),
                               timeout_s=s.limits.timeout_s)  # fmt: skip
     client = MegaplanClient(config, limiter=limiter, tokens=store, retry=s.limits.retry())
-    return MegaplanAdapter(client, memo)
+    return AuthBreaker(
+        MegaplanAdapter(client, memo), redis, AuthKeys(settings.key_prefix, "megaplan")
+    )
 
 
 ADAPTERS: dict[str, Factory] = {

@@ -3,7 +3,8 @@
 * ``crm.sync_call``: :meth:`cbcrm.sync.CallSync.sync` with the batch's step records and the
   number's lookup read in advance; a ``crm.call_synced`` event says what changed.
 * ``crm.card_start`` / ``crm.card_show`` / ``crm.card_hide``: the CRM's own call card, for the
-  CRM users behind the extensions.
+  CRM users behind the extensions (the ``cards`` lane of the CRM's rate limit; shows and
+  hides are dropped when stale or after the call ended).
 * ``crm.create_deal`` (an operator's "create deal"): the adapter's ``create_deal`` under the
   command's key, then the number's lookup is dropped and the call's ``crm.card`` published
   again, so the card shows the new deal.
@@ -29,9 +30,11 @@ from cbcrm.adapter import CallLog, Entity, EntityKind, Lookup, NewDeal
 from cbcrm.exceptions import CrmPermanentError, InvalidPhone
 from cbcrm.once import StepBook
 from cbcrm.phones import normalize
+from cbcrm.remote import lane
 from cbcrm.sync import CallSync, step_keys
 
 from .cards import card_data
+from .legs import LegBook
 
 __all__ = ["CommandRunner"]
 
@@ -39,9 +42,11 @@ _lookup = msgspec.msgpack.Decoder(Lookup)
 
 
 class CommandRunner:
-    def __init__(self, sync: CallSync) -> None:
+    def __init__(self, sync: CallSync, *, card_stale_s: float = 60.0) -> None:
         self.sync = sync
         self.adapter = sync.adapter
+        self.card_stale_s = card_stale_s
+        self.marks = LegBook(sync.once.redis, sync.once.prefix)
 
     async def prefetch(self, book: StepBook, commands: list[CrmCommand]) -> dict[str, Lookup]:
         """One MGET: every command's record, its steps' records, the numbers' cached lookups."""
@@ -90,11 +95,37 @@ class CommandRunner:
             return msgspec.json.encode(await self.adapter.card_start(log, key=cmd.key)), []
         if isinstance(cmd, CreateDeal):
             return await self.create_deal(cmd)
+        with lane("cards"):
+            return await self.card(cmd)
+
+    async def card(self, cmd: CardShow | CardHide) -> tuple[bytes, list[CrmEventBase]]:
+        """Show / hide the CRM's card: ephemeral — dropped once the call ended or when older
+        than ``card_stale_s``. The first show registers the card for the ringing operator
+        (else the default user), on the caller's entity (a new inbound caller's contact is
+        created now when the rules create one whatever the outcome, so the CRM's call
+        record is bound to it)."""
+        now_us = time.time_ns() // 1000
+        if cmd.at and now_us - cmd.at > self.card_stale_s * 1_000_000:
+            return b"stale", []
+        if await self.marks.is_ended(cmd.pbx, cmd.call_id):
+            return b"ended", []
         users = [u.id for e in cmd.extensions if (u := await self.sync.users.by_extension(e))]
-        if isinstance(cmd, CardShow):
-            await self.adapter.card_show(cmd.call_id, users)
-        elif isinstance(cmd, CardHide):
+        if isinstance(cmd, CardHide):
             await self.adapter.card_hide(cmd.call_id, users)
+            return b"1", []
+        users = users or [u for u in (self.sync.rules.config.default_user_id,) if u]
+        if not users:
+            raise CrmPermanentError("a card needs an operator: no CRM user rings, no default")
+        if cmd.phone:
+            entity = await self.sync.card_entity(cmd, key=f"{cmd.pbx}/{cmd.call_id}/card")
+            log = CallLog(call_id=cmd.call_id, direction=cmd.direction, phone=cmd.phone,
+                          started_at=cmd.started_at or now_us // 1_000_000,
+                          extension=cmd.extensions[0] if cmd.extensions else "",
+                          user_id=users[0], entity=entity)  # fmt: skip
+            await self.adapter.card_start(log, key=f"{cmd.key}/register", show=True)
+            users = users[1:]  # the first is shown the card with its registration
+        if users:
+            await self.adapter.card_show(cmd.call_id, users)
         return b"1", []
 
     async def create_deal(self, cmd: CreateDeal) -> tuple[bytes, list[CrmEventBase]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import redis.asyncio as aioredis
 
@@ -14,17 +15,25 @@ from cbcrm.routing import RouteTable, UserDirectory
 from cbcrm.rules import Rules
 from cbcrm.sync import CallSync
 from cbruntime import HealthServer
-from cbstreams import Lease, connect
+from cbstreams import (
+    GroupReader,
+    Lease,
+    ReaderSettings,
+    RedisLink,
+    connect,
+    lane_stream,
+    wait_for_redis,
+)
 from cbstreams.deadletter import DeadLetters
 
 from .active import SingleActive
 from .adapters import open_adapter
-from .consumer import GroupConsumer
+from .auth import AuthBreaker
 from .executor import Executor
 from .legs import LegBook
 from .metrics import CrmSyncMetrics
 from .planner import Planner
-from .publisher import CrmPublisher
+from .publisher import LANES, CrmPublisher
 from .settings import CrmSyncSettings
 
 __all__ = ["CrmSyncService", "build_sync"]
@@ -48,6 +57,8 @@ class CrmSyncService:
         self.metrics = CrmSyncMetrics.create()
         self.redis = connect(settings.redis_url)
         self._adapter = adapter
+        #: Whether Redis answers; shared by the planner, the executor and the health endpoint.
+        self.link = RedisLink("crm-sync", on_change=lambda up: self.metrics.redis_up.set(int(up)))
 
     def publisher(self) -> CrmPublisher:
         s = self.settings
@@ -57,38 +68,63 @@ class CrmSyncService:
 
     def planner(self, sync: CallSync, publisher: CrmPublisher) -> Planner:
         s = self.settings
-        consumer = GroupConsumer(self.redis, s.calls_stream, s.planner_group, s.instance,
-                                 batch=s.batch, block_ms=s.block_ms)  # fmt: skip
+        reader = GroupReader(
+            self.redis, s.calls_stream, s.planner_group, s.instance, link=self.link,
+            dead=DeadLetters(self.redis, s.dead_stream),
+            # the planner never retries on purpose: the cap only stops a poison entry
+            settings=ReaderSettings(batch=s.batch, block_ms=s.block_ms, reclaim_idle_ms=None,
+                                    claim_on_start=True, max_deliveries=1000),
+        )  # fmt: skip
         legs = LegBook(self.redis, s.key_prefix)
         routes = RouteTable(s.key_prefix, s.route_ttl_s) if s.route_ttl_s > 0 else None
-        return Planner(consumer, sync, publisher, legs, self.metrics, region=s.region,
+        return Planner(reader, sync, publisher, legs, self.metrics, region=s.region,
                        routes=routes)  # fmt: skip
 
-    def executor(self, sync: CallSync, publisher: CrmPublisher) -> Executor:
-        s = self.settings
-        consumer = GroupConsumer(self.redis, s.commands_stream, s.executor_group, s.instance,
-                                 batch=s.executor.batch, block_ms=s.block_ms)  # fmt: skip
-        dead = DeadLetters(self.redis, s.dead_stream)
-        return Executor(consumer, sync, sync.once, publisher, dead, self.metrics, s.executor)
+    def executor(self, sync: CallSync, publisher: CrmPublisher, lane: str = "") -> Executor:
+        """An executor of one command lane (``cards``: the caller's card; "": the rest): a
+        GroupReader of the lane's stream."""
+        s, e = self.settings, self.settings.executor
+        e = dataclasses.replace(e, workers=e.card_workers) if lane == "cards" else e
+        reader = GroupReader(
+            self.redis, lane_stream(s.commands_stream, lane), s.executor_group, s.instance,
+            link=self.link, dead=DeadLetters(self.redis, s.dead_stream),
+            settings=ReaderSettings(
+                batch=e.batch, block_ms=s.block_ms, reclaim_idle_ms=e.orphan_idle_ms,
+                reclaim_every_s=e.retry_every_s, max_deliveries=e.max_attempts,
+                backoff_ms=e.backoff_ms, backoff_max_ms=e.backoff_max_ms,
+            ),
+        )  # fmt: skip
+        return Executor(reader, sync, sync.once, publisher, self.metrics, e)
+
+    def ready(self) -> bool:
+        """Redis answers (during an outage the service waits and is not ready)."""
+        return self.link.up
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self.settings
+        if not await wait_for_redis(self.redis, self.link, stop):
+            await self.redis.aclose()
+            return
         adapter = self._adapter or await open_adapter(s, self.redis)
         try:
             sync = build_sync(self.redis, adapter, s)
             publisher = self.publisher()
+            if isinstance(adapter, AuthBreaker):  # its one alert on dead credentials
+                adapter.alert = publisher.event
             async with asyncio.TaskGroup() as tg:
                 if s.metrics_port >= 0:
-                    health = HealthServer(self.metrics.registry, port=s.metrics_port)
+                    health = HealthServer(self.metrics.registry, ready=self.ready,
+                                          port=s.metrics_port)  # fmt: skip
                     tg.create_task(health.serve(stop))
                 if s.run_planner:
                     lease = Lease(self.redis, f"{s.key_prefix}crm:lease:planner", s.instance,
-                                  ttl_ms=s.planner_lease_ttl_ms)  # fmt: skip
+                                  ttl_ms=s.planner_lease_ttl_ms, link=self.link)  # fmt: skip
                     single = SingleActive(lease, renew_s=s.planner_lease_renew_s,
                                           poll_s=s.planner_standby_poll_s)  # fmt: skip
                     tg.create_task(single.run(self.planner(sync, publisher), stop))
                 if s.run_executor:
-                    tg.create_task(self.executor(sync, publisher).run(stop))
+                    for lane in LANES:
+                        tg.create_task(self.executor(sync, publisher, lane).run(stop))
         finally:
             if self._adapter is None:
                 await adapter.aclose()

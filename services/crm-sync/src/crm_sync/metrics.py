@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
-from cbruntime import CollectorRegistry, counter, histogram, new_registry
+from cbruntime import CollectorRegistry, counter, gauge, histogram, new_registry
 
 __all__ = ["CrmSyncMetrics"]
 
@@ -19,6 +19,7 @@ class CrmSyncMetrics:
     executed: Counter
     dead: Counter
     latency: Histogram
+    redis_up: Gauge
 
     @classmethod
     def create(cls) -> CrmSyncMetrics:
@@ -30,4 +31,10 @@ class CrmSyncMetrics:
             executed=counter(r, "crm_commands_executed", "Command runs", ["type", "outcome"]),
             dead=counter(r, "crm_commands_dead", "Commands dead-lettered"),
             latency=histogram(r, "crm_command_seconds", "Command run time", ["type"]),
+            redis_up=_up(gauge(r, "crm_redis_up", "1 while Redis answers, 0 during an outage")),
         )
+
+
+def _up(g: Gauge) -> Gauge:
+    g.set(1)
+    return g

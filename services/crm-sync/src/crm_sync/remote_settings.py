@@ -40,7 +40,8 @@ class RemoteLimits:
 
 
 def _amo_limits() -> RemoteLimits:
-    return RemoteLimits(rate=5.0, burst=1)  # ≤ 6 in any second; amoCRM allows 7
+    return RemoteLimits(rate=4.5, burst=2)  # ≤ 6.5 in any second (amoCRM allows 7); burst 2
+    # leaves one slot for cards (priority lanes)
 
 
 def _b24_limits() -> RemoteLimits:

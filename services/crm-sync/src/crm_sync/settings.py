@@ -50,12 +50,14 @@ class LookupSettings:
 @dataclass(frozen=True, kw_only=True)
 class ExecutorSettings:
     workers: int = 16  # commands run concurrently per executor
+    card_workers: int = 64  # the same for the cards lane (cheap, coalesced, urgent)
     batch: int = 64
     max_attempts: int = 20  # transient failures before the dead-letter stream (~1 h)
     backoff_ms: int = 1000  # first retry delay; doubles per attempt
     backoff_max_ms: int = 300_000
     retry_every_s: float = 0.5  # how often due retries and orphans are looked for
     orphan_idle_ms: int = 60_000  # claim entries a dead executor left pending this long
+    card_stale_s: float = 60.0  # a card show/hide older than this is dropped, not sent
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,7 +4,7 @@ polling under a deadline (never a bare sleep)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
 
 import redis.asyncio as aioredis
@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 from cbcontracts import (
     CallAnswered,
     CallEnded,
-    CallEvent,
+    CallEventBase,
     CallRinging,
     CallRingingStopped,
     CallStarted,
@@ -20,6 +20,7 @@ from cbcontracts import (
     encode_event,
 )
 from cbcontracts.crm import CrmEvent, decode_crm_event
+from cbstreams import StreamPublisher
 from cbstreams.fields import F_DATA
 
 __all__ = ["CallScript", "crm_events", "eventually", "publish_calls"]
@@ -34,11 +35,10 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0)
             await asyncio.sleep(0.005)
 
 
-async def publish_calls(redis: aioredis.Redis, stream: str, events: list[CallEvent]) -> None:
-    async with redis.pipeline(transaction=False) as pipe:
-        for event in events:
-            pipe.xadd(stream, {F_DATA: encode_event(event)})
-        await pipe.execute()
+async def publish_calls(
+    redis: aioredis.Redis, stream: str, events: Sequence[CallEventBase]
+) -> None:
+    await StreamPublisher(redis, stream).publish([(F_DATA, encode_event(e)) for e in events])
 
 
 async def crm_events(redis: aioredis.Redis, stream: str) -> list[CrmEvent]:
@@ -74,8 +74,8 @@ class CallScript:
     def answered(self, extension: str, at: float) -> CallAnswered:
         return CallAnswered(**self._base(at), answered_by=extension, extension=extension)
 
-    def transferred(self, frm: str, to: str, at: float) -> CallTransferred:
-        return CallTransferred(**self._base(at), kind="blind", from_extension=frm, to_extension=to)
+    def transferred(self, frm: str, to: str, at: float, kind: str = "blind") -> CallTransferred:
+        return CallTransferred(**self._base(at), kind=kind, from_extension=frm, to_extension=to)  # type: ignore[arg-type]
 
     def ended(self, result: str, at: float, **kw: Any) -> CallEnded:
         return CallEnded(**self._base(at), result=result, started_at=T0, **kw)  # type: ignore[arg-type]

@@ -136,10 +136,12 @@ async def test_a_redelivered_call_and_a_replanned_command_are_logged_exactly_onc
         await publish_calls(redis_client, settings.calls_stream, missed)
 
         async def done() -> bool:
+            if len(await crm.tasks()) != 1:  # (then the executor's group exists)
+                return False
             pending: Any = await redis_client.xpending(
                 settings.commands_stream, settings.executor_group
             )
-            return len(await crm.tasks()) == 1 and pending["pending"] == 0
+            return bool(pending["pending"] == 0)
 
         await eventually(done)
         assert [c["call_id"] for c in await crm.calls()].count("1.3") == 1
@@ -158,11 +160,11 @@ async def test_a_transferred_call_is_logged_for_each_operator(
                         transferred_to=("102",))  # fmt: skip
         await publish_calls(redis_client, settings.calls_stream, [
             s.started(), s.ringing("100"), s.answered("100", 2.0),
-            s.transferred("100", "102", 22.0), ended])  # fmt: skip
+            s.transferred("100", "102", 22.0), s.answered("102", 24.0), ended])  # fmt: skip
         await wait_calls(crm, 2)
         rows = await crm.calls("3")
         assert [(r["call_id"], r["user_id"], r["duration_s"]) for r in rows] == [
-            ("1.5", "1", 20), ("1.5#2", "3", 40)]  # fmt: skip
+            ("1.5", "1", 20), ("1.5#2", "3", 38)]  # fmt: skip
 
 
 async def test_a_transient_crm_failure_is_retried_until_it_succeeds(
@@ -191,6 +193,7 @@ async def test_a_permanent_failure_is_dead_lettered_with_its_reason(
         [entry] = await dead.list()
         assert (entry.stream, entry.attempts) == (settings.commands_stream, 1)
         assert "422 bad phone" in entry.error
+        assert "step log/0" in entry.error  # the reason names the step
         assert await crm.calls() == []
 
         async def failed_event() -> bool:
@@ -248,3 +251,30 @@ async def test_a_call_the_pbx_handled_is_logged_without_a_missed_call_task(
         assert [c["result"] for c in (logged["5.1"], logged["5.2"])] == ["answered", "answered"]
         tasks = await crm.tasks()
         assert len(tasks) == 1, tasks
+
+
+async def test_a_click_to_call_gets_its_card_once_the_number_is_known(
+    redis_client: aioredis.Redis, settings: CrmSyncSettings, crm: FlakyCrm
+) -> None:
+    operator = CallScript("1.9", "", direction="internal")  # the operator's phone rings first
+    first = operator.started(extension="100", originate_id="click-1")
+    customer = CallScript("1.9", IVAN, direction="outbound")  # then the customer is dialled
+    customer.seq = operator.seq
+    async with running(settings, crm):
+        await publish_calls(redis_client, settings.calls_stream,
+                            [first, customer.answered("100", 4.0),
+                             customer.answered("100", 4.5)])  # fmt: skip
+
+        async def carded() -> bool:
+            events = await crm_events(redis_client, settings.events_stream)
+            return any(isinstance(e, CardData) and e.call_id == "1.9" for e in events)
+
+        await eventually(carded)
+        await publish_calls(redis_client, settings.calls_stream, [
+            customer.ended("answered", 30.0, answered_by=IVAN, extension="100",
+                           originate_id="click-1")])  # fmt: skip
+        await wait_calls(crm, 1)
+    cards = [e for e in await crm_events(redis_client, settings.events_stream)
+             if isinstance(e, CardData) and e.call_id == "1.9"]  # fmt: skip
+    assert len(cards) == 1  # once, not per event
+    assert (cards[0].phone, cards[0].known) == (IVAN, True)

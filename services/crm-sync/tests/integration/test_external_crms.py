@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 
 from cbcontracts.crm import CallSynced
 from cbcrm.fakes import FakeAmoCrm, FakeBitrix24
+from cbcrm.rules import RulesConfig
 from cbruntime import Secret
 from crm_sync.main import CrmSyncService
 from crm_sync.remote_settings import AmoSyncSettings, B24SyncSettings, RemoteLimits
@@ -117,7 +118,7 @@ async def test_bitrix24_card_follows_the_ring_group_then_the_call_is_finished_wi
             portal_url=b24.url, oauth_url=b24.url, client_id=b24.client_id,
             client_secret=Secret(b24.client_secret), auth_code=Secret(b24.issue_code()),
             application_token=Secret(b24.application_token),
-            limits=limits(1.8, 40)))  # fmt: skip
+            limits=limits(1.8, 40)), rules=RulesConfig(default_user_id=str(anna)))  # fmt: skip
         s = CallScript("3.1", IVAN)
 
         async def card(shown: set[int]) -> None:
@@ -129,7 +130,6 @@ async def test_bitrix24_card_follows_the_ring_group_then_the_call_is_finished_wi
 
         async with running(settings):
             await publish_calls(redis_client, settings.calls_stream, [s.started()])
-            await card(set())  # registered at call start, not shown yet
             await publish_calls(redis_client, settings.calls_stream,
                                 [s.ringing("100", 0.5), s.ringing("101", 0.5)])  # fmt: skip
             await card({anna, boris})  # the ring group: both phones ring
@@ -152,3 +152,48 @@ async def test_bitrix24_card_follows_the_ring_group_then_the_call_is_finished_wi
         [record] = st.calls[talk["CALL_ID"]]["records"]
         assert record.startswith("https://cb.test/v1/recordings/acme/3.1?expires=")
         assert st.calls[talk["CALL_ID"]]["shown_to"] == set()
+
+
+async def test_amocrm_unsorted_mode_one_entry_per_new_caller_with_one_call_event_each_call(
+    redis_client: aioredis.Redis, base: CrmSyncSettings
+) -> None:
+    from cbcrm.rules import ActionPatch, RulesConfig
+
+    did, new = "+74951234567", "+79995550011"
+    unsorted = ActionPatch(unsorted=True)
+    async with FakeAmoCrm() as amo:
+        st = amo.state
+        anna = st.add_user("Anna", admin=True)
+        settings = dataclasses.replace(base, adapter="amocrm", amocrm=AmoSyncSettings(
+            base_url=amo.url, client_id=st.client_id, client_secret=Secret(st.client_secret),
+            redirect_uri=st.redirect_uri, auth_code=Secret(st.issue_code()),
+            extensions={str(anna): "100"}, limits=limits(5, 1)),
+            rules=RulesConfig(did={did: {"inbound_unknown": unsorted,
+                                         "missed_unknown": unsorted}}))  # fmt: skip
+        first, second = CallScript("8.1", new), CallScript("8.2", new)
+        events = [
+            first.started(), first.ringing("100"), first.answered("100", 2.0),
+            first.ended("answered", 32.4, answered_by="100", extension="100", rang=("100",),
+                        did=did, recording_file="8.1.wav"),
+            second.started(), second.ringing("100"),
+            second.ended("missed", 12.0, rang=("100",), did=did),
+        ]  # fmt: skip
+        async with running(settings):
+            await publish_calls(redis_client, settings.calls_stream, events)
+            await synced(redis_client, settings, 2)
+        [entry] = st.unsorted  # one entry for the new caller, not one per call
+        meta = entry["metadata"]
+        # the calls ran concurrently: whichever came first made the entry with its call
+        head, other = (meta["uniq"], "8.2" if meta["uniq"] == "8.1" else "8.1")
+        assert (meta["from"], meta["phone"], meta["is_call_event_needed"]) == (new, did, True)
+        assert meta["duration"] == {"8.1": 30, "8.2": 0}[head]
+        assert ("link" in meta) == (head == "8.1")
+        # each call once: the entry's call event, and a note on the entry's lead (the answered
+        # call, whose rule makes a deal) or contact (the missed one) for the other
+        assert [c["uniq"] for c in st.calls] == [head]
+        [note] = [n for n in st.notes if n["params"]["uniq"] == other]
+        kind = "leads" if other == "8.1" else "contacts"
+        assert (note["entity"], note["note_type"]) == (kind, "call_in")
+        assert note["entity_id"] == entry["_ids"][kind][0]["id"]
+        assert st.contacts == {}  # nothing visible besides the entry
+        assert st.leads == {}

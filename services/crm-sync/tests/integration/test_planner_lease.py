@@ -60,7 +60,8 @@ async def test_one_planner_is_active_and_a_standby_takes_over_when_its_lease_lap
 
     async def holder(name: str) -> None:
         async def check() -> bool:
-            return bool(await redis_client.get(lease) == name.encode())
+            value = await redis_client.get(lease)  # the holder's token: <instance>#<generation>
+            return isinstance(value, bytes) and value.startswith(f"{name}#".encode())
 
         await eventually(check)
 

@@ -25,7 +25,7 @@ from cbspeech import (
     Synthesizer,
     TtsCache,
 )
-from cbstreams import StreamError, connect
+from cbstreams import connect
 
 from .agi import AgiChannel
 from .callio import AgiCallIO, Paths
@@ -114,10 +114,7 @@ class VoiceBot:
             await self._record(t.finish(), runner.info)
 
     async def _record(self, final: VoiceTranscript, info: CallerInfo) -> None:
-        try:
-            await self.publisher.publish(final)
-        except StreamError as exc:
-            log.warning("transcript of %s not published: %s", final.call_id, exc)
+        self.publisher.submit(final)  # published by the outbox, through Redis outages
         if self.crm is not None and self.settings.log_transcripts_to_crm:
             try:
                 await self.crm.log_transcript(info, final)
@@ -162,7 +159,10 @@ async def serve(
         )
         async with asyncio.TaskGroup() as tg:
             if s.metrics_port >= 0:
-                tg.create_task(HealthServer(new_registry(), port=s.metrics_port).serve(stop))
+                health = HealthServer(new_registry(), ready=lambda: bot.publisher.link.up,
+                                      port=s.metrics_port)  # fmt: skip
+                tg.create_task(health.serve(stop))
+            tg.create_task(bot.publisher.run(stop, drain_s=s.drain_s))
             tg.create_task(server.serve(stop))
             if ready is not None:
                 await server.ready.wait()

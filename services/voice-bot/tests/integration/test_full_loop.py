@@ -42,8 +42,11 @@ class Bot:
     crm: BuiltinCrm
     settings: VoiceBotSettings
     redis: aioredis.Redis
+    bot: VoiceBot
 
     async def transcripts(self) -> list[VoiceTranscript]:
+        # the outbox publishes them in the background
+        await asyncio.wait_for(self.bot.publisher.drained(), 10)
         entries = await self.redis.xrange(self.settings.transcripts_stream)
         return [decode_transcript(cast(bytes, f[b"data"])) for _, f in entries or [] if f]
 
@@ -70,9 +73,10 @@ async def bot(
     stop = asyncio.Event()
     async with asyncio.TaskGroup() as tg:
         tg.create_task(server.serve(stop))
+        tg.create_task(vb.publisher.run(stop))
         await server.ready.wait()
         try:
-            yield Bot(server.port, crm, s, redis_client)
+            yield Bot(server.port, crm, s, redis_client, vb)
         finally:
             stop.set()
     await crm.aclose()

@@ -131,6 +131,10 @@ class AmoCrmAdapter(NoCallCard):
     async def log_call(self, call: CallLog, *, key: str) -> str:
         return await self.calls.log(call, key=key)
 
+    async def find_call(self, call: CallLog) -> str | None:
+        """The logged ``call`` if amoCRM has it (a search after an ambiguous outcome)."""
+        return await self.calls.find(call)
+
     async def create_unsorted(self, call: CallLog, *, did: str, key: str) -> str:
         """An Unsorted (incoming lead) SIP entry for a call from an unknown number."""
         return await self.calls.unsorted(call, did=did, key=key)

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..adapter import CallLog, NewContact
 from ..exceptions import CrmPermanentError
+from ..phones import trailing_digits
 from ..remote import Coalescer, Memo
 from .client import AmoClient
 
@@ -42,7 +43,7 @@ def call_item(call: CallLog, source: str) -> dict[str, Any]:
         "source": source,
         "phone": call.phone,
         "call_status": CALL_STATUS[call.result],
-        "call_result": _RESULT_TEXT[call.result],
+        "call_result": "; ".join(filter(None, [_RESULT_TEXT[call.result], call.chain_text()])),
         "created_at": call.started_at,
         "request_id": call.call_id,
     }
@@ -69,6 +70,9 @@ class AmoCalls:
         done = await self._memo.get("amocrm:call", key)
         if done is not None:
             return done
+        in_unsorted = await self._memo.get("amocrm:unsorted-call", call.call_id)
+        if in_unsorted is not None:  # the Unsorted entry that made the contact holds it
+            return f"unsorted:{in_unsorted}"
         outcome = await self._bulk.submit(call_item(call, self._source))
         if "id" in outcome:
             logged = str(outcome["id"])
@@ -82,6 +86,31 @@ class AmoCalls:
             )
         await self._memo.put("amocrm:call", key, logged)
         return logged
+
+    async def find(self, call: CallLog) -> str | None:
+        """Our ``call`` if amoCRM has it already (an earlier attempt's reply was lost): the
+        call notes of the number's contacts/companies and their leads, by ``uniq``. Whether
+        amoCRM refuses a repeated ``uniq`` is undocumented: never relied on."""
+        tail = trailing_digits(call.phone, 10)
+        owners: list[tuple[str, int]] = []
+        for plural in ("contacts", "companies"):
+            page = await self._client.request(
+                "GET", f"/api/v4/{plural}", params={"query": tail, "with": "leads", "limit": 250}
+            )
+            for obj in (page or {}).get("_embedded", {}).get(plural, []):
+                owners.append((plural, int(obj["id"])))
+                owners += [
+                    ("leads", int(r["id"])) for r in obj.get("_embedded", {}).get("leads", [])
+                ]
+        for plural, oid in owners:
+            page = await self._client.request(
+                "GET", f"/api/v4/{plural}/{oid}/notes",
+                params={"filter[note_type][]": ["call_in", "call_out"], "limit": 250},
+            )  # fmt: skip
+            for note in (page or {}).get("_embedded", {}).get("notes", []):
+                if (note.get("params") or {}).get("uniq") == call.call_id:
+                    return f"note:{note['id']}"
+        return None
 
     async def _send(self, items: Sequence[dict[str, Any]]) -> list[Outcome]:
         body = await self._client.request("POST", "/api/v4/calls", json=list(items))
@@ -115,20 +144,33 @@ class AmoCalls:
         return f"note:{body['_embedded']['notes'][0]['id']}"
 
     async def unsorted_contact(self, contact: NewContact, *, key: str) -> tuple[str, str]:
-        """An Unsorted SIP entry holding a new contact and its lead: (contact id, lead id)."""
+        """An Unsorted SIP entry holding a new contact, its lead and the call that brought
+        them (its one call event, ``is_call_event_needed``): (contact id, lead id).
+
+        The entry's contact stays out of amoCRM's lists until a manager accepts it, so a
+        lookup keeps finding nobody: while it waits, further calls from the number reuse it
+        (by number, 30 days) instead of piling up entries for one caller."""
         done = await self._memo.get("amocrm:unsorted-contact", key)
+        if done is None:
+            done = await self._memo.get("amocrm:unsorted-phone", contact.phone)
+            if done is not None:
+                await self._memo.put("amocrm:unsorted-contact", key, done)
         if done is not None:
             contact_id, _, lead_id = done.partition(":")
             return contact_id, lead_id
-        call = CallLog(
+        call = contact.call or CallLog(
             call_id=key, direction="inbound", phone=contact.phone, started_at=int(time.time())
         )
-        body = await self._post_unsorted(call, did="", key=key, name=contact.name)
-        embedded = body["_embedded"]["unsorted"][0]["_embedded"]
+        body = await self._post_unsorted(call, did=contact.called, key=key, name=contact.name)
+        entry = body["_embedded"]["unsorted"][0]
+        embedded = entry["_embedded"]
         contact_id = str(embedded["contacts"][0]["id"])
         lead_id = str(embedded["leads"][0]["id"])
         await self._memo.put("amocrm:unsorted-lead", contact_id, lead_id)
         await self._memo.put("amocrm:unsorted-contact", key, f"{contact_id}:{lead_id}")
+        await self._memo.put("amocrm:unsorted-phone", contact.phone, f"{contact_id}:{lead_id}")
+        if contact.call is not None:
+            await self._memo.put("amocrm:unsorted-call", contact.call.call_id, str(entry["uid"]))
         return contact_id, lead_id
 
     async def unsorted(self, call: CallLog, *, did: str, key: str) -> str:
@@ -141,7 +183,17 @@ class AmoCalls:
         return uid
 
     async def _post_unsorted(self, call: CallLog, *, did: str, key: str, name: str) -> Any:
+        """``POST /api/v4/leads/unsorted/sip``: ``source_uid`` = our step key, metadata per
+        the API: ``uniq`` = our call id, ``from`` = the caller, ``phone`` = the number called
+        (DID, else the operator's extension), ``called_at``, ``duration`` (talk), ``link``,
+        ``service_code``, ``is_call_event_needed`` (the entry's one call event)."""
         settings = self._client.settings
+        called = did or call.extension
+        if not called:
+            raise CrmPermanentError(
+                "amocrm: an Unsorted SIP entry needs the number called (no DID, no operator)",
+                crm="amocrm",
+            )
         phone_field = {
             "field_code": "PHONE",
             "values": [{"value": call.phone, "enum_code": "WORK"}],
@@ -153,10 +205,9 @@ class AmoCalls:
             "metadata": {
                 "uniq": call.call_id,
                 "from": call.phone,
-                "phone": did,
+                "phone": called,
                 "called_at": call.started_at,
-                "duration": call.duration_s,
-                "link": call.recording_url,
+                "duration": call.duration_s if call.result == "answered" else 0,
                 "service_code": settings.source,
                 "is_call_event_needed": True,
             },
@@ -165,6 +216,8 @@ class AmoCalls:
                 "contacts": [{"name": name, "custom_fields_values": [phone_field]}],
             },
         }
+        if call.recording_url:
+            entry["metadata"]["link"] = call.recording_url
         if settings.unsorted_pipeline_id:
             entry["pipeline_id"] = settings.unsorted_pipeline_id
         if call.user_id:

@@ -45,8 +45,13 @@ class AmoClient:
         await self._http.aclose()
 
     async def request(self, method: str, path: str, *, params: Any = None, json: Any = None) -> Any:
-        """The decoded body (None for 204), retrying transient errors."""
-        return await with_retries(self._retry, lambda: self._once(method, path, params, json))
+        """The decoded body (None for 204), retrying transient errors (a POST creates: not
+        repeated after an ambiguous outcome)."""
+        return await with_retries(
+            self._retry,
+            lambda: self._once(method, path, params, json),
+            idempotent=method.upper() != "POST",
+        )
 
     async def exchange_code(self, code: str) -> None:
         """First authorisation: trade an authorization code for tokens and store them."""

@@ -147,7 +147,7 @@ class B24Adapter:
         }
         if task.responsible_user_id:
             fields["RESPONSIBLE_ID"] = int(task.responsible_user_id)
-        result = await self._client.call("tasks.task.add", {"fields": fields})
+        result = await self.calls.bulk("tasks.task.add", {"fields": fields})
         tid = str(result["task"]["id"])
         await self._memo.put("b24:task", key, tid)
         return tid
@@ -155,9 +155,15 @@ class B24Adapter:
     async def log_call(self, call: CallLog, *, key: str) -> str:
         return await self.calls.log(call, key=key)
 
-    async def card_start(self, call: CallLog, *, key: str) -> str:
-        """Register the call (card hidden); :meth:`card_show` pops it for ringing operators."""
-        return await self.calls.register(call)
+    async def card_start(self, call: CallLog, *, key: str, show: bool = False) -> str:
+        """Register the call for ``call.user_id``, its card shown to them if ``show`` (an
+        outbound card always: the operator who dials); already registered: shown to them
+        then (one request either way)."""
+        show = show or call.direction == "outbound"
+        b24_call_id, registered = await self.calls.ensure(call, show=show)
+        if show and not registered and call.user_id:
+            await self.calls.show(b24_call_id, [call.user_id])
+        return b24_call_id
 
     async def card_show(self, call_id: str, user_ids: list[str]) -> None:
         """Pop the card for ``user_ids``; ``call_id`` is ours or Bitrix24's CALL_ID."""

@@ -10,12 +10,13 @@ Bitrix24 call, registered for that leg's operator.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
 from ..adapter import CallLog
-from ..exceptions import CrmError, CrmPermanentError
+from ..exceptions import CrmError, CrmPermanentError, CrmTransientError
 from ..remote import Coalescer, Memo
 from .client import B24Client, Command
 
@@ -24,6 +25,7 @@ __all__ = ["STATUS_CODE", "B24Calls", "status_code"]
 #: CallLog.result → finish STATUS_CODE (200 answered, 304 missed, 486 busy, 603-S cancelled).
 STATUS_CODE = {"answered": "200", "missed": "304", "busy": "486", "failed": "OTHER"}
 _TYPE = {"outbound": 1, "inbound": 2}
+_REGISTER_WAIT_S = 30.0
 _OWNER = {"contact": "CONTACT", "company": "COMPANY", "lead": "LEAD"}
 
 
@@ -48,13 +50,39 @@ class B24Calls:
         self._client, self._memo = client, memo
         size = client.settings.commands_per_batch
         self._registers: Coalescer[Command, Any] = Coalescer(self._send, max_items=size)
+        self._cards: Coalescer[Command, Any] = Coalescer(self._send_cards, max_items=size)
+        self._writes: Coalescer[Command, Any] = Coalescer(self._send_cards, max_items=size)
         self._finishes: Coalescer[list[Command], Any] = Coalescer(self._send_groups, max_items=size)
 
     async def register(self, call: CallLog, *, show: bool = False) -> str:
         """The Bitrix24 CALL_ID of our ``call`` (registered now unless known)."""
+        return (await self.ensure(call, show=show))[0]
+
+    async def ensure(self, call: CallLog, *, show: bool = False) -> tuple[str, bool]:
+        """(CALL_ID, registered by this request) of our ``call``. One registration per
+        call, however many executors ask at once (its card's; its log reuses it)."""
         known = await self._memo.get("b24:callid", call.call_id)
         if known is not None:
-            return known
+            return known, False
+        loop = asyncio.get_running_loop()
+        deadline, step = loop.time() + _REGISTER_WAIT_S, 0.02
+        while not await self._memo.claim("b24:callid", call.call_id, _REGISTER_WAIT_S):
+            # another executor is registering this call: its CALL_ID, when it has it
+            await asyncio.sleep(step)
+            step = min(step * 2, 0.25)
+            if (known := await self._memo.get("b24:callid", call.call_id)) is not None:
+                return known, False
+            if loop.time() > deadline:
+                raise CrmTransientError("bitrix24: call being registered elsewhere", crm="bitrix24")
+        try:
+            known = await self._memo.get("b24:callid", call.call_id)
+            if known is not None:
+                return known, False
+            return await self._register(call, show=show), True
+        finally:
+            await self._memo.release("b24:callid", call.call_id)
+
+    async def _register(self, call: CallLog, *, show: bool) -> str:
         params: dict[str, Any] = {
             **user_params(call),
             "PHONE_NUMBER": call.phone,
@@ -113,10 +141,24 @@ class B24Calls:
         return b24_call_id
 
     async def show(self, b24_call_id: str, user_ids: list[str], *, hide: bool = False) -> None:
+        """Show / hide the card; cards of many calls at once share one ``batch``."""
         method = "telephony.externalCall.hide" if hide else "telephony.externalCall.show"
-        await self._client.call(
-            method, {"CALL_ID": b24_call_id, "USER_ID": [int(u) for u in user_ids]}
+        result = await self._cards.submit(
+            (method, {"CALL_ID": b24_call_id, "USER_ID": [int(u) for u in user_ids]})
         )
+        if isinstance(result, CrmError):
+            raise result
+
+    async def bulk(self, method: str, params: dict[str, Any]) -> Any:
+        """One command whose request may be shared with others' (a ``batch``): tasks."""
+        return await self._writes.submit((method, params))
+
+    async def _send_cards(self, commands: Sequence[Command]) -> list[Any]:
+        """Show/hide: alone as the method itself, several as one ``batch``."""
+        if len(commands) == 1:
+            method, params = commands[0]
+            return [await self._client.call(method, params)]
+        return await self._client.batch(list(commands))
 
     async def _send(self, commands: Sequence[Command]) -> list[Any]:
         return await self._client.batch(list(commands))

@@ -86,7 +86,9 @@ class B24Client:
 
     async def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
         """One method's ``result``."""
-        body = await with_retries(self._retry, lambda: self._once(method, params or {}))
+        body = await with_retries(
+            self._retry, lambda: self._once(method, params or {}), idempotent=_idempotent(method)
+        )
         return body["result"]
 
     async def call_page(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -101,6 +103,7 @@ class B24Client:
         body = await with_retries(
             self._retry,
             lambda: self._once("batch", {"halt": 0, "cmd": cmd}, [*methods.values()]),
+            idempotent=all(_idempotent(m) for m in methods.values()),
         )
         inner = body["result"]
         results, errors = inner.get("result") or {}, inner.get("result_error") or {}
@@ -232,3 +235,10 @@ def _decode(response: httpx.Response) -> dict[str, Any]:
         return body
     code = str(body.get("error") or f"HTTP_{response.status_code}")
     raise error(code, str(body.get("error_description", "")), response.status_code)
+
+
+def _idempotent(method: str) -> bool:
+    """Safe to repeat after an ambiguous outcome: everything but ``*.add`` (reads; register
+    dedupes by EXTERNAL_CALL_ID; a repeated finish meets "Call is not found"; attachRecord
+    replaces; show/hide)."""
+    return not method.endswith(".add")

@@ -162,7 +162,7 @@ class BuiltinCrm(NoCallCard):
                 (
                     call.call_id, call.direction, call.phone, call.started_at, call.duration_s,
                     call.result, call.user_id, call.extension, _entity_id(call.entity),
-                    call.recording_url, call.reason,
+                    call.recording_url, "; ".join(filter(None, [call.reason, call.chain_text()])),
                 ),
             )  # fmt: skip
             return str(cur.lastrowid)

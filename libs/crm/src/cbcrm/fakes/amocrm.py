@@ -58,6 +58,7 @@ class FakeAmoCrm(FakeServer):
                 self._writes.notes,
             ),
             ("POST", re.compile(r"/api/v4/leads/unsorted/sip"), self._writes.unsorted_sip),
+            ("GET", re.compile(r"/api/v4/(contacts|companies|leads)/(\d+)/notes"), self._notes),
         ]
 
     @property
@@ -129,6 +130,20 @@ class FakeAmoCrm(FakeServer):
         with_leads = "leads" in request.arg("with").split(",")
         shaped = [_shape(o, with_leads) for o in sorted(items, key=lambda o: o["id"])]
         return _page(request, entity, shaped)
+
+    async def _notes(self, request: Request, match: re.Match[str]) -> Reply:
+        """An entity's notes (those added as notes and the call notes of ``/calls``),
+        ``filter[note_type][]`` as given; 204 when none."""
+        entity, oid = match.group(1), int(match.group(2))
+        kinds = {v for k, v in request.query if k in ("filter[note_type][]", "filter[note_type]")}
+        notes = [
+            {"id": n["id"], "entity_id": oid, "note_type": n["note_type"], "params": n["params"]}
+            for n in [*self.state.notes, *self.state.call_notes]
+            if n["entity"] == entity
+            and n["entity_id"] == oid
+            and (not kinds or n["note_type"] in kinds)
+        ]
+        return _page(request, "notes", notes)
 
     async def _users(self, request: Request, match: re.Match[str]) -> Reply:
         return _page(request, "users", list(self.state.users.values()))

@@ -134,7 +134,7 @@ class AmoWrites:
     def _call_one(self, item: Obj, rid: str) -> Obj:
         st = self.state
         uniq = item.get("uniq")
-        if uniq and any(c.get("uniq") == uniq for c in st.calls):
+        if st.repeated_uniq_refused and uniq and any(c.get("uniq") == uniq for c in st.calls):
             return {"request_id": rid, "code": "Duplicate", "msg": f"call with uniq {uniq} exists"}
         hits = st.by_phone(str(item["phone"]))
         if not hits:
@@ -149,6 +149,12 @@ class AmoWrites:
             ("lead", leads[0]["id"]) if len(leads) == 1 else (kind, owner["id"])
         )
         call_id = st.next_id()
+        plural = {"lead": "leads", "contact": "contacts", "company": "companies"}[entity_type]
+        st.call_notes.append({"id": call_id, "entity": plural, "entity_id": entity_id,
+                              "note_type": "call_in" if item["direction"] == "inbound"
+                              else "call_out", "params": {k: item.get(k) for k in (
+                                  "uniq", "duration", "source", "phone", "link",
+                                  "call_status", "call_result")}})  # fmt: skip
         st.calls.append(
             {
                 **item,
@@ -177,7 +183,8 @@ class AmoWrites:
             "companies": self.state.companies,
             "leads": self.state.leads,
         }[entity]
-        if parent not in table:
+        held = {e["id"] for u in self.state.unsorted for e in u["_ids"].get(entity, [])}
+        if parent not in table and parent not in held:  # an Unsorted entry's own: addressable
             return Reply.json(
                 404,
                 {"title": "Not Found", "status": 404, "detail": "no entity"},
@@ -197,7 +204,15 @@ class AmoWrites:
         if isinstance(items, Reply):
             return items
         errors = _missing(items, ("source_uid", "source_name", "metadata"))
+        errors += [e for i, item in enumerate(items) if (e := _bad_sip_metadata(i, item))]
         uids = {u["source_uid"] for u in self.state.unsorted}
+        uniqs = {u["metadata"]["uniq"] for u in self.state.unsorted}
+        errors += [
+            {"request_id": str(i), "errors": [{"code": "Duplicate", "path": "metadata.uniq",
+                                               "detail": "the same data cannot be added twice"}]}
+            for i, item in enumerate(items)
+            if isinstance(item.get("metadata"), dict) and item["metadata"].get("uniq") in uniqs
+        ]  # fmt: skip
         errors += [
             {
                 "request_id": str(i),
@@ -217,13 +232,20 @@ class AmoWrites:
         out = []
         for i, item in enumerate(items):
             uid = f"unsorted-{self.state.next_id()}"
-            self.state.unsorted.append({**item, "uid": uid, "category": "sip"})
+            ids = self._unsorted_entities(item)
+            self.state.unsorted.append({**item, "uid": uid, "category": "sip", "_ids": ids})
+            meta = item["metadata"]
+            if meta.get("is_call_event_needed"):  # the entry's call event (in the card)
+                self.state.calls.append({"uniq": meta["uniq"], "phone": meta["from"],
+                                         "duration": meta["duration"], "via": uid,
+                                         "link": meta.get("link", ""),
+                                         "received_at": time.time()})  # fmt: skip
             out.append(
                 {
                     "uid": uid,
                     "account_id": 1,
                     "request_id": str(item.get("request_id", i)),
-                    "_embedded": self._unsorted_entities(item),
+                    "_embedded": ids,
                 }
             )
         return Reply.json(200, {"_total_items": len(out), "_embedded": {"unsorted": out}}, HAL)
@@ -237,3 +259,31 @@ class AmoWrites:
             for _ in embedded.get(kind) or []:
                 ids[kind].append({"id": self.state.next_id()})
         return ids
+
+
+_SIP_METADATA: dict[str, type | tuple[type, ...]] = {
+    "uniq": str, "from": str, "phone": (str, int), "called_at": int, "duration": int,
+    "service_code": str, "is_call_event_needed": bool,
+}  # fmt: skip
+
+
+def _bad_sip_metadata(i: int, item: Obj) -> Obj | None:
+    """Unsorted SIP metadata as the API documents it: every field present, typed, and
+    ``uniq``/``from``/``phone``/``service_code`` not empty; ``link`` a string if given."""
+    meta = item.get("metadata")
+    errs: list[Obj] = []
+    if not isinstance(meta, dict):
+        errs.append({"code": "InvalidType", "path": "metadata", "detail": "must be an object"})
+    else:
+        for name, typ in _SIP_METADATA.items():
+            value = meta.get(name)
+            if value is None or value == "" or not isinstance(value, typ):
+                errs.append({"code": "NotBlank" if value in (None, "") else "InvalidType",
+                             "path": f"metadata.{name}", "detail": "invalid value"})  # fmt: skip
+            elif typ is int and isinstance(value, bool):
+                errs.append({"code": "InvalidType", "path": f"metadata.{name}", "detail": "int"})
+        if "link" in meta and not isinstance(meta["link"], str):
+            errs.append({"code": "InvalidType", "path": "metadata.link", "detail": "string"})
+    if not errs:
+        return None
+    return {"request_id": str(item.get("request_id", i)), "errors": errs}

@@ -48,6 +48,9 @@ class AmoState:
     leads: dict[int, Obj] = field(default_factory=dict)
     calls: list[Obj] = field(default_factory=list)
     notes: list[Obj] = field(default_factory=list)
+    call_notes: list[Obj] = field(default_factory=list)  # the card notes /calls makes
+    # amoCRM's docs say a repeated ``uniq`` *may* be refused: both behaviours, for tests
+    repeated_uniq_refused: bool = True
     tasks: list[Obj] = field(default_factory=list)
     unsorted: list[Obj] = field(default_factory=list)
     codes: set[str] = field(default_factory=set)

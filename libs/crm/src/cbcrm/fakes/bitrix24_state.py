@@ -42,6 +42,7 @@ class B24State:
     deals: dict[int, Obj] = field(default_factory=dict)
     tasks: list[Obj] = field(default_factory=list)
     calls: dict[str, Obj] = field(default_factory=dict)  # CALL_ID -> call
+    activities: list[Obj] = field(default_factory=list)  # CRM call activities (at finish)
     finished: list[Obj] = field(default_factory=list)  # statistics records, in finish order
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -162,9 +163,41 @@ class B24State:
                     "CRM_CREATED_ENTITIES": [],
                 }
         call_id = self._new_call(p)
+        call = self.calls[call_id]
+        call["shows"] = []  # (time, user ids) of every show, for tests
+        created: list[Obj] = []
+        entity = self._binding(p)
+        if entity is None and str(p.get("CRM_CREATE", "0")) == "1":  # a lead for the number
+            lead = self._add(self.leads, {"fields": {
+                "TITLE": f"Call {p['PHONE_NUMBER']}",
+                "PHONE": [{"VALUE": str(p["PHONE_NUMBER"]), "VALUE_TYPE": "WORK"}]}})  # fmt: skip
+            entity = ("LEAD", lead)
+            created.append({"ENTITY_TYPE": "LEAD", "ENTITY_ID": lead})
+        call["entity"] = entity
         if str(p.get("SHOW", "1")) == "1":
-            self.calls[call_id]["shown_to"].add(user)
-        return {"CALL_ID": call_id, "CRM_CREATED_LEAD": None, "CRM_CREATED_ENTITIES": []}
+            call["shown_to"].add(user)
+            call["shows"].append((time.time(), {user}))
+        out: Obj = {"CALL_ID": call_id, "CRM_CREATED_LEAD": created[0]["ENTITY_ID"] if created
+                    else None, "CRM_CREATED_ENTITIES": created}  # fmt: skip
+        if entity is not None:
+            out.update(CRM_ENTITY_TYPE=entity[0], CRM_ENTITY_ID=entity[1])
+        return out
+
+    def _binding(self, p: Obj) -> tuple[str, int] | None:
+        """The CRM entity a registered call belongs to: the one given (it must exist), else
+        the first the portal finds by the number (contact, company, lead), else none."""
+        tables = {"CONTACT": self.contacts, "COMPANY": self.companies, "LEAD": self.leads}
+        if p.get("CRM_ENTITY_TYPE"):
+            kind, oid = str(p["CRM_ENTITY_TYPE"]), int(p.get("CRM_ENTITY_ID") or 0)
+            if kind not in tables or oid not in tables[kind]:
+                raise B24Fault(400, "ERROR_CORE", "CRM entity is not found")
+            return kind, oid
+        wanted = _digits(str(p["PHONE_NUMBER"]))[-10:]
+        for kind in ("CONTACT", "COMPANY", "LEAD"):
+            for oid, o in tables[kind].items():
+                if any(_digits(ph["VALUE"]).endswith(wanted) for ph in o.get("PHONE", [])):
+                    return kind, oid
+        return None
 
     def _card(self, p: Obj, *, shown: bool) -> bool:
         call = self.calls.get(str(p.get("CALL_ID")))
@@ -172,7 +205,12 @@ class B24State:
             return False
         users = p.get("USER_ID")
         ids = {int(u) for u in (users if isinstance(users, list) else [users or call["USER"]])}
+        if call["finished"]:
+            call.setdefault("late", []).append((time.time(), shown, ids))
+            return False
         call["shown_to"] = call["shown_to"] | ids if shown else call["shown_to"] - ids
+        if shown:
+            call.setdefault("shows", []).append((time.time(), ids))
         return True
 
     def finish(self, p: Obj) -> Obj:
@@ -194,7 +232,15 @@ class B24State:
             "CALL_STATUS": 1 if status == "200" else 0,
             "CALL_FAILED_REASON": p.get("FAILED_REASON", ""),
             "finished_at": time.time(),
+            "CRM_ACTIVITY_ID": None,
         }
+        if (entity := call.get("entity")) is not None:  # the CRM record of the call
+            activity = {"ID": next(self._ids), "OWNER_TYPE": entity[0], "OWNER_ID": entity[1],
+                        "CALL_ID": call["CALL_ID"], "RESPONSIBLE_ID": user,
+                        "DURATION": duration}  # fmt: skip
+            self.activities.append(activity)
+            record.update(CRM_ACTIVITY_ID=activity["ID"], CRM_ENTITY_TYPE=entity[0],
+                          CRM_ENTITY_ID=entity[1])  # fmt: skip
         self.finished.append(record)
         return record
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["Faults", "max_in_window", "max_leaky_level"]
 
@@ -14,6 +15,24 @@ class Faults:
     def __init__(self) -> None:
         self._queue: deque[int] = deque()
         self.down_status: int | None = None  # every request gets this until cleared
+        self._slow: list[list[Any]] = []  # [requests left, seconds, path prefix]
+
+    def slow(self, times: int, seconds: float, path: str = "") -> None:
+        """The next ``times`` requests (to ``path…``, if given) are done at once but answered
+        ``seconds`` later (a client with a shorter timeout sees no reply for a request that
+        was applied)."""
+        self._slow.append([times, seconds, path])
+
+    def next_delay(self, path: str = "") -> float:
+        for rule in self._slow:
+            if rule[0] > 0 and path.startswith(rule[2]):
+                rule[0] -= 1
+                return float(rule[1])
+        return 0.0
+
+    @property
+    def slow_pending(self) -> int:
+        return sum(rule[0] for rule in self._slow)
 
     def fail(self, times: int, status: int = 500) -> None:
         """The next ``times`` requests get ``status`` (500, 503, 429, ...)."""
@@ -21,6 +40,7 @@ class Faults:
 
     def clear(self) -> None:
         self._queue.clear()
+        self._slow.clear()
         self.down_status = None
 
     @property

@@ -11,6 +11,7 @@ per-connection tasks belong to asyncio's server, which ``shutdown`` closes.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import time
@@ -163,7 +164,10 @@ class FakeServer:
             body=body,
             query_string=scope["query_string"].decode(),
         )
+        delay = self.faults.next_delay(request.path)
         reply = await self._dispatch(request)
+        if delay:
+            await asyncio.sleep(delay)  # applied already; the reply comes late
         self.requests.append(
             Recorded(arrived, request.method, request.path, request.query, body, reply.status)
         )

@@ -42,6 +42,8 @@ def comment_text(call: CallLog) -> str:
     text = f"{what}, {when}, {_RESULT[call.result]}, {call.duration_s} s"
     if call.reason:
         text += f" ({call.reason})"
+    if chain := call.chain_text():
+        text += f", {chain}"
     if call.recording_url:
         text += f'<br><a href="{call.recording_url}">Recording</a>'
     return text

@@ -6,6 +6,7 @@ GET parameters travel as one JSON object in the query string, as Megaplan expect
 
 from __future__ import annotations
 
+import asyncio
 import json as jsonlib
 import time
 import urllib.parse
@@ -46,6 +47,7 @@ class MegaplanClient:
         self._limiter, self._store, self._retry = limiter, tokens, retry or RetryPolicy()
         self._http = httpx.AsyncClient(base_url=settings.base_url, timeout=settings.timeout_s)
         self._tokens: TokenSet | None = None
+        self._signing_in = asyncio.Lock()
 
     def __repr__(self) -> str:
         return f"MegaplanClient(base_url={self.settings.base_url!r})"
@@ -55,7 +57,9 @@ class MegaplanClient:
 
     async def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """``data`` of the reply; a GET's ``body`` goes JSON-encoded into the query string."""
-        return await with_retries(self._retry, lambda: self._once(method, path, body))
+        return await with_retries(
+            self._retry, lambda: self._once(method, path, body), idempotent=method.upper() == "GET"
+        )
 
     async def _once(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
         tokens = await self._current()
@@ -83,18 +87,23 @@ class MegaplanClient:
             )
 
     async def _current(self) -> TokenSet:
-        if self._tokens is None:
-            self._tokens = await self._store.load()
-        if self._tokens is None:
-            self._tokens = await self._grant(
-                {
-                    "grant_type": "password",
-                    "username": self.settings.username,
-                    "password": self.settings.password,
-                }
-            )
-            await self._store.save(self._tokens)
-        return self._tokens
+        if self._tokens is not None:
+            return self._tokens
+        async with self._signing_in:  # concurrent first requests: one sign-in, one result
+            if self._tokens is not None:
+                return self._tokens
+            tokens = await self._store.load()
+            if tokens is None:
+                tokens = await self._grant(
+                    {
+                        "grant_type": "password",
+                        "username": self.settings.username,
+                        "password": self.settings.password,
+                    }
+                )
+                await self._store.save(tokens)
+            self._tokens = tokens
+            return tokens
 
     async def _refresh(self, stale: TokenSet) -> TokenSet:
         if self._tokens is not None and self._tokens.access_token != stale.access_token:

@@ -2,14 +2,16 @@
 replicas, bulk-request coalescing, idempotency records."""
 
 from .coalesce import Coalescer
-from .limits import Limiter, LocalLimiter, RedisLimiter, Unlimited
+from .limits import LANE, Lane, Limiter, LocalLimiter, RedisLimiter, Unlimited, lane
 from .memo import Memo
 from .retry import RetryPolicy, with_retries
 from .tokens import Refresh, TokenSet, TokenStore
 from .transport import transport_errors
 
 __all__ = [
+    "LANE",
     "Coalescer",
+    "Lane",
     "Limiter",
     "LocalLimiter",
     "Memo",
@@ -19,6 +21,7 @@ __all__ = [
     "TokenSet",
     "TokenStore",
     "Unlimited",
+    "lane",
     "transport_errors",
     "with_retries",
 ]

@@ -5,6 +5,10 @@ Every caller queues its item and then takes turns at a lock. Whoever holds the l
 up to ``max_items`` of the queued items (its own among them, unless an earlier holder already
 sent it) in one request and hands each caller its own result. While a holder waits for the
 rate limiter, more items queue up, so the busier it gets the fuller each request is.
+
+One bad item must not fail the others: when a bulk request is refused as a whole for
+validation (:class:`CrmPermanentError`, e.g. amoCRM's 400 ``validation-errors``), it is split
+in halves and each half sent again, down to the single bad item, which alone gets the error.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from ..exceptions import CrmTransientError
+from ..exceptions import CrmPermanentError, CrmTransientError
 
 __all__ = ["Coalescer"]
 
@@ -70,7 +74,7 @@ class Coalescer(Generic[T, R]):
         if not batch:
             return
         try:
-            results: Sequence[R | BaseException] = await self._send([p.item for p in batch])
+            results: Sequence[R | BaseException] = await self._split_send([p.item for p in batch])
         except asyncio.CancelledError:
             lost = CrmTransientError("bulk request cancelled before its outcome was known")
             results = [lost] * len(batch)
@@ -79,6 +83,23 @@ class Coalescer(Generic[T, R]):
         except Exception as exc:
             results = [exc] * len(batch)
         self._settle(batch, results)
+
+    async def _split_send(self, items: list[T]) -> Sequence[R | BaseException]:
+        """``send(items)``; refused as a whole for validation: each half on its own (a half's
+        failure of any kind is its items' own outcome, not the other half's)."""
+        try:
+            return await self._send(items)
+        except CrmPermanentError:
+            if len(items) == 1:
+                raise
+        half = len(items) // 2
+        out: list[R | BaseException] = []
+        for part in (items[:half], items[half:]):
+            try:
+                out += await self._split_send(part)
+            except Exception as exc:
+                out += [exc] * len(part)
+        return out
 
     @staticmethod
     def _settle(batch: list[_Pending[T, R]], results: Sequence[R | BaseException]) -> None:

@@ -28,6 +28,7 @@ class Memo:
         max_in_flight: int = 32,
     ) -> None:
         self._redis, self._prefix, self._ttl = redis, prefix, ttl_s
+        self.redis, self.prefix = redis, prefix
         self._slots = asyncio.Semaphore(max_in_flight)
 
     def _key(self, action: str, key: str) -> str:
@@ -43,3 +44,17 @@ class Memo:
     async def put(self, action: str, key: str, value: str) -> None:
         async with self._slots:
             await self._redis.set(self._key(action, key), value, ex=self._ttl)
+
+    async def claim(self, action: str, key: str, ttl_s: float) -> bool:
+        """Take the right to do ``action`` for ``key`` (``SET NX``, ``ttl_s``); False if
+        someone holds it (they will :meth:`put` the result)."""
+        async with self._slots:
+            return bool(
+                await self._redis.set(
+                    self._key(f"{action}:claim", key), b"1", nx=True, px=int(ttl_s * 1000)
+                )
+            )
+
+    async def release(self, action: str, key: str) -> None:
+        async with self._slots:
+            await self._redis.delete(self._key(f"{action}:claim", key))

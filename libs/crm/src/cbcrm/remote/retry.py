@@ -1,7 +1,10 @@
 """Retrying transient CRM errors with tenacity: exponential backoff with jitter, never
 shorter than the ``Retry-After`` the CRM asked for, then the last error surfaces unchanged.
 An error asking for longer than the whole ``deadline`` is not retried here at all: the caller
-(crm-sync's executor) schedules it for when the CRM said."""
+(crm-sync's executor) schedules it for when the CRM said. A request that is not idempotent
+(``idempotent=False``: it creates something) is never repeated after an ambiguous outcome
+(:class:`CrmAmbiguousError`: sent, no reply): the CRM may have done it, so the step that sent
+it reconciles first (:mod:`cbcrm.once`)."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from tenacity import (
     stop_after_delay,
 )
 
-from ..exceptions import CrmTransientError
+from ..exceptions import CrmAmbiguousError, CrmTransientError
 
 __all__ = ["RetryPolicy", "with_retries"]
 
@@ -44,13 +47,20 @@ class RetryPolicy:
         return max(backoff, min(asked, self.cap))
 
 
-async def with_retries(policy: RetryPolicy, call: Callable[[], Awaitable[T]]) -> T:
+async def with_retries(
+    policy: RetryPolicy, call: Callable[[], Awaitable[T]], *, idempotent: bool = True
+) -> T:
     """``await call()``, retried on :class:`CrmTransientError` under ``policy`` (unless it
-    asks to wait longer than ``policy.deadline``)."""
+    asks to wait longer than ``policy.deadline``, or is ambiguous and ``call`` is not
+    ``idempotent``)."""
+
+    def retryable(e: BaseException) -> bool:
+        if not isinstance(e, CrmTransientError) or e.retry_after > policy.deadline:
+            return False
+        return idempotent or not isinstance(e, CrmAmbiguousError)
+
     retrying = AsyncRetrying(
-        retry=retry_if_exception(
-            lambda e: isinstance(e, CrmTransientError) and e.retry_after <= policy.deadline
-        ),
+        retry=retry_if_exception(retryable),
         wait=policy.wait,
         stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.deadline),
         reraise=True,

@@ -14,21 +14,29 @@ from collections.abc import Iterator
 
 import httpx
 
-from ..exceptions import CrmPermanentError, CrmTransientError
+from ..exceptions import CrmAmbiguousError, CrmPermanentError, CrmTransientError
 
 __all__ = ["retry_after", "transport_errors"]
 
 
 @contextlib.contextmanager
 def transport_errors(crm: str) -> Iterator[None]:
-    """Timeouts and connection failures are transient; a malformed request is permanent."""
+    """Timeouts and connection failures are transient; a malformed request is permanent.
+
+    A timeout or a dropped connection after the request may have been sent (read/write
+    timeout, remote protocol error) is :class:`CrmAmbiguousError`: the CRM may have done it.
+    A connect or pool timeout and a refused connection are plain transient (nothing sent)."""
     try:
         yield
-    except httpx.TimeoutException as exc:
+    except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
         raise CrmTransientError(f"{crm}: timeout ({type(exc).__name__})", crm=crm) from None
+    except httpx.TimeoutException as exc:
+        raise CrmAmbiguousError(f"{crm}: no reply ({type(exc).__name__})", crm=crm) from None
     except httpx.TransportError as exc:
         if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
             raise CrmPermanentError(f"{crm}: bad request ({type(exc).__name__})", crm=crm) from None
+        if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+            raise CrmAmbiguousError(f"{crm}: no reply ({type(exc).__name__})", crm=crm) from None
         raise CrmTransientError(f"{crm}: unreachable ({type(exc).__name__})", crm=crm) from None
 
 

@@ -220,16 +220,23 @@ async def test_a_contact_created_as_unsorted_comes_with_its_lead_for_the_deal_st
 ) -> None:
     adapter = await make_amo()
 
+    first = call("u9", phone="+79995550000", duration_s=42, user_id="", extension="101")
     contact = await adapter.create_contact(
-        NewContact(name="New caller", phone="+79995550000", unsorted=True), key="u:contact"
-    )
+        NewContact(name="New caller", phone="+79995550000", unsorted=True, call=first,
+                   called="+74951234567"), key="u:contact")  # fmt: skip
     deal = await adapter.create_deal(
         NewDeal(name="Inbound call", entity=contact, unsorted=True), key="u:deal"
     )
 
     [entry] = amo.state.unsorted
-    assert entry["metadata"]["from"] == "+79995550000"
+    meta = entry["metadata"]
+    assert (meta["uniq"], meta["from"], meta["phone"]) == ("u9", "+79995550000", "+74951234567")
+    assert (meta["duration"], meta["is_call_event_needed"]) == (42, True)
     assert entry["_embedded"]["contacts"][0]["name"] == "New caller"
+    # the entry holds the call's one event: logging the call adds none
+    assert (await adapter.log_call(first, key="u:log")).startswith("unsorted:")
+    assert [c["uniq"] for c in amo.state.calls] == ["u9"]
+    assert amo.record_count("/api/v4/calls") == 0
     assert contact.id != deal.id
     assert amo.record_count("/api/v4/leads") == 0  # no second, visible lead
 

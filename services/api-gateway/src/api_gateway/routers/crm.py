@@ -35,6 +35,7 @@ from pydantic import BaseModel, Field
 from cbcontracts.crm import CreateDeal, encode_command
 from cbcrm.builtin import BuiltinCrm
 from cbcrm.exceptions import CrmPermanentError
+from cbstreams import StreamPublisher
 from cbstreams.fields import F_DATA
 
 from .. import authz
@@ -100,7 +101,8 @@ async def create_deal(
                      tenant=tenant, name=body.name, phone=phone, entity_id=entity_id,
                      entity_kind=kind, extension=extension, user=user)  # fmt: skip
     redis = services.redis
-    await redis.xadd(services.settings.crm.commands_stream, {F_DATA: encode_command(cmd)})
+    commands = StreamPublisher(redis, services.settings.crm.commands_stream)
+    await commands.publish([(F_DATA, encode_command(cmd))])
     done = f"{services.settings.key_prefix}crm:done:{cmd_key}"
     deadline = time.monotonic() + services.settings.crm.wait_s
     while time.monotonic() < deadline:

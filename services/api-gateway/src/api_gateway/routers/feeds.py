@@ -8,12 +8,17 @@
 What each caller sees, and how many feeds it may hold, is :mod:`..authz`'s decision.
 
 Resume: ``?since=<id>`` (WebSocket) or ``Last-Event-ID`` (SSE) with the ``id`` of the last
-message received. WebSocket refusals close the handshake with 4000 + the HTTP status.
+message received; an operator's feed resumes from a snapshot of its open cards
+(``services.cards``). WebSocket refusals close the handshake with 4000 + the HTTP status;
+while Redis is unreachable that is 4503 (SSE: 503 ``backend-unavailable``), and an open feed
+whose Redis goes away is closed with 1013 (try again later): the client resumes with its
+cursor.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -28,8 +33,9 @@ from cbstreams import PbxKeys
 from .. import authz
 from ..authz import services_of
 from ..deps import Admin, ServicesDep
-from ..errors import ApiError
+from ..errors import UNAVAILABLE, ApiError, backend_unavailable
 from ..schemas import SessionCreate, SessionOut
+from ..services.cards import OperatorCards, resume_operator
 from ..services.feeds import ami_filter, messages
 
 router = APIRouter(tags=["feeds"])
@@ -49,14 +55,30 @@ async def create_session(body: SessionCreate, admin: Admin, services: ServicesDe
     return SessionOut.of(session, token)
 
 
+async def _opening(opening: Any) -> Feed:
+    """Open a feed; Redis unreachable meanwhile → 503 ``backend-unavailable``."""
+    try:
+        feed: Feed = await opening
+    except UNAVAILABLE as exc:
+        log.warning("feed refused: redis unavailable", extra={"error": type(exc).__name__})
+        raise backend_unavailable() from None
+    return feed
+
+
 async def _events_feed(conn: HTTPConnection, since: str | None) -> Feed:
     services = services_of(conn)
     who = await authz.require("events:read", query=True)(conn)
     keep = authz.feed_filter(services, who)
     feeds = services.feeds
     streams = [feeds.settings.calls_stream, feeds.settings.crm_stream]
-    start = await feeds.start(streams, since)
-    return authz.hold_feed(services, who, messages(feeds, streams, ["calls", "crm"], start, keep))
+    labels = ["calls", "crm"]
+    if not isinstance(keep, OperatorCards) or since is None:
+        start = await feeds.start(streams, since)
+        return authz.hold_feed(services, who, messages(feeds, streams, labels, start, keep))
+    # an operator's feed resumes from a snapshot of its open cards
+    start, first = await resume_operator(feeds, services.records, streams, since, keep)
+    feed = messages(feeds, streams, labels, start, keep, [first])
+    return authz.hold_feed(services, who, feed)
 
 
 async def _ami_feed(conn: HTTPConnection, pbx: str, since: str | None) -> Feed:
@@ -71,15 +93,18 @@ async def _ami_feed(conn: HTTPConnection, pbx: str, since: str | None) -> Feed:
 
 async def _sse(feed: Feed) -> AsyncIterator[bytes]:
     yield b": connected\n\n"
-    async for message in feed:
-        if message is None:
-            yield b": keepalive\n\n"
-            continue
-        yield b"id: %s\nevent: %s\ndata: %s\n\n" % (
-            message["id"].encode(),
-            message["type"].encode(),
-            _enc.encode(message),
-        )
+    try:
+        async for message in feed:
+            if message is None:
+                yield b": keepalive\n\n"
+                continue
+            yield b"id: %s\nevent: %s\ndata: %s\n\n" % (
+                message["id"].encode(),
+                message["type"].encode(),
+                _enc.encode(message),
+            )
+    except UNAVAILABLE as exc:  # the stream ends; EventSource resumes with Last-Event-ID
+        log.warning("feed closed: redis unavailable", extra={"error": type(exc).__name__})
 
 
 def _sse_response(feed: Feed) -> StreamingResponse:
@@ -96,7 +121,7 @@ async def events_sse(
     request: Request, since: str | None = Query(None, max_length=100)
 ) -> StreamingResponse:
     """Server-sent events: cards (operator session) or tenant events (key)."""
-    return _sse_response(await _events_feed(request, _since(request, since)))
+    return _sse_response(await _opening(_events_feed(request, _since(request, since))))
 
 
 @router.get("/v1/feeds/ami/{pbx}", response_class=StreamingResponse)
@@ -104,12 +129,12 @@ async def ami_sse(
     request: Request, pbx: str, since: str | None = Query(None, max_length=100)
 ) -> StreamingResponse:
     """Server-sent raw AMI frames of one PBX (``events:read`` + ``admin``)."""
-    return _sse_response(await _ami_feed(request, pbx, _since(request, since)))
+    return _sse_response(await _opening(_ami_feed(request, pbx, _since(request, since))))
 
 
 async def _serve_ws(ws: WebSocket, opening: Any) -> None:
     try:
-        feed: Feed = await opening
+        feed = await _opening(opening)
     except ApiError as err:
         await ws.close(code=4000 + err.status, reason=err.error_id)
         return
@@ -128,6 +153,10 @@ async def _serve_ws(ws: WebSocket, opening: Any) -> None:
             while (await ws.receive())["type"] != "websocket.disconnect":
                 pass
             task.cancel()
+    except* UNAVAILABLE as errors:  # resumable: the client reconnects with its cursor
+        log.warning("feed closed: redis unavailable", extra={"error": repr(errors.exceptions[0])})
+        with contextlib.suppress(OSError, RuntimeError):
+            await ws.close(code=1013, reason="backend-unavailable")
     except* (OSError, RuntimeError) as errors:  # the client went away mid-send
         log.info("feed client gone", extra={"error": repr(errors.exceptions[0])})
     finally:

@@ -26,8 +26,11 @@ async def readyz(services: ServicesDep) -> Response:
     try:
         async with asyncio.timeout(1.0):
             await services.redis.ping()
-    except Exception:
+    except Exception as exc:
+        services.link.down(exc)
+        await services.redis.connection_pool.disconnect(inuse_connections=False)
         raise ApiError(503, "not-ready", "Not ready", "Redis does not answer") from None
+    services.link.ok()
     return Response("ok\n", media_type="text/plain")
 
 

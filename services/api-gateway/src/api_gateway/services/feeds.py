@@ -4,8 +4,13 @@ A feed follows one or more streams; its position is a *cursor*: the last entry i
 each stream, joined by ``_`` (``1712345678901-0_0-0`` for calls + CRM events). A client that
 reconnects with the cursor of the last message it got receives exactly the entries after
 it. If entries after that position may have been trimmed (retention) or deleted, a ``gap``
-marker comes first, naming where the stream resumes: the cursor's own entry is gone and the
-stream now starts after it, or ``XINFO STREAM`` says an entry after it was deleted.
+marker comes first, naming where the stream resumes (always after the cursor): the cursor's
+own entry is gone and the stream now starts after it, or ``XINFO STREAM`` says an entry after
+it was deleted.
+
+:meth:`FeedReader.snapshot` reads the streams' tails and the call-tracker's live calls in one
+MULTI/EXEC: the tracker commits its events and its live calls together, so the snapshot is
+exactly the state after those tails (an operator's feed resumes from it).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ __all__ = [
     "FeedReader",
     "Filter",
     "Gap",
+    "Snapshot",
     "Start",
     "ami_filter",
     "format_cursor",
@@ -34,7 +40,8 @@ __all__ = [
     "parse_cursor",
 ]
 
-_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")  # ASCII digits only (\d matches any script)
+_U64 = 2**64
 Entry = tuple[int, str, dict[bytes, bytes]]  # (stream index, entry id, fields)
 
 
@@ -45,11 +52,16 @@ def id_key(entry_id: str) -> tuple[int, int]:
 
 def parse_cursor(text: str, streams: int) -> list[str]:
     parts = text.split("_")
-    if len(parts) != streams or not all(_ID.match(p) for p in parts):
+    if len(parts) != streams or not all(_ID.match(p) and _fits(p) for p in parts):
         raise ApiError(
             422, "invalid-cursor", "Invalid cursor", "pass back the id of the last message seen"
         )
     return parts
+
+
+def _fits(entry_id: str) -> bool:
+    """Both halves of a stream id are unsigned 64-bit numbers in Redis."""
+    return all(int(half) < _U64 for half in entry_id.split("-"))
 
 
 def format_cursor(ids: Sequence[str]) -> str:
@@ -64,6 +76,12 @@ class Gap:
 
 
 Start = tuple[list[str], list[Gap]]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    ids: list[str]  # each stream's newest entry when it was taken
+    live: list[list[bytes]]  # per hash asked for: its values (the live calls, encoded)
 
 
 class FeedReader:
@@ -109,7 +127,52 @@ class FeedReader:
             lost = id_key(first_id) > id_key(last) and not await self._redis.xrange(
                 stream, min=last, max=last
             )
-        return first_id if lost else None
+        if not lost:
+            return None
+        if id_key(first_id) > id_key(last):
+            return first_id
+        # an entry after ``last`` was deleted: the stream resumes at the next one still there
+        # (or, if none is, after the newest id it ever gave)
+        after = cast(
+            list[tuple[bytes, Any]],
+            await self._redis.xrange(stream, min="(" + last, count=1),
+        )
+        return after[0][0].decode() if after else _text(info.get("last-generated-id", last))
+
+    async def snapshot(self, streams: Sequence[str], hashes: Sequence[str]) -> Snapshot:
+        """The streams' tails and the values of ``hashes``, read in one MULTI/EXEC."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for stream in streams:
+                pipe.xrevrange(stream, count=1)
+            for key in hashes:
+                pipe.hvals(key)
+            replies: list[Any] = await pipe.execute()
+        ids = [rows[0][0].decode() if rows else "0-0" for rows in replies[: len(streams)]]
+        return Snapshot(ids, [list(values) for values in replies[len(streams) :]])
+
+    async def window(
+        self, streams: Sequence[str], until: Sequence[str], oldest_ms: int, limit: int
+    ) -> list[Entry]:
+        """The entries of ``streams`` up to ``until`` (each stream's id) and not older than
+        ``oldest_ms``, oldest first, merged in id order; at most the newest ``limit`` of each
+        stream: the past a resumed operator feed replays to rebuild its cards."""
+        out: list[Entry] = []
+        for index, (stream, top) in enumerate(zip(streams, until, strict=True)):
+            rows: list[tuple[bytes, dict[bytes, bytes]]] = []
+            while len(rows) < limit:
+                page = cast(
+                    list[tuple[bytes, dict[bytes, bytes]]],
+                    await self._redis.xrevrange(
+                        stream, max=top, min=f"{oldest_ms}-0", count=min(1000, limit)
+                    ),
+                )
+                rows += page
+                if len(page) < min(1000, limit):
+                    break
+                top = "(" + page[-1][0].decode()
+            out += [(index, entry_id.decode(), fields) for entry_id, fields in rows[:limit]]
+        out.sort(key=lambda e: id_key(e[1]))
+        return out
 
     async def follow(self, streams: Sequence[str], ids: list[str]) -> AsyncIterator[list[Entry]]:
         """Batches of new entries, forever (empty batches when ``block_ms`` passes idle),
@@ -138,10 +201,15 @@ Filter = Callable[[int, dict[bytes, bytes]], list[dict[str, Any]]]
 
 
 async def messages(
-    reader: FeedReader, streams: Sequence[str], labels: Sequence[str], start: Start, keep: Filter
+    reader: FeedReader,
+    streams: Sequence[str],
+    labels: Sequence[str],
+    start: Start,
+    keep: Filter,
+    first: Sequence[dict[str, Any]] = (),
 ) -> AsyncIterator[dict[str, Any] | None]:
     """The feed's messages, each with ``id`` = the cursor to resume after it; gap markers
-    first; None when idle (time for a keepalive)."""
+    first, then ``first`` (e.g. an operator's snapshot); None when idle (a keepalive)."""
     ids, gaps = start
     for gap in gaps:
         yield {
@@ -151,6 +219,8 @@ async def messages(
             "after": gap.after,
             "resume_from": gap.resume_from,
         }
+    for message in first:
+        yield {**message, "id": format_cursor(ids)}
     async for batch in reader.follow(streams, ids):
         if not batch:
             yield None

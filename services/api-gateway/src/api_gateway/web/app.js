@@ -85,7 +85,8 @@ async function start() {
     (message) => {
       deck.handle(message);
       empty.hidden = deck.cards.size > 0; // new cards are announced (aria-live), focus stays
-      if (message.type === "call.ended") history.load(); // its record is there now
+      // its record is there now (after a reconnect: calls may have ended meanwhile)
+      if (message.type === "call.ended" || message.type === "snapshot") history.load();
     },
     (state) => {
       $("#feed-state").textContent = { live: "Live", reconnecting: "Reconnecting…", "signed-out": "Signed out" }[state];

@@ -4,6 +4,8 @@
 //   card.data     what the CRM knows (crm.card): contact, company, deals, responsible, why
 //   card.answered this operator answered it
 //   card.hide     it stopped ringing, was answered elsewhere, transferred away, or ended
+//   snapshot      after a reconnect: the cards open now (each a card.show with answered and
+//                 data); every other card is closed (its call ended or left meanwhile)
 // The server decides which calls an operator sees; this module only draws them.
 
 import { formatNumber, h, numberWithCall } from "./api.js";
@@ -70,8 +72,31 @@ export class CardDeck {
       case "card.hide":
         if (card) this.hideOrKeep(card, message.reason);
         break;
+      case "snapshot":
+        this.applySnapshot(message.cards || []);
+        break;
       default:
         break;
+    }
+  }
+
+  /** The server's word after a reconnect: exactly these cards are open. A card the operator
+   *  chose to keep after answering (already marked ended) stays until closed by hand. */
+  applySnapshot(open) {
+    const ids = new Set(open.map((c) => c.call_id));
+    for (const [callId, card] of [...this.cards]) {
+      if (!ids.has(callId) && !card.ended) this.hideOrKeep(card, "ended");
+    }
+    for (const message of open) {
+      let card = this.cards.get(message.call_id);
+      if (!card) {
+        this.show({ ...message, type: "card.show" });
+        card = this.cards.get(message.call_id);
+      }
+      if (message.data) card.data = message.data;
+      if (message.answered) card.answered = true;
+      card.ended = "";
+      this.draw(card);
     }
   }
 
