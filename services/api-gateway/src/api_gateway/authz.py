@@ -41,6 +41,7 @@ from .services.cards import CALLS, OperatorCards, TenantFilter, decode_call, eve
 from .services.feeds import Filter
 from .services.feedslots import FeedSlots
 from .services.keystore import ApiKey, Scope, hash_token
+from .services.presence import PresenceFilter
 from .services.records import RecordFilter
 from .services.sessions import OperatorSession, SignIn
 from .state import Services
@@ -67,6 +68,7 @@ __all__ = [
     "operator_session",
     "own_tenant",
     "pbxs",
+    "presence_filter",
     "readable_explanation",
     "readable_record",
     "record_filter",
@@ -444,6 +446,18 @@ def feed_filter(services: Services, who: Principal) -> Filter:
     if who.restricted:
         return ExtensionEvents(owned, set(who.extensions))
     return TenantFilter(owned)
+
+
+def presence_filter(services: Services, who: Principal) -> PresenceFilter:
+    """Colleagues' line states: an operator sees every extension of its tenant (the
+    colleagues panel) but the other party of a call (number, name, Call-ID) only on its own
+    extension; a key sees the extensions it is limited to (or all), parties included."""
+    owned = tuple(services.settings.tenant_pbxs(who.tenant))
+    if who.session is not None:
+        return PresenceFilter(owned, None, frozenset({who.session.extension}))
+    if who.restricted:
+        return PresenceFilter(owned, frozenset(who.extensions), None)
+    return PresenceFilter(owned)
 
 
 def may_route(who: Principal) -> None:
