@@ -2,9 +2,25 @@
 // localStorage), JSON requests with it, and the live feed over a WebSocket that resumes
 // where it stopped. Shared by the page and the CRM widgets.
 
+import { t } from "./i18n.js";
+
 const STORE = "callbridge.session";
 
 export class AuthError extends Error {}
+
+/** A refused request, its message in the page's language (the server's English detail is
+ *  kept in .detail for the console, not shown). */
+export class ApiError extends Error {
+  constructor(status, problem = {}) {
+    const known = {
+      400: t("error.bad_request"), 403: t("error.forbidden"), 404: t("error.not_found"),
+      409: t("error.conflict"), 422: t("error.bad_request"), 429: t("error.too_many"),
+    };
+    super(known[status] || (status >= 500 ? t("error.server") : t("error.http", { status })));
+    this.status = status;
+    this.detail = problem.detail || problem.title || "";
+  }
+}
 
 export class Api {
   constructor(base = "", storage = window.localStorage) {
@@ -34,15 +50,20 @@ export class Api {
     const headers = { Accept: "application/json" };
     if (auth) headers.Authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    const answer = await fetch(this.base + path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    let answer;
+    try {
+      answer = await fetch(this.base + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch {
+      throw new Error(t("error.network"));
+    }
     if (answer.status === 401) throw new AuthError("signed out");
     if (answer.status === 204) return null;
     const data = await answer.json().catch(() => ({}));
-    if (!answer.ok) throw new Error(data.detail || data.title || `HTTP ${answer.status}`);
+    if (!answer.ok) throw new ApiError(answer.status, data);
     return data;
   }
 
@@ -157,11 +178,11 @@ export function numberWithCall(number, onCall, label = formatNumber(number)) {
     {
       type: "button",
       class: "call-button",
-      title: `Call ${formatNumber(number)}`,
-      "aria-label": `Call ${formatNumber(number)}`,
+      title: t("call.number", { number: formatNumber(number) }),
+      "aria-label": t("call.number", { number: formatNumber(number) }),
       onclick: () => onCall(number),
     },
-    "Call",
+    t("call.button"),
   );
   return h("span", { class: "number" }, h("span", { class: "number-text" }, label), " ", button);
 }
