@@ -17,9 +17,9 @@ define(["jquery"], function ($) {
 
     // The widget's own strings (i18n/ru.json, i18n/en.json, as amoCRM widgets carry them):
     // amoCRM gives them in the user's language through self.i18n(section).
-    function text(section, key) {
+    function text(section, key, fallback) {
       var strings = (self.i18n && self.i18n(section)) || {};
-      return strings[key] || key;
+      return strings[key] || fallback;
     }
 
     function language() {
@@ -32,7 +32,7 @@ define(["jquery"], function ($) {
       if (!host) {
         host = document.createElement("aside");
         host.id = "callbridge-cards";
-        host.setAttribute("aria-label", text("panel", "label"));
+        host.setAttribute("aria-label", text("panel", "label", "callbridge"));
         host.style.cssText = "position:fixed;right:16px;bottom:16px;z-index:10000;width:360px;max-width:calc(100vw - 32px)";
         document.body.appendChild(host);
       }
