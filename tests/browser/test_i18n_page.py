@@ -47,6 +47,7 @@ async def test_the_page_in_russian_when_the_browser_prefers_it(
     card = page.locator(".card")
     await expect(card.locator(".card-number")).to_contain_text("+7 903 111-22-33", timeout=5000)
     await expect(card).to_contain_text("Почему эта карточка")
+    await expect(card.locator(".card-reason")).to_contain_text("единственный контакт (2 открытые сделки)")
     await expect(card.get_by_role("button", name="Перезвонить")).to_be_visible()
     await expect(card.get_by_role("button", name="Закрыть карточку")).to_be_visible()
     await page.screenshot(path=artifacts / "operator-ru.png")

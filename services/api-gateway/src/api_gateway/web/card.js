@@ -19,6 +19,29 @@ const HIDE_REASONS = () => ({
   ended: t("card.ended.ended"),
 });
 
+/** Why the CRM shows this entity, in the page's language, from crm-sync's stable code
+ *  ("only_contact.several_open_deals", cbcrm.effective); its English words if the code is new. */
+export function reasonText(data) {
+  const [chosen, deals] = String(data.reason_code || "").split(".");
+  const count = data.candidates || 0;
+  const first = {
+    no_match: t("reason.no_match"),
+    only_contact: t("reason.only_contact"), only_company: t("reason.only_company"), only_lead: t("reason.only_lead"),
+    oldest_contact: t("reason.oldest_contact", { count }), oldest_company: t("reason.oldest_company", { count }),
+    oldest_lead: t("reason.oldest_lead", { count }), newest_contact: t("reason.newest_contact", { count }),
+    newest_company: t("reason.newest_company", { count }), newest_lead: t("reason.newest_lead", { count }),
+    most_open_deals_contact: t("reason.most_open_deals_contact", { count }),
+    most_open_deals_company: t("reason.most_open_deals_company", { count }),
+    most_open_deals_lead: t("reason.most_open_deals_lead", { count }),
+  }[chosen];
+  const open = (data.open_deals || []).length;
+  const second = { single_open_deal: t("reason.single_open_deal"), no_open_deal: t("reason.no_open_deal"),
+    several_open_deals: t("reason.several_open_deals", { count: open }) }[deals];
+  if (!first || (deals && !second)) return data.reason || data.reason_code || "";
+  if (!deals) return first;
+  return deals === "single_open_deal" ? t("reason.with_deal", { first, second }) : t("reason.with_deals", { first, second });
+}
+
 /** Links a CRM offers for an entity: open it, create a deal for it, create a contact. */
 export function crmLinks(data, crmBase = "") {
   const entity = data && data.entity;
@@ -146,7 +169,7 @@ export class CardDeck {
     if (!data) return h("p", { class: "card-crm card-loading" }, t("card.looking_up"));
     if (!data.entity) {
       return h("div", { class: "card-crm" }, h("p", {}, t("card.not_in_crm")),
-        data.reason ? h("p", { class: "card-reason" }, data.reason) : null);
+        data.reason ? h("p", { class: "card-reason" }, reasonText(data)) : null);
     }
     const entity = data.entity;
     const rows = [];
@@ -170,7 +193,7 @@ export class CardDeck {
           d.amount ? ` · ${formatAmount(d.amount)}` : "")))
         : null,
       h("p", { class: "card-reason" }, h("strong", {}, t("card.why")),
-        data.reason || data.reason_code || "—",
+        reasonText(data) || "—",
         data.candidates > 1 ? t("card.matches", { count: data.candidates }) : ""),
     );
   }
