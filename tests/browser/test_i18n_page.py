@@ -2,18 +2,21 @@
 """The operator's page in Russian and in English, in real headless Chromium against the whole
 suite: the language the browser prefers (navigator.languages / Accept-Language), translated
 labels, dates in the locale's format (ru: 02.12.2026, 14:05), +7 numbers grouped on the card
-and in the history, and the page's language switch (remembered in localStorage)."""
+and in the history, and the page's language switch (remembered in localStorage). The CRM
+pages take the CRM user's language: Bitrix24's ?LANG=ru, amoCRM's AMOCRM.lang_id."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from playwright.async_api import expect
+import httpx
+from playwright.async_api import Playwright, expect
 
+from api_gateway.main import WEB
 from callbridge_cli.stack import Stack
 
-from .conftest import BROWSER_TEST, OpenPage
+from .conftest import ARGS, BROWSER_TEST, CHROMIUM, OpenPage
 
 pytestmark = BROWSER_TEST
 
@@ -47,7 +50,9 @@ async def test_the_page_in_russian_when_the_browser_prefers_it(
     card = page.locator(".card")
     await expect(card.locator(".card-number")).to_contain_text("+7 903 111-22-33", timeout=5000)
     await expect(card).to_contain_text("Почему эта карточка")
-    await expect(card.locator(".card-reason")).to_contain_text("единственный контакт (2 открытые сделки)")
+    await expect(card.locator(".card-reason")).to_contain_text(
+        "единственный контакт (2 открытые сделки)"
+    )
     await expect(card.get_by_role("button", name="Перезвонить")).to_be_visible()
     await expect(card.get_by_role("button", name="Закрыть карточку")).to_be_visible()
     await page.screenshot(path=artifacts / "operator-ru.png")
@@ -75,3 +80,46 @@ async def test_the_page_in_english_and_the_switch_to_russian_is_remembered(
     await page.reload()  # remembered over the browser's preference
     await expect(page.locator("#who")).to_have_text("Анна Смирнова · доб. 100")
     await expect(page.locator("#history tbody tr time").first).to_have_text(RU_DATE)
+
+
+async def test_the_crm_pages_speak_the_crm_users_language(
+    stack: Stack, playwright: Playwright, tmp_path: Path, artifacts: Path
+) -> None:
+    context = await playwright.chromium.launch_persistent_context(
+        str(tmp_path / "crm"), executable_path=CHROMIUM, args=ARGS, headless=True,
+        viewport={"width": 420, "height": 600}, locale="en-US",
+    )  # fmt: skip
+    page = context.pages[0] if context.pages else await context.new_page()
+    await page.goto(f"{stack.url}/ui/crm/bitrix24.html?LANG=ru&DOMAIN=example.bitrix24.ru")
+    await page.get_by_label("Ссылка для входа").fill(await stack.signin_link("100"))
+    await page.get_by_role("button", name="Войти").click()
+    await expect(page.get_by_role("status")).to_have_text("Анна Смирнова · доб. 100")
+    await expect(page.locator("#title")).to_have_text("Звонки на ваш телефон")
+    assert await page.title() == "callbridge · карточка звонящего"
+    await page.screenshot(path=artifacts / "bitrix24-ru.png")
+
+    async with httpx.AsyncClient() as http:
+        code = (await stack.signin_link("101")).rpartition("code=")[2]
+        session = (await http.post(f"{stack.url}/v1/sessions/exchange", json={"code": code})).json()
+    i18n = (WEB / "crm" / "amocrm" / "i18n" / "ru.json").read_text("utf-8")
+    await page.goto(f"{stack.url}/healthz")
+    await page.set_content("<html><head></head><body><h1>amoCRM</h1></body></html>")
+    await page.evaluate(
+        """([base, token, strings]) => {
+          window.AMOCRM = { lang_id: "ru" };
+          window.define = (deps, factory) => {
+            const widget = new (factory(null))();
+            widget.get_settings = () => ({ gateway_url: base, tenant: "demo" });
+            widget.$authorizedAjax = () => Promise.resolve({ token });
+            widget.i18n = (section) => JSON.parse(strings)[section];
+            widget.callbacks.init();
+          };
+        }""",
+        [stack.url, session["token"], i18n],
+    )
+    await page.add_script_tag(content=(WEB / "crm" / "amocrm" / "script.js").read_text())
+    panel = page.get_by_role("complementary", name="Карточки звонящих callbridge")
+    await expect(panel.get_by_role("status")).to_have_text(
+        "Борис Петров · доб. 101", timeout=10_000
+    )
+    await context.close()
