@@ -41,6 +41,7 @@ async def test_the_page_in_russian_when_the_browser_prefers_it(
     row = page.locator("#history tbody tr", has_text="+7 985 777-66-55")
     await expect(row).to_have_count(1, timeout=10_000)
     await expect(row.locator("time")).to_have_text(RU_DATE)
+    await expect(row.locator("time")).to_have_attribute("title", re.compile(r"сейчас|назад"))
     await expect(row).to_contain_text("входящий")
     await expect(row).to_contain_text("отвечен")
     await expect(row.get_by_role("button", name="Позвонить на +7 985 777-66-55")).to_be_visible()
@@ -71,6 +72,22 @@ async def test_the_page_in_english_and_the_switch_to_russian_is_remembered(
     row = page.locator("#history tbody tr", has_text="+7 985 777-66-55")
     await expect(row).to_have_count(1, timeout=10_000)
     await expect(row.locator("time")).to_have_text(EN_DATE)
+    await expect(row.locator("time")).to_have_attribute("title", re.compile(r"now|ago"))
+    formatted = await page.evaluate(
+        """async () => {
+          const api = await import("/ui/api.js");
+          const i18n = await import("/ui/i18n.js");
+          return [api.formatNumber("+375291234567"), api.formatNumber("380671234567"),
+            api.formatNumber("+12125550100"), api.formatNumber("89031112233"),
+            api.formatNumber("100"), i18n.formatDuration(3725), i18n.formatDuration(65),
+            i18n.formatDateTime(Date.UTC(2026, 11, 2, 11, 5))];
+        }"""
+    )
+    assert formatted[:7] == [
+        "+375 29 123-45-67", "+380 67 123 45 67", "+1 212 555-0100", "+7 903 111-22-33",
+        "100", "1:02:05", "1:05",
+    ]  # fmt: skip
+    assert EN_DATE.fullmatch(formatted[7])
     await expect(row).to_contain_text("inbound")
     await page.screenshot(path=artifacts / "operator-en.png")
 

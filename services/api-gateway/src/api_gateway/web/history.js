@@ -3,7 +3,7 @@
 // with HTTP Range requests).
 
 import { formatNumber, h, numberWithCall } from "./api.js";
-import { directionName, formatDateTime, formatDuration, resultName, t } from "./i18n.js";
+import { directionName, formatDateTime, formatDuration, formatRelative, resultName, t } from "./i18n.js";
 
 export class History {
   /** root: the history section; api: an Api; onCall(number): click-to-call. */
@@ -62,7 +62,7 @@ export class History {
         onclick: () => this.play(record) }, t("history.play"))
       : h("span", { class: "muted" }, "—");
     return h("tr", { "data-call-id": record.call_id },
-      h("td", {}, h("time", { datetime: when.toISOString() }, formatDateTime(when))),
+      h("td", {}, h("time", { datetime: when.toISOString(), title: formatRelative(when) }, formatDateTime(when))),
       h("td", {}, directionName(record.direction)),
       h("td", {}, number ? numberWithCall(number, this.onCall) : "—"),
       h("td", { class: `result result-${record.result}` }, resultName(record.result)),
