@@ -103,17 +103,25 @@ export class Api {
     return this.request("POST", `/v1/calls/${encodeURIComponent(callId)}/recording/link?pbx=${encodeURIComponent(pbx)}`);
   }
 
+  /** Hand a live call to another extension (a blind transfer). */
+  transfer(call, extension) {
+    return this.request("POST", `/v1/calls/${encodeURIComponent(call.call_id)}/transfer`, {
+      to: extension, mode: "blind", pbx: call.pbx,
+    });
+  }
+
   /**
-   * Follow this operator's cards: onMessage(msg) for every message, onState("live" |
-   * "reconnecting" | "signed-out"). Reconnects with ?since= the last id seen. Returns stop().
+   * Follow a feed (this operator's cards by default; "/v1/feeds/presence" for colleagues'
+   * line states): onMessage(msg) for every message, onState("live" | "reconnecting" |
+   * "signed-out"). Reconnects with ?since= the last id seen. Returns stop().
    */
-  feed(onMessage, onState = () => {}) {
+  feed(onMessage, onState = () => {}, path = "/v1/feeds/events") {
     let since = "";
     let socket = null;
     let stopped = false;
     let delay = 500;
     const open = () => {
-      const url = new URL(this.base + "/v1/feeds/events", window.location.href);
+      const url = new URL(this.base + path, window.location.href);
       url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
       url.searchParams.set("token", this.token);
       if (since) url.searchParams.set("since", since);

@@ -3,6 +3,7 @@
 
 import { Api, AuthError, formatNumber, h } from "./api.js";
 import { CardDeck } from "./card.js";
+import { Colleagues } from "./colleagues.js";
 import { History } from "./history.js";
 import { language, setLanguage, t, translatePage } from "./i18n.js";
 
@@ -96,6 +97,25 @@ async function start() {
     },
   );
   history.load();
+
+  const colleagues = new Colleagues($("#colleagues"), {
+    me: me.extension,
+    onCall: (extension) => call(extension),
+    current: () => deck.current(),
+    onTransfer: async (extension) => {
+      const current = deck.current();
+      if (!current) return;
+      try {
+        await api.transfer(current, extension);
+        toast(t("colleagues.transferred", { extension }));
+      } catch (error) {
+        if (error instanceof AuthError) return showSignIn(t("signin.ended"));
+        toast(t("colleagues.transfer_failed", { extension, error: error.message }), "error");
+      }
+      return undefined;
+    },
+  });
+  api.feed((message) => colleagues.handle(message), () => {}, "/v1/feeds/presence");
 
   $("#dial").addEventListener("submit", (event) => {
     event.preventDefault();

@@ -104,6 +104,12 @@ export class CardDeck {
     }
   }
 
+  /** The call this operator is talking on now (the newest answered, still open), or null. */
+  current() {
+    const talking = [...this.cards.values()].filter((c) => c.answered && !c.ended);
+    return talking.length ? talking[talking.length - 1].message : null;
+  }
+
   /** The server's word after a reconnect: exactly these cards are open. A card the operator
    *  chose to keep after answering (already marked ended) stays until closed by hand. */
   applySnapshot(open) {
