@@ -8,8 +8,10 @@ over AMI (``DEVICE_STATE(Custom:lampNNN)`` = INUSE, then NOT_INUSE), one change 
 Prints ``name=value`` lines:
 
 * ``presence_p50_ms`` / ``presence_p99_ms`` — from the AMI Setvar that changes the state to
-  the change on ``{prefix}{pbx}:presence`` (Asterisk's NOTIFY, our parse, Redis XADD, read
-  back by a blocking XREAD);
+  the change arriving on the api-gateway's presence feed (a WebSocket of an ``events:read``
+  key): Asterisk's NOTIFY, our parse, Redis XADD, the gateway's XREAD and the socket;
+* ``presence_redis_p50_ms`` / ``_p99_ms`` — the same to the entry on
+  ``{prefix}{pbx}:presence`` (read back by a blocking XREAD);
 * ``ami_extensionstatus_p50_ms`` / ``_p99_ms`` — the same changes as Asterisk's own AMI
   ``ExtensionStatus`` events reach an AMI client: what a user would watch instead;
 * ``presence_subscriptions`` — SUBSCRIBE dialogs the service needed for N extensions.
@@ -20,14 +22,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import statistics
 import tempfile
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
+import websockets
+
 from aioami import AMIClient
+from api_gateway.main import serve
+from api_gateway.settings import TenantSettings
+from api_gateway.state import open_services
+from api_gateway.testing import settings_for
 from cbcontracts.presence import decode_presence
 from cbruntime import Secret
 from cbstreams import PbxKeys, connect
@@ -123,6 +133,18 @@ async def run(sip_port: int, ami_config: object, url: str, n: int, rounds: int) 
     ours: list[float] = []
     theirs: list[float] = []
     arrived: dict[tuple[str, str, str], float] = {}  # (source, ext, state) -> perf_counter
+    feed_ms: list[float] = []
+    feed_open = asyncio.Event()
+
+    async def tail_feed(url: str) -> None:
+        async with websockets.connect(url, open_timeout=20, max_size=None) as ws:
+            async for text in ws:
+                message = json.loads(text)
+                if message.get("type") == "presence.snapshot":
+                    feed_open.set()
+                elif message.get("type") == "presence.state":
+                    st = message["state"]
+                    arrived[("feed", st["extension"], st["state"])] = time.perf_counter()
 
     async def tail_stream(last: bytes) -> None:
         while True:
@@ -148,29 +170,45 @@ async def run(sip_port: int, ami_config: object, url: str, n: int, rounds: int) 
                     raise SystemExit("the presence view never filled")
                 await asyncio.sleep(0.05)
             newest: list[tuple[bytes, dict[bytes, bytes]]] = await redis.xrevrange(stream, count=1)  # type: ignore[assignment]
+            gateway = replace(
+                settings_for(url, prefix),
+                tenants={"bench": TenantSettings(pbx=["lab"])},
+                port=free_port(),
+            )
+            stop_gw, started = asyncio.Event(), asyncio.Event()
+            gw_task = asyncio.create_task(serve(gateway, stop_gw, started))
+            await asyncio.wait_for(started.wait(), 20)
+            async with open_services(gateway) as services:
+                _, token = await services.keys.create("bench", ("events:read",))
+            feed_url = f"ws://127.0.0.1:{gateway.port}/v1/feeds/presence?token={token}"
             tails = [
                 asyncio.create_task(tail_stream(newest[0][0])),
                 asyncio.create_task(tail_ami(ami)),
+                asyncio.create_task(tail_feed(feed_url)),
             ]
+            await asyncio.wait_for(feed_open.wait(), 20)  # the feed's snapshot, then it follows
             for r in range(rounds):
                 value = "INUSE" if r % 2 == 0 else "NOT_INUSE"
                 want = "in_call" if value == "INUSE" else "idle"
                 for ext in exts:
-                    arrived.pop(("ours", ext, want), None)
-                    arrived.pop(("ami", ext, want), None)
+                    for source in ("ours", "ami", "feed"):
+                        arrived.pop((source, ext, want), None)
                     t0 = time.perf_counter()
                     await ami.send_action(
                         "Setvar", {"Variable": f"DEVICE_STATE(Custom:lamp{ext})", "Value": value}
                     )
                     until = time.monotonic() + 10
-                    while ("ours", ext, want) not in arrived or ("ami", ext, want) not in arrived:
+                    while any((src, ext, want) not in arrived for src in ("ours", "ami", "feed")):
                         if time.monotonic() > until:
                             raise SystemExit(f"no change of {ext} to {want} within 10 s")
                         await asyncio.sleep(0.0005)
                     ours.append((arrived[("ours", ext, want)] - t0) * 1000)
                     theirs.append((arrived[("ami", ext, want)] - t0) * 1000)
+                    feed_ms.append((arrived[("feed", ext, want)] - t0) * 1000)
             for t in tails:
                 t.cancel()
+            stop_gw.set()
+            await gw_task
         subs = len(svc.watchers[0].subscriptions)
     finally:
         stop.set()
@@ -179,8 +217,10 @@ async def run(sip_port: int, ami_config: object, url: str, n: int, rounds: int) 
     print(f"presence_extensions={n}")
     print(f"presence_changes={len(ours)}")
     print(f"presence_subscriptions={subs}")
-    print(f"presence_p50_ms={statistics.median(ours):.1f}")
-    print(f"presence_p99_ms={pct(ours, 99):.1f}")
+    print(f"presence_p50_ms={statistics.median(feed_ms):.1f}")
+    print(f"presence_p99_ms={pct(feed_ms, 99):.1f}")
+    print(f"presence_redis_p50_ms={statistics.median(ours):.1f}")
+    print(f"presence_redis_p99_ms={pct(ours, 99):.1f}")
     print(f"ami_extensionstatus_p50_ms={statistics.median(theirs):.1f}")
     print(f"ami_extensionstatus_p99_ms={pct(theirs, 99):.1f}")
 
