@@ -65,3 +65,28 @@ async def test_the_panel_in_russian(stack: Stack, operator_page: OpenPage) -> No
     await expect(page.locator('#colleagues [data-extension="102"] .presence')).to_have_text(
         "Отошёл"
     )
+
+
+async def test_transfer_my_call_to_a_free_colleague(stack: Stack, operator_page: OpenPage) -> None:
+    """100 talks; the panel offers Transfer next to free colleagues only; a click moves the
+    caller to 101, whose page then shows the caller's card."""
+    await publish(stack, "101", "idle")
+    await publish(stack, "102", "in_call")
+    anna = await operator_page("100")
+    boris = await operator_page("101")
+    call = stack.sim.start_call(
+        "inbound_answered", phone="79031112233", ext1="100", pause_before="HangupRequest"
+    )
+    await expect(anna.locator(".card")).to_have_count(1, timeout=10_000)
+    colleague = anna.locator('#colleagues [data-extension="101"]')
+    move = colleague.get_by_role("button", name="Transfer my call to 101")
+    await expect(move).to_be_visible(timeout=10_000)  # once the call is answered
+    await expect(
+        anna.locator('#colleagues [data-extension="102"]').get_by_role("button", name="Transfer")
+    ).to_have_count(0)  # 102 is on a call
+    await move.click()
+    await expect(anna.locator(".toast")).to_contain_text("Your call goes to 101")
+    await expect(boris.locator(".card .card-number")).to_contain_text(
+        "+7 903 111-22-33", timeout=10_000
+    )
+    await call.interrupt()

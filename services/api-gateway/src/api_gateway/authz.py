@@ -267,8 +267,15 @@ def may_call_from(who: Principal, extension: str) -> None:
 
 
 def transfer_ends(who: Principal, to: str, from_extension: str | None) -> str | None:
-    """A transfer's target must be within the principal's extensions, and so must the
-    transferring extension (a limited principal's own, when it names none)."""
+    """An operator session hands the call it is on to a colleague: any extension (the
+    gateway checks it is one — the configured extension pattern — before it reaches the
+    PBX, so never an outside number), always from its own extension. For a key, the target
+    must be within its extensions, and so must the transferring extension (a limited key's
+    own, when it names none)."""
+    if who.session is not None:
+        if from_extension not in (None, who.session.extension):
+            raise forbidden("extension-not-allowed", "an operator transfers from its own phone")
+        return who.session.extension
     if not who.allows_extension(to):
         raise forbidden("extension-not-allowed", "this key may not transfer to this extension")
     if not who.restricted or (from_extension and who.allows_extension(from_extension)):

@@ -82,22 +82,6 @@ async function start() {
     createDeal: (message) => api.createDeal(message),
   });
   const empty = $("#no-call");
-  const history = new History($("#history"), api, call);
-  api.feed(
-    (message) => {
-      deck.handle(message);
-      empty.hidden = deck.cards.size > 0; // new cards are announced (aria-live), focus stays
-      // its record is there now (after a reconnect: calls may have ended meanwhile)
-      if (message.type === "call.ended" || message.type === "snapshot") history.load();
-    },
-    (state) => {
-      $("#feed-state").textContent = { live: t("feed.live"), reconnecting: t("feed.reconnecting"), "signed-out": t("feed.signed_out") }[state];
-      $("#feed-state").dataset.state = state;
-      if (state === "signed-out") showSignIn(t("signin.ended"));
-    },
-  );
-  history.load();
-
   const colleagues = new Colleagues($("#colleagues"), {
     me: me.extension,
     onCall: (extension) => call(extension),
@@ -116,6 +100,23 @@ async function start() {
     },
   });
   api.feed((message) => colleagues.handle(message), () => {}, "/v1/feeds/presence");
+  const history = new History($("#history"), api, call);
+  api.feed(
+    (message) => {
+      deck.handle(message);
+      empty.hidden = deck.cards.size > 0; // new cards are announced (aria-live), focus stays
+      colleagues.draw(); // "Transfer" is offered while this operator talks
+      // its record is there now (after a reconnect: calls may have ended meanwhile)
+      if (message.type === "call.ended" || message.type === "snapshot") history.load();
+    },
+    (state) => {
+      $("#feed-state").textContent = { live: t("feed.live"), reconnecting: t("feed.reconnecting"), "signed-out": t("feed.signed_out") }[state];
+      $("#feed-state").dataset.state = state;
+      if (state === "signed-out") showSignIn(t("signin.ended"));
+    },
+  );
+  history.load();
+
 
   $("#dial").addEventListener("submit", (event) => {
     event.preventDefault();
