@@ -3,9 +3,11 @@ CRM, the api-gateway on a real uvicorn) and Debian's Chromium driven by Playwrig
 
 from __future__ import annotations
 
+import re
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 from playwright.async_api import BrowserContext, Page, Playwright, async_playwright
@@ -24,7 +26,11 @@ ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-OpenPage = Callable[[str], Awaitable[Page]]
+
+
+class OpenPage(Protocol):
+    def __call__(self, extension: str, locale: str = "en-US") -> Awaitable[Page]: ...
+
 
 #: Every browser test module's marks: Debian's chromium present, a bound on each test.
 BROWSER_TEST = [
@@ -59,21 +65,24 @@ async def operator_page(
     playwright: Playwright, stack: Stack, tmp_path: Path
 ) -> AsyncIterator[OpenPage]:
     """``await operator_page("100")``: a fresh browser (own profile) signed in as that
-    operator through a one-time link."""
+    operator through a one-time link; ``locale="ru-RU"`` for a browser that prefers Russian
+    (navigator.languages and Accept-Language; the default is English)."""
     contexts: list[BrowserContext] = []
 
-    async def open_page(extension: str) -> Page:
+    async def open_page(extension: str, locale: str = "en-US") -> Page:
         context = await playwright.chromium.launch_persistent_context(
             str(tmp_path / f"profile-{extension}-{len(contexts)}"),
             executable_path=CHROMIUM,
             args=ARGS,
             headless=True,
             viewport={"width": 1280, "height": 800},
+            locale=locale,
         )
         contexts.append(context)
         page = context.pages[0] if context.pages else await context.new_page()
         await page.goto(await stack.signin_link(extension))
-        await page.locator("#who").filter(has_text=f"ext. {extension}").wait_for(timeout=10_000)
+        signed_in = re.compile(rf" {extension}$")  # "… · ext. 100" / "… · доб. 100"
+        await page.locator("#who").filter(has_text=signed_in).wait_for(timeout=10_000)
         await page.locator("#feed-state[data-state=live]").wait_for(timeout=10_000)
         return page
 

@@ -47,3 +47,14 @@ def test_action_request_fields_match_the_code() -> None:
 
 def test_action_reply_fields_match_the_struct() -> None:
     assert _find("`cb:{pbx}:reply:<id>`") == set(ActionReply.__struct_fields__)
+
+
+def test_presence_stream_fields_match_the_code() -> None:
+    from cbcontracts.presence import LINE_STATES, PresenceState
+
+    assert _find("`cb:{pbx}:presence` ") == {"data"}
+    text = DOC.read_text()
+    for name in PresenceState.__struct_fields__:
+        assert f"`{name}`" in text
+    for state in LINE_STATES:
+        assert f"`{state}`" in text

@@ -141,6 +141,31 @@ async def test_row1_no_one_hangs_up_or_transfers_a_call_they_are_not_on(
     assert await services.redis.xlen(actions) == 1
 
 
+async def test_an_operator_hands_its_own_call_to_a_colleague_never_outside(
+    client: httpx.AsyncClient, services: Services, redis_prefix: str
+) -> None:
+    """The colleagues panel's Transfer: the operator on the call may send it to any
+    extension, from its own phone; an outside number is no extension (422, nothing sent)."""
+    await _live(services, "1712.2", "100", talking=("100",))
+    actions = PbxKeys("main", redis_prefix).actions
+    anna = bearer(await _session(services, "100"))
+    outside = await client.post(
+        "/v1/calls/1712.2/transfer", headers=anna, json={"to": "88001234567", "pbx": "main"}
+    )
+    assert outside.status_code == 422
+    other_phone = await client.post(
+        "/v1/calls/1712.2/transfer", headers=anna,
+        json={"to": "102", "from_extension": "101", "pbx": "main"},
+    )  # fmt: skip
+    assert other_phone.status_code == 403
+    assert await services.redis.xlen(actions) == 0
+    moved = await client.post(
+        "/v1/calls/1712.2/transfer", headers=anna, json={"to": "102", "pbx": "main"}
+    )
+    assert moved.status_code == 504  # authorised: sent to the PBX (no ami-ingest here)
+    assert await services.redis.xlen(actions) == 1
+
+
 # --- row 3: toll fraud --------------------------------------------------------------------
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import crm, debug, gateway, services, sim, tracker, voice
+from . import crm, debug, gateway, presence, services, sim, tracker, voice
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,6 +20,7 @@ for _command in (
     *gateway.COMMANDS,
     *crm.COMMANDS,
     *voice.COMMANDS,
+    *presence.COMMANDS,
     *debug.COMMANDS,
 ):
     cli.add_command(_command)

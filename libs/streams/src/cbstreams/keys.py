@@ -42,6 +42,16 @@ class PbxKeys:
         return f"{self.base}:actions"
 
     @property
+    def presence(self) -> str:
+        """Extension line states as they change (stream; written by presence)."""
+        return f"{self.base}:presence"
+
+    @property
+    def presence_view(self) -> str:
+        """The latest line state of every watched extension (hash: extension -> JSON)."""
+        return f"{self.base}:presence:view"
+
+    @property
     def sess(self) -> str:
         """Counter of AMI connections made to the PBX; each one's number is its ``sess``."""
         return f"{self.base}:ami:sess"

@@ -41,6 +41,7 @@ from .services.cards import CALLS, OperatorCards, TenantFilter, decode_call, eve
 from .services.feeds import Filter
 from .services.feedslots import FeedSlots
 from .services.keystore import ApiKey, Scope, hash_token
+from .services.presence import PresenceFilter
 from .services.records import RecordFilter
 from .services.sessions import OperatorSession, SignIn
 from .state import Services
@@ -67,6 +68,7 @@ __all__ = [
     "operator_session",
     "own_tenant",
     "pbxs",
+    "presence_filter",
     "readable_explanation",
     "readable_record",
     "record_filter",
@@ -265,8 +267,15 @@ def may_call_from(who: Principal, extension: str) -> None:
 
 
 def transfer_ends(who: Principal, to: str, from_extension: str | None) -> str | None:
-    """A transfer's target must be within the principal's extensions, and so must the
-    transferring extension (a limited principal's own, when it names none)."""
+    """An operator session hands the call it is on to a colleague: any extension (the
+    gateway checks it is one — the configured extension pattern — before it reaches the
+    PBX, so never an outside number), always from its own extension. For a key, the target
+    must be within its extensions, and so must the transferring extension (a limited key's
+    own, when it names none)."""
+    if who.session is not None:
+        if from_extension not in (None, who.session.extension):
+            raise forbidden("extension-not-allowed", "an operator transfers from its own phone")
+        return who.session.extension
     if not who.allows_extension(to):
         raise forbidden("extension-not-allowed", "this key may not transfer to this extension")
     if not who.restricted or (from_extension and who.allows_extension(from_extension)):
@@ -444,6 +453,18 @@ def feed_filter(services: Services, who: Principal) -> Filter:
     if who.restricted:
         return ExtensionEvents(owned, set(who.extensions))
     return TenantFilter(owned)
+
+
+def presence_filter(services: Services, who: Principal) -> PresenceFilter:
+    """Colleagues' line states: an operator sees every extension of its tenant (the
+    colleagues panel) but the other party of a call (number, name, Call-ID) only on its own
+    extension; a key sees the extensions it is limited to (or all), parties included."""
+    owned = tuple(services.settings.tenant_pbxs(who.tenant))
+    if who.session is not None:
+        return PresenceFilter(owned, None, frozenset({who.session.extension}))
+    if who.restricted:
+        return PresenceFilter(owned, frozenset(who.extensions), None)
+    return PresenceFilter(owned)
 
 
 def may_route(who: Principal) -> None:

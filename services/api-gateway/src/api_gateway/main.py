@@ -30,6 +30,7 @@ from .routers.health import router as health_router
 from .routers.keys import router as keys_router
 from .routers.operators import router as operators_router
 from .routers.originate import router as originate_router
+from .routers.presence import router as presence_router
 from .routers.recordings import router as recordings_router
 from .routers.route import router as route_router
 from .routers.webhooks import router as webhooks_router
@@ -81,6 +82,7 @@ def create_app(settings: GatewaySettings, services: Services | None = None) -> F
         crm_router,
         crm_pages,
         feeds_router,
+        presence_router,
         webhooks_router,
         health_router,
     ):

@@ -4,6 +4,8 @@
   a key with ``events:read`` gets its tenant's call and CRM events.
 * ``/v1/feeds/ami/{pbx}`` — an ``admin`` key without extension limits follows the raw AMI of
   one of its tenant's PBXs.
+* ``/v1/feeds/presence`` — colleagues' line states (``events:read``): a ``presence.snapshot``
+  of the current states first, then a ``presence.state`` per change (docs/presence.md).
 
 What each caller sees, and how many feeds it may hold, is :mod:`..authz`'s decision.
 
@@ -37,6 +39,7 @@ from ..errors import UNAVAILABLE, ApiError, backend_unavailable
 from ..schemas import SessionCreate, SessionOut
 from ..services.cards import OperatorCards, resume_operator
 from ..services.feeds import ami_filter, messages
+from ..services.presence import presence_view
 
 router = APIRouter(tags=["feeds"])
 log = logging.getLogger(__name__)
@@ -91,6 +94,20 @@ async def _ami_feed(conn: HTTPConnection, pbx: str, since: str | None) -> Feed:
     return authz.hold_feed(services, who, feed)
 
 
+async def _presence_feed(conn: HTTPConnection, since: str | None) -> Feed:
+    services = services_of(conn)
+    who = await authz.require("events:read", query=True)(conn)
+    keep = authz.presence_filter(services, who)
+    prefix = services.settings.key_prefix
+    streams = [PbxKeys(pbx, prefix).presence for pbx in keep.pbxs]
+    start = await services.feeds.start(streams, since)
+    # The snapshot makes the states right whatever was missed (a gap, a first connect).
+    states = await presence_view(services.redis, prefix, keep)
+    first = [{"type": "presence.snapshot", "states": states}]
+    feed = messages(services.feeds, streams, list(keep.pbxs), start, keep, first)
+    return authz.hold_feed(services, who, feed)
+
+
 async def _sse(feed: Feed) -> AsyncIterator[bytes]:
     yield b": connected\n\n"
     try:
@@ -132,6 +149,14 @@ async def ami_sse(
     return _sse_response(await _opening(_ami_feed(request, pbx, _since(request, since))))
 
 
+@router.get("/v1/feeds/presence", response_class=StreamingResponse)
+async def presence_sse(
+    request: Request, since: str | None = Query(None, max_length=400)
+) -> StreamingResponse:
+    """Server-sent line states of the caller's colleagues (``events:read``)."""
+    return _sse_response(await _opening(_presence_feed(request, _since(request, since))))
+
+
 async def _serve_ws(ws: WebSocket, opening: Any) -> None:
     try:
         feed = await _opening(opening)
@@ -171,3 +196,8 @@ async def events_ws(ws: WebSocket, since: str | None = None) -> None:
 @router.websocket("/v1/feeds/ami/{pbx}")
 async def ami_ws(ws: WebSocket, pbx: str, since: str | None = None) -> None:
     await _serve_ws(ws, _ami_feed(ws, pbx, since))
+
+
+@router.websocket("/v1/feeds/presence")
+async def presence_ws(ws: WebSocket, since: str | None = None) -> None:
+    await _serve_ws(ws, _presence_feed(ws, since))

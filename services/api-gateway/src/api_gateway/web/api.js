@@ -2,9 +2,25 @@
 // localStorage), JSON requests with it, and the live feed over a WebSocket that resumes
 // where it stopped. Shared by the page and the CRM widgets.
 
+import { t } from "./i18n.js";
+
 const STORE = "callbridge.session";
 
 export class AuthError extends Error {}
+
+/** A refused request, its message in the page's language (the server's English detail is
+ *  kept in .detail for the console, not shown). */
+export class ApiError extends Error {
+  constructor(status, problem = {}) {
+    const known = {
+      400: t("error.bad_request"), 403: t("error.forbidden"), 404: t("error.not_found"),
+      409: t("error.conflict"), 422: t("error.bad_request"), 429: t("error.too_many"),
+    };
+    super(known[status] || (status >= 500 ? t("error.server") : t("error.http", { status })));
+    this.status = status;
+    this.detail = problem.detail || problem.title || "";
+  }
+}
 
 export class Api {
   constructor(base = "", storage = window.localStorage) {
@@ -34,15 +50,20 @@ export class Api {
     const headers = { Accept: "application/json" };
     if (auth) headers.Authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    const answer = await fetch(this.base + path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    let answer;
+    try {
+      answer = await fetch(this.base + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch {
+      throw new Error(t("error.network"));
+    }
     if (answer.status === 401) throw new AuthError("signed out");
     if (answer.status === 204) return null;
     const data = await answer.json().catch(() => ({}));
-    if (!answer.ok) throw new Error(data.detail || data.title || `HTTP ${answer.status}`);
+    if (!answer.ok) throw new ApiError(answer.status, data);
     return data;
   }
 
@@ -82,17 +103,25 @@ export class Api {
     return this.request("POST", `/v1/calls/${encodeURIComponent(callId)}/recording/link?pbx=${encodeURIComponent(pbx)}`);
   }
 
+  /** Hand a live call to another extension (a blind transfer). */
+  transfer(call, extension) {
+    return this.request("POST", `/v1/calls/${encodeURIComponent(call.call_id)}/transfer`, {
+      to: extension, mode: "blind", pbx: call.pbx,
+    });
+  }
+
   /**
-   * Follow this operator's cards: onMessage(msg) for every message, onState("live" |
-   * "reconnecting" | "signed-out"). Reconnects with ?since= the last id seen. Returns stop().
+   * Follow a feed (this operator's cards by default; "/v1/feeds/presence" for colleagues'
+   * line states): onMessage(msg) for every message, onState("live" | "reconnecting" |
+   * "signed-out"). Reconnects with ?since= the last id seen. Returns stop().
    */
-  feed(onMessage, onState = () => {}) {
+  feed(onMessage, onState = () => {}, path = "/v1/feeds/events") {
     let since = "";
     let socket = null;
     let stopped = false;
     let delay = 500;
     const open = () => {
-      const url = new URL(this.base + "/v1/feeds/events", window.location.href);
+      const url = new URL(this.base + path, window.location.href);
       url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
       url.searchParams.set("token", this.token);
       if (since) url.searchParams.set("since", since);
@@ -125,13 +154,44 @@ export class Api {
   }
 }
 
-/** A phone number as people read it: +7 916 123-45-67 for Russian numbers, else as is. */
+/**
+ * A phone number as people read it, grouped the way its country writes it: +7 916 123-45-67
+ * (Russia and Kazakhstan: 8…, 7… and bare 10-digit numbers are Russian, the PBX's home),
+ * +375 29 123-45-67 (Belarus), +380 67 123 45 67 (Ukraine), +1 212 555-0100 (North America);
+ * other numbers and extensions as given. A small formatter rather than libphonenumber: the
+ * page has no build step, and these are the numbers its teams dial.
+ */
 export function formatNumber(raw) {
-  const digits = String(raw || "").replace(/[^\d]/g, "");
+  const text = String(raw || "");
+  const digits = text.replace(/[^\d]/g, "");
+  const at = (d, ...sizes) => {
+    const out = [];
+    let i = 0;
+    for (const size of sizes) {
+      out.push(d.slice(i, i + size));
+      i += size;
+    }
+    return out;
+  };
   const ru = digits.length === 11 && (digits[0] === "7" || digits[0] === "8") ? digits.slice(1)
-    : digits.length === 10 && digits[0] !== "0" ? digits : "";
-  if (ru) return `+7 ${ru.slice(0, 3)} ${ru.slice(3, 6)}-${ru.slice(6, 8)}-${ru.slice(8)}`;
-  return String(raw || "");
+    : digits.length === 10 && digits[0] !== "0" && !text.startsWith("+") ? digits : "";
+  if (ru) {
+    const [a, b, c, d] = at(ru, 3, 3, 2, 2);
+    return `+7 ${a} ${b}-${c}-${d}`;
+  }
+  if (digits.length === 12 && digits.startsWith("375")) {
+    const [a, b, c, d] = at(digits.slice(3), 2, 3, 2, 2);
+    return `+375 ${a} ${b}-${c}-${d}`;
+  }
+  if (digits.length === 12 && digits.startsWith("380")) {
+    const [a, b, c, d] = at(digits.slice(3), 2, 3, 2, 2);
+    return `+380 ${a} ${b} ${c} ${d}`;
+  }
+  if (digits.length === 11 && digits[0] === "1" && text.startsWith("+")) {
+    const [a, b, c] = at(digits.slice(1), 3, 3, 4);
+    return `+1 ${a} ${b}-${c}`;
+  }
+  return text;
 }
 
 /** An element with attributes and children (strings become text: never HTML). */
@@ -157,11 +217,11 @@ export function numberWithCall(number, onCall, label = formatNumber(number)) {
     {
       type: "button",
       class: "call-button",
-      title: `Call ${formatNumber(number)}`,
-      "aria-label": `Call ${formatNumber(number)}`,
+      title: t("call.number", { number: formatNumber(number) }),
+      "aria-label": t("call.number", { number: formatNumber(number) }),
       onclick: () => onCall(number),
     },
-    "Call",
+    t("call.button"),
   );
   return h("span", { class: "number" }, h("span", { class: "number-text" }, label), " ", button);
 }

@@ -3,7 +3,9 @@
 
 import { Api, AuthError, formatNumber, h } from "./api.js";
 import { CardDeck } from "./card.js";
+import { Colleagues } from "./colleagues.js";
 import { History } from "./history.js";
+import { language, setLanguage, t, translatePage } from "./i18n.js";
 
 const api = new Api();
 const $ = (selector) => document.querySelector(selector);
@@ -29,7 +31,7 @@ async function signInFromLink() {
     await api.exchange(code);
   } catch {
     api.forget();
-    showSignIn("This sign-in link was already used or has expired. Ask your administrator for a new one.");
+    showSignIn(t("signin.used"));
     throw new Error("sign-in failed");
   }
 }
@@ -41,7 +43,7 @@ async function start() {
     return;
   }
   if (!api.signedIn) {
-    showSignIn("Open the sign-in link your administrator gave you.");
+    showSignIn(t("signin.open_link"));
     return;
   }
   let me;
@@ -49,13 +51,13 @@ async function start() {
     me = await api.me();
   } catch {
     api.forget();
-    showSignIn("Your session has ended. Open a new sign-in link.");
+    showSignIn(t("signin.ended"));
     return;
   }
   $("#signin").hidden = true;
   $("#app").hidden = false;
-  $("#who").textContent = `${me.user} · ext. ${me.extension}`;
-  document.title = `Calls · ${me.extension} · callbridge`;
+  $("#who").textContent = t("who", { user: me.user, extension: me.extension });
+  document.title = t("page.title_ext", { extension: me.extension });
 
   const keep = $("#keep");
   keep.checked = window.localStorage.getItem(`${KEEP}.${me.user}`) === "1";
@@ -64,10 +66,10 @@ async function start() {
   const call = async (number) => {
     try {
       await api.call(me.extension, number);
-      toast(`Your phone (${me.extension}) rings now; pick it up to call ${formatNumber(number)}.`);
+      toast(t("call.ringing", { extension: me.extension, number: formatNumber(number) }));
     } catch (error) {
-      if (error instanceof AuthError) return showSignIn("Your session has ended. Open a new sign-in link.");
-      toast(`Could not call ${formatNumber(number)}: ${error.message}`, "error");
+      if (error instanceof AuthError) return showSignIn(t("signin.ended"));
+      toast(t("call.failed", { number: formatNumber(number), error: error.message }), "error");
     }
     return undefined;
   };
@@ -80,31 +82,51 @@ async function start() {
     createDeal: (message) => api.createDeal(message),
   });
   const empty = $("#no-call");
+  const colleagues = new Colleagues($("#colleagues"), {
+    me: me.extension,
+    onCall: (extension) => call(extension),
+    current: () => deck.current(),
+    onTransfer: async (extension) => {
+      const current = deck.current();
+      if (!current) return;
+      try {
+        await api.transfer(current, extension);
+        toast(t("colleagues.transferred", { extension }));
+      } catch (error) {
+        if (error instanceof AuthError) return showSignIn(t("signin.ended"));
+        toast(t("colleagues.transfer_failed", { extension, error: error.message }), "error");
+      }
+      return undefined;
+    },
+  });
+  api.feed((message) => colleagues.handle(message), () => {}, "/v1/feeds/presence");
   const history = new History($("#history"), api, call);
   api.feed(
     (message) => {
       deck.handle(message);
       empty.hidden = deck.cards.size > 0; // new cards are announced (aria-live), focus stays
+      colleagues.draw(); // "Transfer" is offered while this operator talks
       // its record is there now (after a reconnect: calls may have ended meanwhile)
       if (message.type === "call.ended" || message.type === "snapshot") history.load();
     },
     (state) => {
-      $("#feed-state").textContent = { live: "Live", reconnecting: "Reconnecting…", "signed-out": "Signed out" }[state];
+      $("#feed-state").textContent = { live: t("feed.live"), reconnecting: t("feed.reconnecting"), "signed-out": t("feed.signed_out") }[state];
       $("#feed-state").dataset.state = state;
-      if (state === "signed-out") showSignIn("Your session has ended. Open a new sign-in link.");
+      if (state === "signed-out") showSignIn(t("signin.ended"));
     },
   );
   history.load();
+
 
   $("#dial").addEventListener("submit", (event) => {
     event.preventDefault();
     const number = new FormData(event.target).get("number");
     if (String(number).replace(/\D/g, "").length >= 3) call(String(number));
-    else toast("Type a number to call.", "error");
+    else toast(t("dial.empty"), "error");
   });
   $("#signout").addEventListener("click", async () => {
     await api.signOut();
-    showSignIn("You are signed out. Open a new sign-in link to come back.");
+    showSignIn(t("signin.signed_out"));
   });
 }
 
@@ -112,4 +134,12 @@ async function start() {
 window.addEventListener("hashchange", () => {
   if (window.location.hash.includes("code=")) window.location.reload();
 });
+// The language switch: the choice is remembered in this browser; the page starts over in it.
+const switcher = $("#lang");
+switcher.value = language();
+switcher.addEventListener("change", async () => {
+  await setLanguage(switcher.value, true);
+  window.location.reload();
+});
+translatePage();
 start();

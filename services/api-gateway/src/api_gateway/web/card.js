@@ -9,16 +9,40 @@
 // The server decides which calls an operator sees; this module only draws them.
 
 import { formatNumber, h, numberWithCall } from "./api.js";
+import { callLine, formatAmount, t } from "./i18n.js";
 
-const HIDE_REASONS = {
-  answered_elsewhere: "answered by a colleague",
-  caller_gave_up: "the caller hung up",
-  no_answer: "not answered",
-  busy: "busy",
-  failed: "failed",
-  transferred: "transferred",
-  ended: "ended",
-};
+const HIDE_REASONS = () => ({
+  answered_elsewhere: t("card.ended.answered_elsewhere"),
+  caller_gave_up: t("card.ended.caller_gave_up"),
+  no_answer: t("card.ended.no_answer"),
+  busy: t("card.ended.busy"),
+  failed: t("card.ended.failed"),
+  transferred: t("card.ended.transferred"),
+  ended: t("card.ended.ended"),
+});
+
+/** Why the CRM shows this entity, in the page's language, from crm-sync's stable code
+ *  ("only_contact.several_open_deals", cbcrm.effective); its English words if the code is new. */
+export function reasonText(data) {
+  const [chosen, deals] = String(data.reason_code || "").split(".");
+  const count = data.candidates || 0;
+  const first = {
+    no_match: t("reason.no_match"),
+    only_contact: t("reason.only_contact"), only_company: t("reason.only_company"), only_lead: t("reason.only_lead"),
+    oldest_contact: t("reason.oldest_contact", { count }), oldest_company: t("reason.oldest_company", { count }),
+    oldest_lead: t("reason.oldest_lead", { count }), newest_contact: t("reason.newest_contact", { count }),
+    newest_company: t("reason.newest_company", { count }), newest_lead: t("reason.newest_lead", { count }),
+    most_open_deals_contact: t("reason.most_open_deals_contact", { count }),
+    most_open_deals_company: t("reason.most_open_deals_company", { count }),
+    most_open_deals_lead: t("reason.most_open_deals_lead", { count }),
+  }[chosen];
+  const open = (data.open_deals || []).length;
+  const second = { single_open_deal: t("reason.single_open_deal"), no_open_deal: t("reason.no_open_deal"),
+    several_open_deals: t("reason.several_open_deals", { count: open }) }[deals];
+  if (!first || (deals && !second)) return data.reason || data.reason_code || "";
+  if (!deals) return first;
+  return deals === "single_open_deal" ? t("reason.with_deal", { first, second }) : t("reason.with_deals", { first, second });
+}
 
 /** Links a CRM offers for an entity: open it, create a deal for it, create a contact. */
 export function crmLinks(data, crmBase = "") {
@@ -80,6 +104,12 @@ export class CardDeck {
     }
   }
 
+  /** The call this operator is talking on now (the newest answered, still open), or null. */
+  current() {
+    const talking = [...this.cards.values()].filter((c) => c.answered && !c.ended);
+    return talking.length ? talking[talking.length - 1].message : null;
+  }
+
   /** The server's word after a reconnect: exactly these cards are open. A card the operator
    *  chose to keep after answering (already marked ended) stays until closed by hand. */
   applySnapshot(open) {
@@ -137,27 +167,27 @@ export class CardDeck {
 
   draw(card) {
     const { message, data } = card;
-    const who = (data && data.entity && data.entity.name) || formatNumber(message.external) || "Unknown number";
+    const who = (data && data.entity && data.entity.name) || formatNumber(message.external) || t("card.unknown_number");
     const state = card.ended
-      ? `Call ${HIDE_REASONS[card.ended] || card.ended}`
+      ? t("card.ended", { reason: HIDE_REASONS()[card.ended] || card.ended })
       : card.answered
-        ? "On the call"
+        ? t("card.on_call")
         : message.transferred
-          ? "Transferred to you"
+          ? t("card.transferred")
           : message.direction === "outbound"
-            ? "Calling"
-            : "Ringing";
+            ? t("card.calling")
+            : t("card.ringing");
     card.node.className = `card ${card.answered ? "card-answered" : "card-ringing"}${card.ended ? " card-ended" : ""}`;
-    card.node.setAttribute("aria-label", `${state}: ${who}`);
+    card.node.setAttribute("aria-label", t("card.label", { state, who }));
     const parts = [
       h("header", { class: "card-head" },
         h("span", { class: "card-state" }, state),
-        message.did ? h("span", { class: "card-did" }, `to ${formatNumber(message.did)}`) : null,
-        h("button", { type: "button", class: "card-close", "aria-label": "Close the card",
-          title: "Close", onclick: () => this.close(message.call_id) }, "×")),
+        message.did ? h("span", { class: "card-did" }, t("card.to", { number: formatNumber(message.did) })) : null,
+        h("button", { type: "button", class: "card-close", "aria-label": t("card.close_label"),
+          title: t("card.close"), onclick: () => this.close(message.call_id) }, "×")),
       h("h2", { class: "card-name" }, who),
       h("p", { class: "card-number" },
-        message.external ? numberWithCall(message.external, this.options.onCall) : "internal call"),
+        message.external ? numberWithCall(message.external, this.options.onCall) : t("card.internal")),
       this.drawCrm(card),
       this.drawLastCalls(card),
       this.drawActions(card),
@@ -167,35 +197,35 @@ export class CardDeck {
 
   drawCrm(card) {
     const data = card.data;
-    if (!data) return h("p", { class: "card-crm card-loading" }, "Looking up the caller in the CRM…");
+    if (!data) return h("p", { class: "card-crm card-loading" }, t("card.looking_up"));
     if (!data.entity) {
-      return h("div", { class: "card-crm" }, h("p", {}, "Not in the CRM yet."),
-        data.reason ? h("p", { class: "card-reason" }, data.reason) : null);
+      return h("div", { class: "card-crm" }, h("p", {}, t("card.not_in_crm")),
+        data.reason ? h("p", { class: "card-reason" }, reasonText(data)) : null);
     }
     const entity = data.entity;
     const rows = [];
     if (entity.kind === "contact" && (data.company || entity.company)) {
-      rows.push(["Company", data.company || entity.company]);
+      rows.push([t("card.company"), data.company || entity.company]);
     }
-    if (entity.kind === "company") rows.push(["Company", entity.name]);
+    if (entity.kind === "company") rows.push([t("card.company"), entity.name]);
     if (data.responsible) {
       const r = data.responsible;
-      rows.push(["Responsible", `${r.name || r.id}${r.extension ? ` (ext. ${r.extension})` : ""}`]);
+      rows.push([t("card.responsible"), r.extension ? t("card.responsible_ext", { name: r.name || r.id, extension: r.extension }) : r.name || r.id]);
     }
     const deals = data.open_deals || [];
     return h("div", { class: "card-crm" },
       h("dl", {}, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
-      h("h3", {}, deals.length ? `Open deals (${deals.length})` : "No open deals"),
+      h("h3", {}, deals.length ? t("card.open_deals", { count: deals.length }) : t("card.no_open_deals")),
       deals.length
         ? h("ul", { class: "card-deals" }, deals.map((d) => h("li", {},
           d.url ? h("a", { href: new URL(d.url, this.options.crmBase || window.location.href).href,
-            target: this.options.linkTarget, rel: "noopener" }, d.name || `Deal ${d.id}`) : d.name || `Deal ${d.id}`,
+            target: this.options.linkTarget, rel: "noopener" }, d.name || t("card.deal", { id: d.id })) : d.name || t("card.deal", { id: d.id }),
           d.status ? ` · ${d.status}` : "",
-          d.amount ? ` · ${d.amount.toLocaleString()}` : "")))
+          d.amount ? ` · ${formatAmount(d.amount)}` : "")))
         : null,
-      h("p", { class: "card-reason" }, h("strong", {}, "Why this card: "),
-        data.reason || data.reason_code || "—",
-        data.candidates > 1 ? ` (${data.candidates} matches)` : ""),
+      h("p", { class: "card-reason" }, h("strong", {}, t("card.why")),
+        reasonText(data) || "—",
+        data.candidates > 1 ? t("card.matches", { count: data.candidates }) : ""),
     );
   }
 
@@ -204,26 +234,26 @@ export class CardDeck {
     const rows = card.last
       .filter((c) => c.call_id !== card.message.call_id)
       .slice(0, 3)
-      .map((c) => h("li", {}, `${new Date(c.started_at / 1000).toLocaleString()} · ${c.direction} · ${c.result}`));
-    return rows.length ? h("div", { class: "card-last" }, h("h3", {}, "Last calls"), h("ul", {}, rows)) : null;
+      .map((c) => h("li", {}, callLine(c.started_at / 1000, c.direction, c.result)));
+    return rows.length ? h("div", { class: "card-last" }, h("h3", {}, t("card.last_calls")), h("ul", {}, rows)) : null;
   }
 
   drawActions(card) {
     const links = crmLinks(card.data, this.options.crmBase);
     const link = (href, text) => href
       ? h("a", { class: "button", href, target: this.options.linkTarget, rel: "noopener" }, text)
-      : h("button", { type: "button", class: "button", disabled: true, title: "The CRM gave no link" }, text);
+      : h("button", { type: "button", class: "button", disabled: true, title: t("card.no_link") }, text);
     const create = this.options.createDeal && card.message.external
       ? h("button", { type: "button", class: "button card-create-deal", disabled: card.dealBusy || false,
-        onclick: () => this.createDeal(card) }, card.dealBusy ? "Creating deal…" : "Create deal")
-      : link(links.create, "Create deal");
+        onclick: () => this.createDeal(card) }, card.dealBusy ? t("card.creating_deal") : t("card.create_deal"))
+      : link(links.create, t("card.create_deal"));
     return h("div", { class: "card-actions" },
-      link(links.open, "Open in CRM"),
+      link(links.open, t("card.open_in_crm")),
       create,
       card.dealNote ? h("p", { class: "card-deal-note", role: "status" }, card.dealNote) : null,
       card.message.external
         ? h("button", { type: "button", class: "button primary",
-          onclick: () => this.options.onCall(card.message.external) }, "Call back")
+          onclick: () => this.options.onCall(card.message.external) }, t("card.call_back"))
         : null);
   }
 
@@ -238,9 +268,9 @@ export class CardDeck {
         const deals = card.data.open_deals || [];
         if (!deals.some((d) => d.id === deal.id)) card.data = { ...card.data, open_deals: [...deals, deal] };
       }
-      card.dealNote = deal ? `Deal created: ${deal.name || deal.id}` : "Deal requested: the card updates when the CRM has it";
+      card.dealNote = deal ? t("card.deal_created", { name: deal.name || deal.id }) : t("card.deal_requested");
     } catch (error) {
-      card.dealNote = `Could not create the deal: ${error.message}`;
+      card.dealNote = t("card.deal_failed", { error: error.message });
     }
     card.dealBusy = false;
     if (this.cards.has(card.message.call_id)) this.draw(card);

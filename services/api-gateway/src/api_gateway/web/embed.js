@@ -3,6 +3,7 @@
 
 import { Api, AuthError, formatNumber, h } from "./api.js";
 import { CardDeck } from "./card.js";
+import { setLanguage, t } from "./i18n.js";
 
 /** The code of a pasted sign-in link (…/ui/#code=cbc_…) or of a bare code. */
 export function codeOf(text) {
@@ -13,9 +14,11 @@ export function codeOf(text) {
 /**
  * Show this operator's cards in ``root``. options: base (the gateway's URL), token (a
  * session, e.g. from the amoCRM widget's token exchange) or none (then a sign-in form asks
- * for the operator's one-time link), crmBase, linkTarget ("_top" inside a CRM).
+ * for the operator's one-time link), crmBase, linkTarget ("_top" inside a CRM), lang ("ru" |
+ * "en": the CRM user's language; else the browser's preference).
  */
 export async function mountCards(root, options = {}) {
+  if (options.lang) await setLanguage(options.lang).catch(() => null);
   const api = new Api(options.base || "", options.storage || window.localStorage);
   if (options.token) api.token = options.token;
   const deck = h("div", { class: "cards" });
@@ -28,16 +31,16 @@ export async function mountCards(root, options = {}) {
   } catch (error) {
     if (!(error instanceof AuthError)) throw error;
     api.forget();
-    await signIn(root, api, "Your session has ended.");
+    await signIn(root, api, t("embed.ended"));
     me = await api.me();
   }
   root.replaceChildren(deck, status);
   const call = async (number) => {
     try {
       await api.call(me.extension, number);
-      status.textContent = `Your phone (${me.extension}) rings now; pick it up to call ${formatNumber(number)}.`;
+      status.textContent = t("call.ringing", { extension: me.extension, number: formatNumber(number) });
     } catch (error) {
-      status.textContent = `Could not call ${formatNumber(number)}: ${error.message}`;
+      status.textContent = t("call.failed", { number: formatNumber(number), error: error.message });
     }
   };
   const cards = new CardDeck(deck, {
@@ -52,7 +55,8 @@ export async function mountCards(root, options = {}) {
       if (options.onChange) options.onChange(cards.cards.size);
     },
     (state) => {
-      status.textContent = state === "live" ? `${me.user} · ext. ${me.extension}` : state;
+      status.textContent = { live: t("who", { user: me.user, extension: me.extension }), reconnecting: t("feed.reconnecting"),
+        "signed-out": t("feed.signed_out") }[state];
     },
   );
   return { api, cards, stop, me };
@@ -69,12 +73,12 @@ function signIn(root, api, why = "") {
         await api.exchange(codeOf(input.value));
         resolve();
       } catch {
-        error.textContent = "This link was already used or has expired. Ask for a new one.";
+        error.textContent = t("embed.used");
       }
     } },
-    h("p", {}, why, " Paste the sign-in link your administrator gave you:"),
-    h("label", { for: "cb-signin" }, "Sign-in link"), " ", input, " ",
-    h("button", { type: "submit", class: "button primary" }, "Sign in"), error);
+    h("p", {}, why, why ? " " : "", t("embed.paste")),
+    h("label", { for: "cb-signin" }, t("embed.link_label")), " ", input, " ",
+    h("button", { type: "submit", class: "button primary" }, t("embed.sign_in")), error);
     root.replaceChildren(form);
     input.focus();
   });

@@ -3,8 +3,7 @@
 // with HTTP Range requests).
 
 import { formatNumber, h, numberWithCall } from "./api.js";
-
-const RESULTS = { answered: "answered", missed: "missed", busy: "busy", failed: "failed", abandoned: "abandoned" };
+import { directionName, formatDateTime, formatDuration, formatRelative, resultName, t } from "./i18n.js";
 
 export class History {
   /** root: the history section; api: an Api; onCall(number): click-to-call. */
@@ -40,7 +39,7 @@ export class History {
   }
 
   async load(cursor = null) {
-    this.status.textContent = "Loading…";
+    this.status.textContent = t("loading");
     try {
       const page = await this.api.calls({ ...this.filters(), limit: 25, cursor });
       if (!cursor) this.body.replaceChildren();
@@ -48,40 +47,40 @@ export class History {
       this.cursor = page.next_cursor;
       this.more.hidden = !this.cursor;
       const count = this.body.children.length;
-      this.status.textContent = count ? `${count} call${count === 1 ? "" : "s"}` : "No calls match.";
+      this.status.textContent = count ? t("history.count", { count }) : t("history.none");
     } catch (error) {
-      this.status.textContent = `Could not load the history: ${error.message}`;
+      this.status.textContent = t("history.failed", { error: error.message });
     }
   }
 
   row(record) {
     const when = new Date(record.started_at / 1000);
-    const talk = record.talk_seconds ? `${Math.floor(record.talk_seconds / 60)}:${String(record.talk_seconds % 60).padStart(2, "0")}` : "—";
+    const talk = record.talk_seconds ? formatDuration(record.talk_seconds) : "—";
     const number = record.external || record.called || record.caller;
     const play = record.recording_file
-      ? h("button", { type: "button", class: "button", "aria-label": `Play the recording of the call with ${formatNumber(number)}`,
-        onclick: () => this.play(record) }, "▶ Play")
+      ? h("button", { type: "button", class: "button", "aria-label": t("history.play_label", { number: formatNumber(number) }),
+        onclick: () => this.play(record) }, t("history.play"))
       : h("span", { class: "muted" }, "—");
     return h("tr", { "data-call-id": record.call_id },
-      h("td", {}, h("time", { datetime: when.toISOString() }, when.toLocaleString())),
-      h("td", {}, record.direction),
+      h("td", {}, h("time", { datetime: when.toISOString(), title: formatRelative(when) }, formatDateTime(when))),
+      h("td", {}, directionName(record.direction)),
       h("td", {}, number ? numberWithCall(number, this.onCall) : "—"),
-      h("td", { class: `result result-${record.result}` }, RESULTS[record.result] || record.result),
+      h("td", { class: `result result-${record.result}` }, resultName(record.result)),
       h("td", {}, talk),
       h("td", {}, play));
   }
 
   async play(record) {
-    this.playing.textContent = "Opening the recording…";
+    this.playing.textContent = t("history.opening");
     try {
       const link = await this.api.recordingLink(record.call_id, record.pbx);
       this.player.src = link.url;
       this.player.hidden = false;
-      this.playing.textContent = `Recording: ${formatNumber(record.external)} · ${new Date(record.started_at / 1000).toLocaleString()}`;
+      this.playing.textContent = t("history.recording_of", { number: formatNumber(record.external), when: formatDateTime(record.started_at / 1000) });
       await this.player.play().catch(() => null); // autoplay may be refused: the controls stay
       this.player.focus();
     } catch (error) {
-      this.playing.textContent = `No recording: ${error.message}`;
+      this.playing.textContent = t("history.no_recording", { error: error.message });
     }
   }
 }

@@ -3,6 +3,7 @@
 // the API are same-origin; the operator signs in once with the one-time link.
 
 import { mountCards } from "../embed.js";
+import { setLanguage, translatePage } from "../i18n.js";
 
 const root = document.getElementById("cards");
 const portal = (() => {
@@ -13,6 +14,10 @@ const portal = (() => {
   }
 })();
 
+// Bitrix24 opens the handler with the portal user's language (?LANG=ru); else the browser's.
+const lang = new URLSearchParams(window.location.search).get("LANG");
+if (lang === "ru" || lang === "en") await setLanguage(lang).catch(() => null);
+translatePage();
 mountCards(root, {
   base: new URL("../..", window.location.href).href.replace(/\/$/, ""),
   crmBase: portal,

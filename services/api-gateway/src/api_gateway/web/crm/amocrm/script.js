@@ -15,12 +15,24 @@ define(["jquery"], function ($) {
       return { base: String(s.gateway_url || "").replace(/\/$/, ""), tenant: String(s.tenant || "") };
     }
 
+    // The widget's own strings (i18n/ru.json, i18n/en.json, as amoCRM widgets carry them):
+    // amoCRM gives them in the user's language through self.i18n(section).
+    function text(section, key, fallback) {
+      var strings = (self.i18n && self.i18n(section)) || {};
+      return strings[key] || fallback;
+    }
+
+    function language() {
+      var lang = (window.AMOCRM && window.AMOCRM.lang_id) || document.documentElement.lang || "";
+      return String(lang).slice(0, 2) === "ru" ? "ru" : "en";
+    }
+
     function panel() {
       var host = document.getElementById("callbridge-cards");
       if (!host) {
         host = document.createElement("aside");
         host.id = "callbridge-cards";
-        host.setAttribute("aria-label", "callbridge caller cards");
+        host.setAttribute("aria-label", text("panel", "label", "callbridge"));
         host.style.cssText = "position:fixed;right:16px;bottom:16px;z-index:10000;width:360px;max-width:calc(100vw - 32px)";
         document.body.appendChild(host);
       }
@@ -45,6 +57,7 @@ define(["jquery"], function ($) {
             storage: window.sessionStorage,
             crmBase: window.location.origin,
             linkTarget: "_top",
+            lang: language(),
           });
         });
       }).catch(function (error) {

@@ -1,0 +1,1 @@
+"""callbridge presence: extension states by SIP SUBSCRIBE/NOTIFY."""
