@@ -503,3 +503,21 @@ def test_the_key_check_catches_a_typo_in_a_config() -> None:
 
     tree = {"metric_port": 1, "pbx": {"main": {"trunkz": ["t"], "tenant": "x"}}}
     assert _unknown_keys(TrackerSettings, tree) == ["metric_port", "pbx.main.trunkz"]
+
+
+def test_the_pbx_addresses_agree_between_policies_and_the_voice_bot(
+    rendered: dict[str, list[Obj]], tmp_path: Path
+) -> None:
+    """FastAGI has no authentication: the NetworkPolicy and the bot's allow_from both fence
+    it, and must name the same PBX networks."""
+    settings = _load_service_settings("voice-bot", rendered["base"], tmp_path)
+    policies = {d["metadata"]["name"]: d for d in rendered["base"] if d["kind"] == "NetworkPolicy"}
+    fastagi = next(
+        r for r in policies["voice-bot"]["spec"]["ingress"] if {"port": 4573, "protocol": "TCP"}
+        in r["ports"]
+    )  # fmt: skip
+    cidrs = {s["ipBlock"]["cidr"] for s in fastagi["from"]}
+    assert cidrs == set(settings.allow_from)
+    pbx = {s["ipBlock"]["cidr"] for r in policies["callbridge-pbx-egress"]["spec"]["egress"]
+           for s in r["to"]}  # fmt: skip
+    assert pbx == cidrs
