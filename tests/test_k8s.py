@@ -377,13 +377,23 @@ def test_replicas_autoscalers_and_disruption_budgets(rendered: dict[str, list[Ob
         )
 
 
-def test_the_ingress_carries_websockets_to_the_gateway(rendered: dict[str, list[Obj]]) -> None:
-    (ingress,) = [d for d in rendered["base"] if d["kind"] == "Ingress"]
-    notes = ingress["metadata"]["annotations"]
+def test_the_ingress_carries_websockets_to_the_gateway_and_hides_metrics(
+    rendered: dict[str, list[Obj]],
+) -> None:
+    ingresses = {d["metadata"]["name"]: d for d in rendered["base"] if d["kind"] == "Ingress"}
+    notes = ingresses["api-gateway"]["metadata"]["annotations"]
     assert int(notes["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 3600
-    assert "Upgrade $http_upgrade" in notes["nginx.ingress.kubernetes.io/configuration-snippet"]
-    (rule,) = ingress["spec"]["rules"]
-    assert rule["http"]["paths"][0]["backend"]["service"]["name"] == "api-gateway"
+    assert int(notes["nginx.ingress.kubernetes.io/proxy-send-timeout"]) >= 3600
+    assert notes["nginx.ingress.kubernetes.io/proxy-http-version"] == "1.1"
+    assert not any("snippet" in k for k in notes)  # disabled by default in ingress-nginx
+    (rule,) = ingresses["api-gateway"]["spec"]["rules"]
+    (path,) = rule["http"]["paths"]
+    assert (path["path"], path["backend"]["service"]["name"]) == ("/", "api-gateway")
+    blocked = ingresses["api-gateway-metrics-blocked"]
+    deny = blocked["metadata"]["annotations"]["nginx.ingress.kubernetes.io/denylist-source-range"]
+    assert set(deny.split(",")) == {"0.0.0.0/0", "::/0"}
+    (rule,) = blocked["spec"]["rules"]
+    assert [(p["path"], p["pathType"]) for p in rule["http"]["paths"]] == [("/metrics", "Exact")]
 
 
 def test_only_the_gateway_and_fastagi_are_reachable_from_outside(
