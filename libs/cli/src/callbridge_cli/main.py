@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import crm, debug, gateway, services, sim, tracker, voice
+from . import crm, debug, doctor, gateway, services, sim, tracker, voice
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,5 +21,6 @@ for _command in (
     *crm.COMMANDS,
     *voice.COMMANDS,
     *debug.COMMANDS,
+    *doctor.COMMANDS,
 ):
     cli.add_command(_command)
