@@ -1,0 +1,294 @@
+"""``callbridge doctor`` and docs/pbx-setup.md against a real Asterisk 22.
+
+One Asterisk (the lab config, its manager.conf replaced) has three AMI users: ``callbridge``
+exactly as docs/pbx-setup.md gives it (read classes and eventfilters), ``weak`` with the usual
+restricted rights (``read = system,call,agent,cdr,reporting``) and ``full`` (read = all, no
+filters). The doctor is run against the weak and the documented user, a CRM fake with a
+broken and a good credential, the session's Redis (no persistence) and one of our own with
+AOF. The documented user is then checked to give the tracker the same calls as ``full``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from aioami import AMIClient, AMIConfig, FrameBatch
+from ami_ingest import PbxSettings
+from call_tracker.reducer import RawEntry
+from call_tracker.reducer.topology import Topology
+from call_tracker.replay import replay
+from callbridge_cli.doctor import Finding, check_crm, check_pbx, check_redis
+from callbridge_cli.main import cli
+from cbcontracts import CallEnded
+from cbcrm.fakes import FakeMegaplan
+from cbruntime import Secret
+from cbstreams.localredis import wait_for_ping
+from crm_sync.remote_settings import MegaplanSyncSettings
+from crm_sync.settings import CrmSyncSettings
+from pbxlab import DIDS, Hangup, Lab, Refer, Talk, start_lab
+from pbxlab.asterisk import LAB_CONF, free_port, kit_dir
+
+DOC = Path(__file__).resolve().parents[3] / "docs" / "pbx-setup.md"
+SECRET = "doctor-test-secret"  # noqa: S105 - a test PBX's
+
+
+def documented_user() -> str:
+    """The ``[callbridge]`` block of docs/pbx-setup.md, its secret and permit for the lab."""
+    text = DOC.read_text()
+    block = re.search(r"<!-- manager-user -->\n```ini\n(.*?)```", text, re.S)
+    assert block is not None, "docs/pbx-setup.md lost its manager-user block"
+    out = re.sub(r"(?m)^secret = .*$", f"secret = {SECRET}", block.group(1))
+    return re.sub(r"(?m)^permit = .*$", "permit = 127.0.0.1/255.255.255.255", out)
+
+
+MANAGER_CONF = f"""[general]
+enabled = yes
+bindaddr = 127.0.0.1
+port = @AMI_PORT@
+displayconnects = no
+webenabled = no
+
+[@AMI_USER@]
+secret = @AMI_SECRET@
+permit = 127.0.0.1/255.255.255.255
+read = all
+write = all
+
+[full]
+secret = {SECRET}
+permit = 127.0.0.1/255.255.255.255
+read = all
+write = all
+
+[weak]
+secret = {SECRET}
+permit = 127.0.0.1/255.255.255.255
+read = system,call,agent,cdr,reporting
+write = system,call,originate
+
+"""
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory, pbxlab_cache: Path) -> Iterator[Lab]:
+    if kit_dir() is None:
+        pytest.skip("no real Asterisk: ../shared/asterisk is absent (or set PBXLAB_KIT)")
+    conf = tmp_path_factory.mktemp("doctor-conf")
+    shutil.copytree(LAB_CONF, conf, dirs_exist_ok=True)
+    user = documented_user().replace("write = system,call,originate",
+                                     "write = system,call,originate,command")  # fmt: skip
+    (conf / "manager.conf").write_text(MANAGER_CONF + user)
+    started = start_lab("22", tmp_path_factory.mktemp("doctor-ast"), confdir=conf,
+                        cache_dir=pbxlab_cache)  # fmt: skip
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+def pbx(lab: Lab, user: str) -> PbxSettings:
+    return PbxSettings(host="127.0.0.1", port=lab.ast.ami_port, username=user,
+                       secret=Secret(SECRET), auth="md5")  # fmt: skip
+
+
+def by_check(findings: list[Finding]) -> dict[str, Finding]:
+    return {f.check: f for f in findings}
+
+
+async def test_the_restricted_user_is_told_it_loses_the_dialplan_class(lab: Lab) -> None:
+    got = by_check(await check_pbx("main", pbx(lab, "weak"), wait_s=1.5))
+    assert got["login"].status == "ok"
+    assert got["CoreShowChannels"].status == "ok"
+    assert got["events dialplan"].status == "fail"
+    assert "dialplan" in got["events dialplan"].fix
+    assert got["events call"].status == "ok"
+    assert got["events system"].status == "ok"
+    assert got["user classes"].status == "warn"  # no command: agent not verifiable
+
+
+async def test_the_documented_user_passes_every_pbx_check(lab: Lab) -> None:
+    found = await check_pbx("main", pbx(lab, "callbridge"))
+    assert [f for f in found if f.status != "ok"] == [], found
+    assert {"events dialplan", "events call", "events system", "user classes"} <= {
+        f.check for f in found
+    }
+
+
+async def test_a_wrong_secret_and_a_closed_port_fail_with_a_fix(lab: Lab) -> None:
+    bad = PbxSettings(host="127.0.0.1", port=lab.ast.ami_port, username="weak",
+                      secret=Secret("nope"), auth="md5")  # fmt: skip
+    got = by_check(await check_pbx("main", bad))
+    assert got["login"].status == "fail" and "secret" in got["login"].fix
+    closed = PbxSettings(host="127.0.0.1", port=free_port(), username="weak")
+    assert by_check(await check_pbx("main", closed))["reachable"].status == "fail"
+
+
+@pytest.fixture
+def aof_redis(tmp_path: Path) -> Iterator[str]:
+    """A redis-server of our own with AOF on (the session's has no persistence)."""
+    binary = shutil.which("redis-server")
+    assert binary is not None
+    port = free_port()
+    proc = subprocess.Popen(  # noqa: S603
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+         "yes", "--dir", str(tmp_path), "--maxmemory-policy", "noeviction"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        url = f"redis://127.0.0.1:{port}/0"
+        wait_for_ping(url)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+async def test_redis_without_persistence_fails_and_with_aof_passes(
+    redis_url: str, aof_redis: str
+) -> None:
+    bare = by_check(await check_redis(redis_url))
+    assert bare["persistence"].status == "fail"
+    assert "appendonly yes" in bare["persistence"].fix
+    good = await check_redis(aof_redis)
+    assert [f for f in good if f.status != "ok"] == [], good
+    down = by_check(await check_redis(f"redis://127.0.0.1:{free_port()}/0"))
+    assert down["reachable"].status == "fail"
+
+
+@pytest.fixture
+async def megaplan() -> AsyncIterator[FakeMegaplan]:
+    async with FakeMegaplan() as fake:
+        yield fake
+
+
+def crm(fake: FakeMegaplan, redis_url: str, prefix: str, password: str,
+        extensions: dict[str, str]) -> CrmSyncSettings:  # fmt: skip
+    return CrmSyncSettings(
+        redis_url=redis_url, key_prefix=prefix, adapter="megaplan",
+        megaplan=MegaplanSyncSettings(base_url=fake.url, username=fake.username,
+                                      password=Secret(password), extensions=extensions),
+    )  # fmt: skip
+
+
+async def test_a_broken_crm_credential_and_an_empty_extension_map_fail(
+    megaplan: FakeMegaplan, redis_url: str, redis_prefix: str
+) -> None:
+    eid = megaplan.add_employee("Anna")
+    broken = await check_crm(crm(megaplan, redis_url, redis_prefix, "wrong", {eid: "100"}))
+    assert [(f.check, f.status) for f in broken] == [("credentials", "fail")]
+    assert "megaplan" in broken[0].fix and "wrong" not in broken[0].detail
+    unmapped = by_check(await check_crm(crm(megaplan, redis_url, redis_prefix,
+                                            megaplan.password, {})))  # fmt: skip
+    assert unmapped["credentials"].status == "ok"
+    assert unmapped["user↔extension"].status == "fail"
+    good = await check_crm(crm(megaplan, redis_url, redis_prefix + "g:", megaplan.password,
+                               {eid: "100"}))  # fmt: skip
+    assert [f.status for f in good] == ["ok", "ok"]
+
+
+async def test_the_command_prints_a_table_and_exits_1_on_the_weak_setup(
+    lab: Lab, megaplan: FakeMegaplan, redis_url: str, redis_prefix: str, aof_redis: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    eid = megaplan.add_employee("Anna")
+
+    def config(user: str, password: str, redis: str) -> Path:
+        path = tmp_path / f"{user}.toml"
+        path.write_text(
+            f'redis_url = "{redis}"\nkey_prefix = "{redis_prefix}"\n'
+            f'[ingest.pbx.main]\nhost = "127.0.0.1"\nport = {lab.ast.ami_port}\n'
+            f'username = "{user}"\nsecret = "{SECRET}"\n'
+            f'[crm_sync]\nadapter = "megaplan"\n[crm_sync.megaplan]\nbase_url = "{megaplan.url}"\n'
+            f'username = "{megaplan.username}"\npassword = "{password}"\n'
+            f'extensions = {{ "{eid}" = "100" }}\n'
+        )
+        return path
+
+    runner = CliRunner()
+    weak = await asyncio.to_thread(
+        runner.invoke, cli, ["doctor", "--config", str(config("weak", "bad", redis_url))]
+    )
+    assert weak.exit_code == 1, weak.output
+    assert re.search(r"pbx main\s+events dialplan\s+FAIL", weak.output)
+    assert re.search(r"crm megaplan\s+credentials\s+FAIL", weak.output)
+    assert re.search(r"redis\s+persistence\s+FAIL", weak.output)
+    assert "fix: add dialplan to read" in weak.output
+    assert "bad" not in weak.output.replace("badly", "")
+    good_cfg = config("callbridge", megaplan.password, aof_redis)
+    good = await asyncio.to_thread(runner.invoke, cli, ["doctor", "--config", str(good_cfg)])
+    assert good.exit_code == 0, good.output
+    assert "0 failed" in good.output
+
+
+# -- the documented user gives the tracker the same calls as read = all ------------------------
+
+
+async def _record(lab: Lab, user: str, frames: list[tuple[int, bytes]]) -> AMIClient:
+    client = AMIClient(AMIConfig(port=lab.ast.ami_port, username=user, secret=SECRET,
+                                 snapshot_action=None))  # fmt: skip
+    await client.start()
+
+    async def collect() -> None:
+        async for batch in client.raw_batches():
+            if isinstance(batch, FrameBatch):
+                frames.extend((batch.rx_us, f) for f in batch.frames)
+
+    asyncio.get_running_loop().create_task(collect())
+    return client
+
+
+def _ended(frames: list[tuple[int, bytes]]) -> dict[str, CallEnded]:
+    entries = [RawEntry(f"{i + 1}-0", raw, rx) for i, (rx, raw) in enumerate(frames)]
+    events = replay(entries, Topology(pbx="lab"))
+    return {e.call_id: e for e in events if isinstance(e, CallEnded)}
+
+
+async def test_the_documented_filters_keep_every_call_the_same_as_read_all(lab: Lab) -> None:
+    recorded: dict[str, list[tuple[int, bytes]]] = {"full": [], "callbridge": [], "weak": []}
+    clients = [await _record(lab, user, frames) for user, frames in recorded.items()]
+    a, b = lab.phone("A"), lab.phone("B")
+    await asyncio.gather(a.register(), b.register())
+    try:
+        # inbound, answered, recorded (MixMonitor)
+        uas = await a.answer(ring=0.5, then=[Talk(0.5), Hangup()])
+        uac = await lab.trunk.call("79161230101", DIDS["direct"])
+        await asyncio.gather(uas.done(30), uac.done(30))
+        # a ring group: A and B ring, B answers
+        ring_a = await a.ring()
+        uas = await b.answer(ring=0.5, then=[Talk(0.5), Hangup()])
+        uac = await lab.trunk.call("79161230102", DIDS["group"])
+        await asyncio.gather(uas.done(30), uac.done(30), ring_a.done(30))
+        # B answers a recorded call and transfers it blind to A, who answers
+        uas_a = await a.answer(ring=0.5, then=[Talk(0.5), Hangup()])
+        uas_b = await b.answer(ring=0.3, then=[Talk(0.3), Refer(lab.ext("A"))])
+        uac = await lab.trunk.call("79161230103", DIDS["direct_b"])
+        await asyncio.gather(uas_a.done(30), uas_b.done(30), uac.done(30))
+        async with asyncio.timeout(15):  # every call's last Hangup seen by every user
+            while any(len(_ended(f)) < 3 for f in recorded.values()):
+                await asyncio.sleep(0.2)
+    finally:
+        for client in clients:
+            await client.close()
+    full, doc, weak = (_ended(recorded[u]) for u in ("full", "callbridge", "weak"))
+    assert len(full) == 3 and full.keys() == doc.keys()
+    fields = ("direction", "caller", "called", "result", "outcome", "answered_by",
+              "recording_file", "hangup_by", "extension")  # fmt: skip
+    for call_id, want in full.items():
+        got = doc[call_id]
+        for name in fields:
+            assert getattr(got, name) == getattr(want, name), (call_id, name)
+        assert sorted(got.rang) == sorted(want.rang)
+        assert abs(got.talk_seconds - want.talk_seconds) <= 1
+    assert sum(bool(c.recording_file) for c in full.values()) >= 2
+    assert len(recorded["callbridge"]) < len(recorded["full"]) / 2  # the filters cut noise
+    # the usual restricted user loses every recording (the issue's complaint)
+    assert not any(c.recording_file for c in weak.values())
