@@ -8,12 +8,12 @@ from callbridge_cli.main import cli
 def test_callbridge_help_lists_every_command() -> None:
     result = CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0, result.output
-    for command in ("run", "ingest", "simulator", "serve-capture", "replay", "export", "capture"):
+    for command in ("run", "ingest", "simulator", "serve-capture", "replay", "export", "capture", "doctor"):
         assert f"  {command} " in result.output, f"{command} missing from --help"
 
 
 def test_every_command_has_its_own_help() -> None:
-    for command in ("run", "ingest", "simulator", "serve-capture", "replay", "export", "capture"):
+    for command in ("run", "ingest", "simulator", "serve-capture", "replay", "export", "capture", "doctor"):
         result = CliRunner().invoke(cli, [command, "--help"])
         assert result.exit_code == 0, (command, result.output)
         assert "Usage:" in result.output

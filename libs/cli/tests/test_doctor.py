@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,10 +23,12 @@ from click.testing import CliRunner
 
 from aioami import AMIClient, AMIConfig, FrameBatch
 from ami_ingest import PbxSettings
+from api_gateway.main import create_app
+from api_gateway.testing import serving, settings_for
 from call_tracker.reducer import RawEntry
 from call_tracker.reducer.topology import Topology
 from call_tracker.replay import replay
-from callbridge_cli.doctor import Finding, check_crm, check_pbx, check_redis
+from callbridge_cli.doctor import Finding, check_crm, check_gateway, check_pbx, check_redis
 from callbridge_cli.main import cli
 from cbcontracts import CallEnded
 from cbcrm.fakes import FakeMegaplan
@@ -232,6 +235,18 @@ async def test_the_command_prints_a_table_and_exits_1_on_the_weak_setup(
     good = await asyncio.to_thread(runner.invoke, cli, ["doctor", "--config", str(good_cfg)])
     assert good.exit_code == 0, good.output
     assert "0 failed" in good.output
+
+
+async def test_the_gateway_public_url_is_checked_on_a_real_gateway(
+    redis_url: str, redis_prefix: str
+) -> None:
+    settings = settings_for(redis_url, redis_prefix)
+    async with serving(create_app(settings)) as url:
+        ok = await check_gateway(replace(settings, public_url=url))
+    assert [(f.check, f.status) for f in ok] == [("public URL", "ok")]
+    gone = await check_gateway(replace(settings, public_url=url))  # stopped now
+    assert gone[0].status == "fail"
+    assert "public_url" in gone[0].fix
 
 
 # -- the documented user gives the tracker the same calls as read = all ------------------------
