@@ -28,14 +28,24 @@ from api_gateway.testing import serving, settings_for
 from call_tracker.reducer import RawEntry
 from call_tracker.reducer.topology import Topology
 from call_tracker.replay import replay
-from callbridge_cli.doctor import Finding, check_crm, check_gateway, check_pbx, check_redis
+from callbridge_cli.doctor import (
+    Finding,
+    check_crm,
+    check_gateway,
+    check_pbx,
+    check_redis,
+    load_targets,
+    parse_manager_user,
+    render,
+)
 from callbridge_cli.main import cli
 from cbcontracts import CallEnded
+from cbcrm.builtin import BuiltinCrm
 from cbcrm.fakes import FakeMegaplan
 from cbruntime import Secret
 from cbstreams.localredis import wait_for_ping
 from crm_sync.remote_settings import MegaplanSyncSettings
-from crm_sync.settings import CrmSyncSettings
+from crm_sync.settings import BuiltinSettings, CrmSyncSettings
 from pbxlab import DIDS, Hangup, Lab, Refer, Talk, start_lab
 from pbxlab.asterisk import LAB_CONF, free_port, kit_dir
 
@@ -323,3 +333,47 @@ async def test_the_documented_filters_keep_every_call_the_same_as_read_all(lab: 
     assert len(recorded["callbridge"]) < len(recorded["full"]) / 2  # the filters cut noise
     # the usual restricted user loses every recording (the complaint)
     assert not any(c.recording_file for c in weak.values())
+
+
+# -- config and output, without any server -------------------------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "deploy" / "config"
+
+
+def test_the_suite_example_and_a_single_service_file_give_their_parts() -> None:
+    suite = load_targets(EXAMPLES / "callbridge.example.toml", environ={})
+    assert suite.redis_urls == ["redis://127.0.0.1:6379/0"]
+    assert set(suite.pbx) == {"main"}
+    assert suite.crm is not None
+    assert suite.crm.adapter == "builtin"
+    assert suite.gateway is not None
+    ingest = load_targets(EXAMPLES / "ingest.example.toml", environ={})
+    assert ingest.pbx
+    assert ingest.crm is None
+    assert ingest.gateway is None
+
+
+def test_manager_show_user_output_is_read_and_missing_classes_named() -> None:
+    out = "  username: cb\n  read perm: system,call,agent\n write perm: call,command\n"
+    assert parse_manager_user(out) == ({"system", "call", "agent"}, {"call", "command"})
+    assert parse_manager_user("No such user") is None
+    table = render([Finding("pbx main", "read dialplan", "fail", "read = lacks dialplan",
+                            "add dialplan to read =")])  # fmt: skip
+    assert "FAIL" in table
+    assert "fix: add dialplan to read =" in table
+
+
+async def test_the_builtin_crm_is_read_and_a_missing_database_only_warns(
+    redis_url: str, redis_prefix: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "crm.sqlite3"
+    settings = CrmSyncSettings(redis_url=redis_url, key_prefix=redis_prefix, adapter="builtin",
+                               builtin=BuiltinSettings(path=str(path), seed=True))  # fmt: skip
+    missing = await check_crm(settings)
+    assert [(f.check, f.status) for f in missing] == [("database", "warn")]
+    assert not path.exists()  # the doctor created nothing
+    crm_db = await BuiltinCrm.open(str(path), seed=True)
+    await crm_db.aclose()
+    found = by_check(await check_crm(settings))
+    assert found["credentials"].status == "ok"
+    assert found["user↔extension"].status == "ok"

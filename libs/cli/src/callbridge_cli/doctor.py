@@ -539,6 +539,19 @@ async def _probes(part: str, client: AMIClient, seen: list[bytes], wait_s: float
 
 async def check_crm(settings: CrmSyncSettings, *, timeout_s: float = 15.0) -> list[Finding]:
     part = f"crm {settings.adapter}"
+    db = settings.builtin.path
+    builtin = settings.adapter == "builtin" and db != ":memory:"
+    if builtin and not await asyncio.to_thread(Path(db).exists):
+        return [
+            Finding(
+                part,
+                "database",
+                "warn",
+                f"{db} does not exist yet: crm-sync creates it "
+                "on its first start (no users, so no user↔extension map, until then)",
+                "start crm-sync once, or fix [crm_sync.builtin] path",
+            )
+        ]
     redis = connect(settings.redis_url)
     try:
         try:
@@ -596,6 +609,16 @@ async def check_crm(settings: CrmSyncSettings, *, timeout_s: float = 15.0) -> li
 
 
 async def check_gateway(settings: GatewaySettings) -> list[Finding]:
+    if not settings.public_url:
+        return [
+            Finding(
+                "gateway",
+                "public URL",
+                "fail",
+                "[gateway] public_url is empty",
+                "set it to the address operators and CRMs reach",
+            )
+        ]
     url = settings.public_url.rstrip("/") + "/healthz"
     try:
         async with httpx.AsyncClient(timeout=5, follow_redirects=True) as http:
