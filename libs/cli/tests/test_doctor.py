@@ -26,6 +26,8 @@ from ami_ingest import PbxSettings
 from api_gateway.main import create_app
 from api_gateway.testing import serving, settings_for
 from call_tracker.reducer import RawEntry
+from call_tracker.reducer.dispatch import _HANDLERS
+from call_tracker.reducer.pbxapps import APPS
 from call_tracker.reducer.topology import Topology
 from call_tracker.replay import replay
 from callbridge_cli.doctor import (
@@ -377,3 +379,17 @@ async def test_the_builtin_crm_is_read_and_a_missing_database_only_warns(
     found = by_check(await check_crm(settings))
     assert found["credentials"].status == "ok"
     assert found["user↔extension"].status == "ok"
+
+
+def test_the_documented_eventfilters_name_every_event_and_application_the_reducer_reads() -> None:
+    user = documented_user()
+    names = re.search(r"eventfilter = Event: \(([^)]*)\)", user)
+    apps = re.search(r"Event: Newexten.*Application: \(([^)]*)\)", user)
+    varset = re.search(r"Event: VarSet.*Variable: \(([^)]*)\)", user)
+    assert names is not None
+    assert apps is not None
+    assert varset is not None
+    wanted = {e.decode() for e in _HANDLERS} - {"Newexten", "VarSet"}
+    assert wanted <= set(names.group(1).split("|")), wanted - set(names.group(1).split("|"))
+    assert set(APPS) - {"fastagi"} <= {a.lower() for a in apps.group(1).split("|")}
+    assert "MIXMONITOR_FILENAME" in varset.group(1).split("|")
