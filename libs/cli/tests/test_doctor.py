@@ -32,6 +32,7 @@ from call_tracker.reducer.topology import Topology
 from call_tracker.replay import replay
 from callbridge_cli.doctor import (
     Finding,
+    Targets,
     check_crm,
     check_gateway,
     check_pbx,
@@ -39,6 +40,7 @@ from callbridge_cli.doctor import (
     load_targets,
     parse_manager_user,
     render,
+    run_checks,
 )
 from callbridge_cli.main import cli
 from cbcontracts import CallEnded
@@ -393,3 +395,13 @@ def test_the_documented_eventfilters_name_every_event_and_application_the_reduce
     assert wanted <= set(names.group(1).split("|")), wanted - set(names.group(1).split("|"))
     assert set(APPS) - {"fastagi"} <= {a.lower() for a in apps.group(1).split("|")}
     assert "MIXMONITOR_FILENAME" in varset.group(1).split("|")
+
+
+async def test_a_remote_crm_is_not_checked_while_its_redis_is_down() -> None:
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    settings = CrmSyncSettings(redis_url=dead, adapter="megaplan")
+    found = await run_checks(Targets(redis_urls=[dead], crm=settings))
+    assert [(f.part, f.check, f.status) for f in found] == [
+        ("redis", "reachable", "fail"),
+        ("crm megaplan", "credentials", "warn"),
+    ]

@@ -73,6 +73,8 @@ NEEDED_WRITE: dict[str, str] = {
 PROBE_VAR = "CALLBRIDGE_PROBE"
 PROBE_DEVICE = "Custom:CALLBRIDGE_PROBE"
 MIN_REDIS = (6, 2)
+#: CRMs whose adapters keep OAuth tokens, rate limits and idempotency records in Redis.
+REMOTE_CRMS = frozenset({"amocrm", "bitrix24", "megaplan"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -649,12 +651,28 @@ async def check_gateway(settings: GatewaySettings) -> list[Finding]:
 
 async def run_checks(targets: Targets) -> list[Finding]:
     out: list[Finding] = []
+    down: set[str] = set()
     for url in targets.redis_urls:
-        out += await check_redis(url)
+        found = await check_redis(url)
+        if found[0].status == "fail":
+            down.add(url)
+        out += found
     for name, pbx in targets.pbx.items():
         out += await check_pbx(name, pbx)
-    if targets.crm is not None:
-        out += await check_crm(targets.crm)
+    crm = targets.crm
+    if crm is not None and crm.adapter in REMOTE_CRMS and crm.redis_url in down:
+        out.append(
+            Finding(
+                f"crm {crm.adapter}",
+                "credentials",
+                "warn",
+                "not checked: the adapters keep tokens and rate limits in Redis, "
+                "which is unreachable",
+                "fix Redis first",
+            )
+        )
+    elif crm is not None:
+        out += await check_crm(crm)
     if targets.gateway is not None:
         out += await check_gateway(targets.gateway)
     return out
