@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import trustme
 from click.testing import CliRunner
 
 from aioami import AMIClient, AMIConfig, FrameBatch
@@ -72,6 +73,10 @@ bindaddr = 127.0.0.1
 port = @AMI_PORT@
 displayconnects = no
 webenabled = no
+tlsenable = yes
+tlsbindaddr = 127.0.0.1:@AMI_TLS_PORT@
+tlscertfile = @CERT@
+tlsprivatekey = @KEY@
 
 [@AMI_USER@]
 secret = @AMI_SECRET@
@@ -107,7 +112,15 @@ def lab(tmp_path_factory: pytest.TempPathFactory, pbxlab_cache: Path) -> Iterato
     # next sipp (-m 1) spends its one call auto-answering it, then ignores the INVITE.
     pjsip = conf / "pjsip.conf"
     pjsip.write_text(re.sub(r"(?m)^mailboxes = .*$", "", pjsip.read_text()))
+    ca = trustme.CA()
+    keys = tmp_path_factory.mktemp("doctor-keys")
+    ca.cert_pem.write_to_path(str(keys / "ca.pem"))
+    cert = ca.issue_cert("127.0.0.1")
+    cert.private_key_pem.write_to_path(str(keys / "key.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(keys / "cert.pem"))
+    defines = {"AMI_TLS_PORT": free_port(), "CERT": keys / "cert.pem", "KEY": keys / "key.pem"}
     started = start_lab("22", tmp_path_factory.mktemp("doctor-ast"), confdir=conf,
+                        defines={k: str(v) for k, v in defines.items()},
                         cache_dir=pbxlab_cache)  # fmt: skip
     try:
         yield started
@@ -337,6 +350,24 @@ async def test_the_documented_filters_keep_every_call_the_same_as_read_all(lab: 
     assert len(recorded["callbridge"]) < len(recorded["full"]) / 2  # the filters cut noise
     # the usual restricted user loses every recording (the issue's complaint)
     assert not any(c.recording_file for c in weak.values())
+
+
+async def test_tls_is_checked_against_the_pbxs_certificate(lab: Lab, tmp_path: Path) -> None:
+    port = int(lab.ast.ports["AMI_TLS_PORT"])
+    good = replace(
+        pbx(lab, "callbridge"),
+        port=port,
+        tls=True,
+        tls_ca=str(Path(lab.ast.ports["CERT"]).with_name("ca.pem")),
+    )
+    found = by_check(await check_pbx("main", good))
+    assert found["tls"].status == "ok"
+    assert found["login"].status == "ok"
+    other = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    untrusted = by_check(await check_pbx("main", replace(good, tls_ca=str(other))))
+    assert untrusted["tls"].status == "fail"
+    assert "tls_ca" in untrusted["tls"].fix
 
 
 # -- config and output, without any server -------------------------------------------------------
