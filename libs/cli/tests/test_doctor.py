@@ -436,3 +436,11 @@ async def test_a_remote_crm_is_not_checked_while_its_redis_is_down() -> None:
         ("redis", "reachable", "fail"),
         ("crm megaplan", "credentials", "warn"),
     ]
+
+
+def test_a_config_without_a_pbx_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "suite.toml"
+    path.write_text('redis_url = "redis://127.0.0.1:1/0"\n[ingest]\n')
+    result = CliRunner().invoke(cli, ["doctor", "--config", str(path)])
+    assert result.exit_code == 1
+    assert "no PBX configured" in result.output

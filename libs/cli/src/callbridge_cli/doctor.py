@@ -29,7 +29,7 @@ import httpx
 import redis.asyncio as aioredis
 
 from aioami import ActionError, AMIClient, AMIError, AuthenticationError, FrameBatch, event_name
-from ami_ingest import PbxSettings
+from ami_ingest import IngestError, PbxSettings
 from ami_ingest import load as load_ingest
 from ami_ingest.settings import ami_config
 from api_gateway.settings import GatewaySettings
@@ -127,7 +127,10 @@ def load_targets(path: str | Path, environ: Mapping[str, str] | None = None) -> 
     pbx: dict[str, PbxSettings] = {}
     crm = gateway = None
     if (section := has("ingest", is_ingest)) is not False:
-        ingest = load_ingest(path, environ, section=section)
+        try:
+            ingest = load_ingest(path, environ, section=section)
+        except IngestError as exc:
+            raise SettingsError(f"{path}: [ingest]: {exc}") from None
         pbx, redis_urls = dict(ingest.pbx), [ingest.redis_url]
     if (section := has("crm_sync", is_crm)) is not False:
         crm = load_crm_sync(path, environ, section=section)
