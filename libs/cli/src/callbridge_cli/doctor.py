@@ -335,7 +335,8 @@ async def check_pbx(name: str, pbx: PbxSettings, *, wait_s: float = 2.0) -> list
                     "fail",
                     f"user {pbx.username!r} was refused",
                     "check username/secret here and the [user] section, its "
-                    "permit/deny, in manager.conf; then 'manager reload'",
+                    "permit/deny, in manager.conf; then 'manager reload' (with "
+                    "allowmultiplelogin = no, a running ami-ingest holds the only session)",
                 )
             )
             return out
