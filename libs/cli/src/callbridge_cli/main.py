@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import crm, debug, gateway, presence, services, sim, tracker, voice
+from . import crm, debug, doctor, gateway, presence, services, sim, tracker, voice
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,5 +22,6 @@ for _command in (
     *voice.COMMANDS,
     *presence.COMMANDS,
     *debug.COMMANDS,
+    *doctor.COMMANDS,
 ):
     cli.add_command(_command)
