@@ -48,7 +48,9 @@ from cbcontracts import CallEnded
 from cbcrm.builtin import BuiltinCrm
 from cbcrm.fakes import FakeMegaplan
 from cbruntime import Secret
+from cbstreams import connect
 from cbstreams.localredis import wait_for_ping
+from crm_sync.auth import AuthKeys
 from crm_sync.remote_settings import MegaplanSyncSettings
 from crm_sync.settings import BuiltinSettings, CrmSyncSettings
 from pbxlab import DIDS, Hangup, Lab, Refer, Talk, start_lab
@@ -228,6 +230,19 @@ async def test_a_broken_crm_credential_and_an_empty_extension_map_fail(
     good = await check_crm(crm(megaplan, redis_url, redis_prefix + "g:", megaplan.password,
                                {eid: "100"}))  # fmt: skip
     assert [f.status for f in good] == ["ok", "ok"]
+    # crm-sync's circuit breaker opened earlier (credentials refused then): the doctor says
+    # the credentials work now and how to resume.
+    redis = connect(redis_url)
+    try:
+        await redis.set(AuthKeys(redis_prefix + "g:", "megaplan").dead, "HTTP 400")
+        resumed = by_check(await check_crm(crm(megaplan, redis_url, redis_prefix + "g:",
+                                               megaplan.password, {eid: "100"})))  # fmt: skip
+    finally:
+        await redis.delete(AuthKeys(redis_prefix + "g:", "megaplan").dead)
+        await redis.aclose()
+    assert resumed["credentials"].status == "ok"
+    assert resumed["circuit"].status == "fail"
+    assert "callbridge crm-sync auth megaplan" in resumed["circuit"].fix
 
 
 async def test_the_command_prints_a_table_and_exits_1_on_the_weak_setup(

@@ -34,10 +34,11 @@ from ami_ingest import load as load_ingest
 from ami_ingest.settings import ami_config
 from api_gateway.settings import GatewaySettings
 from api_gateway.settings import load as load_gateway
-from cbcrm.exceptions import CrmAuthError, CrmError
+from cbcrm.exceptions import CrmAuthError, CrmAuthPaused, CrmError
 from cbruntime import SettingsError
 from cbstreams import connect
 from crm_sync.adapters import open_adapter
+from crm_sync.auth import AuthBreaker
 from crm_sync.settings import CrmSyncSettings
 from crm_sync.settings import load as load_crm_sync
 
@@ -564,10 +565,16 @@ async def check_crm(settings: CrmSyncSettings, *, timeout_s: float = 15.0) -> li
             adapter = await open_adapter(settings, redis)
         except SettingsError as exc:
             return [Finding(part, "settings", "fail", str(exc), "complete [crm_sync] settings")]
+        # The adapter itself, not crm-sync's circuit breaker around it: the doctor only reads,
+        # and must neither open the breaker nor be refused by one already open.
+        inner = adapter.inner if isinstance(adapter, AuthBreaker) else adapter
+        paused: bytes | None = None
+        if isinstance(adapter, AuthBreaker):
+            paused = await redis.get(adapter.keys.dead)  # type: ignore[assignment]
         try:
             async with asyncio.timeout(timeout_s):
-                users = await adapter.users()
-        except CrmAuthError as exc:
+                users = await inner.users()
+        except (CrmAuthError, CrmAuthPaused) as exc:
             return [
                 Finding(
                     part,
@@ -575,7 +582,8 @@ async def check_crm(settings: CrmSyncSettings, *, timeout_s: float = 15.0) -> li
                     "fail",
                     f"rejected: {exc}",
                     f"renew the {settings.adapter} credentials (token, password, "
-                    "OAuth app) and its scopes; docs/crm-adapters.md",
+                    "OAuth app) and its scopes, then `callbridge crm-sync auth`; "
+                    "docs/crm-adapters.md",
                 )
             ]
         except (CrmError, OSError, TimeoutError, aioredis.RedisError) as exc:
@@ -593,6 +601,18 @@ async def check_crm(settings: CrmSyncSettings, *, timeout_s: float = 15.0) -> li
     finally:
         await redis.aclose()
     out = [Finding(part, "credentials", "ok", f"accepted ({len(users)} user(s) read)")]
+    if paused is not None:
+        out.append(
+            Finding(
+                part,
+                "circuit",
+                "fail",
+                "crm-sync stopped sending to the CRM after it refused the credentials "
+                f"({paused.decode(errors='replace')[:120]}); the credentials work now",
+                f"resume with `callbridge crm-sync auth {settings.adapter}` "
+                "(docs/crm-sync.md, Re-authorisation)",
+            )
+        )
     if settings.adapter == "webhook":
         return out
     mapped = [u for u in users if u.extension]
