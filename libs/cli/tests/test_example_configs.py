@@ -11,6 +11,7 @@ from ami_ingest.settings import load as load_ingest
 from callbridge_cli.suite import load_suite
 from cbruntime.exceptions import SettingsError
 from crm_sync.settings import load as load_crm_sync
+from voice_bot.settings import load as load_voice_bot
 
 ROOT = Path(__file__).resolve().parents[3]
 CONFIG = ROOT / "deploy" / "config"
@@ -34,10 +35,17 @@ def test_each_crm_example_loads_for_its_adapter(crm: str) -> None:
     assert settings.rules.default_user_id
 
 
+def test_the_voice_bot_deployment_config_loads() -> None:
+    path = ROOT / "deploy" / "k8s" / "base" / "voice-bot.toml"
+    assert load_voice_bot(path, {"CB_REDIS_URL": "redis://redis:6379/0"}).dialogs_dir
+
+
 def test_every_config_file_in_deploy_is_covered() -> None:
-    covered = {"callbridge.example.toml", "ingest.example.toml", "ingest.toml"} | {
-        f"crm-sync.{c}.example.toml" for c in ("amocrm", "bitrix24", "megaplan", "webhook")
-    }
+    covered = (
+        {"callbridge.example.toml", "ingest.example.toml", "ingest.toml"}
+        | {"voice-bot.toml"}
+        | {f"crm-sync.{c}.example.toml" for c in ("amocrm", "bitrix24", "megaplan", "webhook")}
+    )
     assert {p.name for p in (ROOT / "deploy").rglob("*.toml")} == covered
 
 
