@@ -324,6 +324,6 @@ def cdr_disagreements(run: Run) -> list[str]:
                 top = call["talk_seconds"] + (
                     call["ring_seconds"] if call["called"] in _PBX_FIRST else 0
                 )
-                if not call["talk_seconds"] - 1 <= bill <= top + 1:
+                if not call["talk_seconds"] - 1.5 <= bill <= top + 1.5:  # billsec is truncated
                     out.append(f"talk {call['talk_seconds']} s but CDR billable {bill} s")
     return out
