@@ -14,7 +14,7 @@ from cbcontracts import CallRecord
 from .query import CdrQuery
 from .store import RecordStore
 
-__all__ = ["MISSED_RESULTS", "called_back", "may_need_callback"]
+__all__ = ["MISSED_RESULTS", "called_back", "may_need_callback", "spellings"]
 
 #: Results of an inbound call that left the caller without an operator.
 MISSED_RESULTS = frozenset({"missed", "abandoned", "busy"})
@@ -33,7 +33,17 @@ async def called_back(store: RecordStore, record: CallRecord, pbxs: Iterable[str
     """A call with ``record.external`` started after ``record`` and was answered on one of
     ``pbxs`` (an outbound call back, or the caller reached someone later)."""
     owned = frozenset(pbxs)
-    query = CdrQuery(number=record.external, result="answered", since=record.started_at + 1,
-                     limit=_LOOK)  # fmt: skip
-    page = await store.query(query)
-    return any(r.pbx in owned and r.call_id != record.call_id for r in page.records)
+    for number in spellings(record.external):
+        query = CdrQuery(number=number, result="answered", since=record.started_at + 1,
+                         limit=_LOOK)  # fmt: skip
+        page = await store.query(query)
+        if any(r.pbx in owned and r.call_id != record.call_id for r in page.records):
+            return True
+    return False
+
+
+def spellings(number: str) -> tuple[str, ...]:
+    """The ways one outside number is recorded: as the trunk gave it (``79161234567``) and
+    as the gateway dialled it (E.164, ``+79161234567``)."""
+    bare = number.lstrip("+")
+    return (bare, f"+{bare}")

@@ -8,6 +8,8 @@
 import { formatNumber, h, numberWithCall } from "./api.js";
 import { directionName, formatDateTime, formatDuration, formatRelative, resultName, t } from "./i18n.js";
 
+const RECHECK_MS = 10000;
+
 export class History {
   /** root: the history section; api: an Api; onCall(number): click-to-call. */
   constructor(root, api, onCall) {
@@ -22,8 +24,9 @@ export class History {
     this.playing = root.querySelector("[data-playing]");
     this.cursor = null;
     this.live = new Map(); // call_id -> the card.show message of a call in progress
-    this.marked = 0;
+    this.marked = new Set(); // call_ids marked "call back"
     this.timer = null;
+    window.setInterval(() => this.recheck(), RECHECK_MS);
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.load();
@@ -55,9 +58,10 @@ export class History {
     if (message.type === "card.show" && !this.live.has(message.call_id)) {
       this.live.set(message.call_id, { ...message, seen: Date.now() });
       this.body.querySelector(`tr[data-call-id="${CSS.escape(message.call_id)}"]`)?.remove();
+      const row = this.liveRow(this.live.get(message.call_id));
       const marked = [...this.body.querySelectorAll("tr.callback")].pop();
-      if (marked) marked.after(this.liveRow(message));
-      else this.body.prepend(this.liveRow(message));
+      if (marked) marked.after(row);
+      else this.body.prepend(row);
     } else if (message.type === "card.hide" || message.type === "call.ended") {
       this.live.delete(message.call_id);
       this.schedule();
@@ -70,7 +74,20 @@ export class History {
 
   /** A colleague's line changed: a call of theirs may have been a call back. */
   colleagueChanged(state) {
-    if (this.marked && state && state.state === "idle") this.schedule(500);
+    if (this.marked.size && state && state.state === "idle") this.schedule(500);
+  }
+
+  /** While calls are marked, ask every RECHECK_MS (one small request, visible pages only)
+   * whether a colleague has called one back: their calls are not in this operator's feed. */
+  async recheck() {
+    if (!this.marked.size || document.visibilityState !== "visible") return;
+    try {
+      const now = await this.api.calls({ ...this.filters(), limit: 50, callback: "needed" });
+      const ids = new Set(now.calls.map((r) => r.call_id));
+      if (ids.size !== this.marked.size || [...ids].some((id) => !this.marked.has(id))) this.schedule(0);
+    } catch {
+      // the next load says what failed
+    }
   }
 
   async load(cursor = null) {
@@ -85,7 +102,7 @@ export class History {
       const first = new Set(callbacks.calls.map((r) => r.call_id));
       if (!cursor) {
         this.body.replaceChildren();
-        this.marked = first.size;
+        this.marked = first;
         for (const record of callbacks.calls) this.body.append(this.row(record));
         for (const message of this.live.values()) this.body.append(this.liveRow(message));
       }
