@@ -6,6 +6,8 @@ the team (a caller waiting in a queue, the day's counts), an operator's page doe
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from playwright.async_api import expect
 
 from callbridge_cli.stack import Stack
@@ -58,7 +60,7 @@ async def test_a_missed_call_is_marked_first_and_a_colleagues_call_back_clears_i
 
 
 async def test_the_supervisor_sees_the_team_and_an_operator_does_not(
-    stack: Stack, operator_page: OpenPage
+    stack: Stack, operator_page: OpenPage, artifacts: Path
 ) -> None:
     boss = await operator_page("102", supervisor=True)
     anna = await operator_page("100")
@@ -66,8 +68,9 @@ async def test_the_supervisor_sees_the_team_and_an_operator_does_not(
     await expect(team).to_be_visible()
     await stack.sim.play("inbound_missed", phone="79265554433", ext1="100", speed=0)
     await expect(team.locator("[data-callbacks] li.callback")).to_have_count(1, timeout=10_000)
-    await expect(team.locator("tr[data-extension='100']")).to_contain_text("1", timeout=10_000)
-    queued = stack.sim.start_call("inbound_queue", phone="79161234567", pause_before="DialEnd")
+    missed = team.locator("tr[data-extension='100'] td:nth-child(3)")  # answered, missed, talk
+    await expect(missed).to_have_text("1", timeout=10_000)
+    queued = stack.sim.start_call("inbound_queue", phone="79161234567", pause_before="DialState")
     waiting = team.locator("[data-waiting] li", has_text="+7 916 123-45-67")
     await expect(waiting).to_contain_text("in queue", timeout=10_000)
     await queued.paused.wait()
@@ -75,3 +78,4 @@ async def test_the_supervisor_sees_the_team_and_an_operator_does_not(
     await queued.wait()
     await expect(waiting).to_have_count(0, timeout=10_000)
     await expect(anna.locator("#team")).to_be_hidden()
+    await team.screenshot(path=artifacts / "team.png")

@@ -1,10 +1,12 @@
 // The supervisor's panel (only for a supervisor session): the callers waiting in queues, the
 // team's calls now, the missed calls no one has called back, and per operator the day's
 // answered and missed calls and talk time — GET /v1/team, reloaded (debounced) whenever a
-// colleague's line changes.
+// colleague's line changes, and every few seconds while the page is visible.
 
 import { formatNumber, h, numberWithCall } from "./api.js";
 import { directionName, formatDateTime, formatDuration, formatRelative, t } from "./i18n.js";
+
+const REFRESH_MS = 5000;
 
 export class Team {
   /** root: the team section (hidden until shown here); api: an Api; onCall(number). */
@@ -14,6 +16,11 @@ export class Team {
     this.onCall = onCall;
     this.timer = null;
     this.root.hidden = false;
+    // colleagues' calls are not in this session's feed: a presence change reloads at once,
+    // and a visible panel reloads every REFRESH_MS anyway (one request)
+    window.setInterval(() => {
+      if (document.visibilityState === "visible") this.load();
+    }, REFRESH_MS);
   }
 
   schedule(delay = 400) {
