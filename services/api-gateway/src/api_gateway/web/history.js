@@ -55,7 +55,7 @@ export class History {
 
   /** A message of the operator's feed: a call shows at once, ends into its record. */
   handle(message) {
-    if (message.type === "card.show" && !this.live.has(message.call_id)) {
+    if (message.type === "card.show" && !this.live.has(message.call_id) && this.shows(message)) {
       this.live.set(message.call_id, { ...message, seen: Date.now() });
       this.body.querySelector(`tr[data-call-id="${CSS.escape(message.call_id)}"]`)?.remove();
       const row = this.liveRow(this.live.get(message.call_id));
@@ -70,6 +70,14 @@ export class History {
       for (const id of [...this.live.keys()]) if (!showing.has(id)) this.live.delete(id);
       this.schedule();
     }
+  }
+
+  /** A call in progress passes the filters that apply to it already (direction, number). */
+  shows(message) {
+    const f = this.filters();
+    if (f.direction && message.direction !== f.direction) return false;
+    if (f.result || f.until) return false; // no result yet; a past day shows no live call
+    return !f.number || String(message.external || "").replace(/\D/g, "").includes(f.number.replace(/\D/g, ""));
   }
 
   /** A colleague's line changed: a call of theirs may have been a call back. */
