@@ -175,3 +175,19 @@ async def test_a_supervisor_link_signs_in_a_supervisor(
     assert (await client.get("/v1/team", headers=bearer(token))).status_code == 200
     listed = await client.get("/v1/sessions", headers=bearer(admin))
     assert [s["supervisor"] for s in listed.json()] == [True]
+
+
+async def test_a_call_back_dialled_in_e164_clears_the_mark(
+    client: httpx.AsyncClient,
+    make_key: MakeKey,
+    redis_client: aioredis.Redis,
+    settings: GatewaySettings,
+) -> None:
+    anna = await _session(client, await make_key("admin"), "100")
+    await publish_events(redis_client, settings, [ended("m1", NOW - 60_000_000)])
+    assert [c["call_id"] for c in await _calls(client, anna, callback="needed")] == ["m1"]
+    # click-to-call dials +7…, the trunk gave 7…: the same number
+    back = ended("b1", NOW - 30_000_000, direction="outbound", result="answered",
+                 talked=("101",), rang=("101",), number=f"+{CALLER}")  # fmt: skip
+    await publish_events(redis_client, settings, [back])
+    assert await _calls(client, anna, callback="needed") == []
