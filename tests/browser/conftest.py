@@ -29,7 +29,9 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
 class OpenPage(Protocol):
-    def __call__(self, extension: str, locale: str = "en-US") -> Awaitable[Page]: ...
+    def __call__(
+        self, extension: str, locale: str = "en-US", *, supervisor: bool = False
+    ) -> Awaitable[Page]: ...
 
 
 #: Every browser test module's marks: Debian's chromium present, a bound on each test.
@@ -66,10 +68,11 @@ async def operator_page(
 ) -> AsyncIterator[OpenPage]:
     """``await operator_page("100")``: a fresh browser (own profile) signed in as that
     operator through a one-time link; ``locale="ru-RU"`` for a browser that prefers Russian
-    (navigator.languages and Accept-Language; the default is English)."""
+    (navigator.languages and Accept-Language; the default is English); ``supervisor=True``:
+    a supervisor's session (the page shows the team)."""
     contexts: list[BrowserContext] = []
 
-    async def open_page(extension: str, locale: str = "en-US") -> Page:
+    async def open_page(extension: str, locale: str = "en-US", *, supervisor: bool = False) -> Page:
         context = await playwright.chromium.launch_persistent_context(
             str(tmp_path / f"profile-{extension}-{len(contexts)}"),
             executable_path=CHROMIUM,
@@ -80,7 +83,7 @@ async def operator_page(
         )
         contexts.append(context)
         page = context.pages[0] if context.pages else await context.new_page()
-        await page.goto(await stack.signin_link(extension))
+        await page.goto(await stack.signin_link(extension, supervisor=supervisor))
         signed_in = re.compile(rf" {extension}$")  # "… · ext. 100" / "… · доб. 100"
         await page.locator("#who").filter(has_text=signed_in).wait_for(timeout=10_000)
         await page.locator("#feed-state[data-state=live]").wait_for(timeout=10_000)

@@ -66,3 +66,24 @@ def test_operators_link_prints_a_one_time_sign_in_link(redis_url: str, redis_pre
             await redis.aclose()
 
     assert asyncio.run(redeem_twice()) == ["100", None]
+
+
+def test_operators_link_supervisor_signs_in_a_supervisor(redis_url: str, redis_prefix: str) -> None:
+    env = {"CB_REDIS_URL": redis_url, "CB_KEY_PREFIX": redis_prefix}
+    args = ["operators", "link", "--tenant", "acme", "--user", "boss", "--extension", "199"]
+    urls = []
+    for extra in ([], ["--supervisor"]):
+        printed = CliRunner().invoke(cli, [*args, *extra], env=env)
+        assert printed.exit_code == 0, printed.output
+        urls.append(printed.stdout.strip().splitlines()[-1])
+
+    async def redeem() -> list[bool]:
+        redis = connect(redis_url)
+        try:
+            store = SessionStore(redis, redis_prefix)
+            found = [await store.redeem(u.rpartition("code=")[2]) for u in urls]
+            return [f[0].supervisor for f in found if f]
+        finally:
+            await redis.aclose()
+
+    assert asyncio.run(redeem()) == [False, True]

@@ -156,6 +156,7 @@ ROUTES = [
     Route("GET", "/v1/feeds/events", "/v1/feeds/events", "events:read", "session"),
     Route("GET", "/v1/feeds/ami/{pbx}", "/v1/feeds/ami/main", "admin", "key"),
     Route("GET", "/v1/presence", "/v1/presence", "events:read", "session", listing=True),
+    Route("GET", "/v1/team", "/v1/team", "calls:read", "key", listing=True),
     Route("GET", "/v1/feeds/presence", "/v1/feeds/presence", "events:read", "session"),
     Route(
         "POST",

@@ -59,6 +59,7 @@ async def test_a_sign_in_code_works_once(client: httpx.AsyncClient, make_key: Ma
         "extension": "100",
         "tenant": "acme",
         "expires_at": first.json()["expires_at"],
+        "supervisor": False,
     }
 
 

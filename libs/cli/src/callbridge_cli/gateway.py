@@ -128,7 +128,10 @@ def operators() -> None:
 @click.option("--user", required=True, help="The operator's name, as the page shows it.")
 @click.option("--extension", required=True, help="The operator's phone extension.")
 @click.option("--ttl", "ttl_s", default=0, help="Session lifetime in s; 0 = the configured.")
-def link(config: Path | None, tenant: str, user: str, extension: str, ttl_s: int) -> None:
+@click.option("--supervisor", is_flag=True, help="The session also sees the team (GET /v1/team).")
+def link(
+    config: Path | None, tenant: str, user: str, extension: str, ttl_s: int, supervisor: bool
+) -> None:
     """Print a one-time sign-in link: opening it signs a browser in as USER at EXTENSION."""
     settings = _settings(config)
     signin = SignIn(
@@ -137,6 +140,7 @@ def link(config: Path | None, tenant: str, user: str, extension: str, ttl_s: int
         extension=extension,
         session_ttl_s=ttl_s or settings.feeds.session_ttl_s,
         issued_by="cli",
+        supervisor=supervisor,
     )
 
     async def issue() -> tuple[str, int]:

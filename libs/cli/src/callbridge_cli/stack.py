@@ -99,14 +99,18 @@ class Stack:
     ingest: IngestService
     traffic: TrafficGenerator | None
 
-    async def signin_link(self, extension: str, user: str | None = None) -> str:
-        """A one-time sign-in link for the operator at ``extension``."""
+    async def signin_link(
+        self, extension: str, user: str | None = None, *, supervisor: bool = False
+    ) -> str:
+        """A one-time sign-in link for the operator at ``extension`` (``supervisor``: the
+        session also sees the team)."""
         signin = SignIn(
             tenant=self.config.tenant,
             user=user or DEMO_USERS.get(extension, f"operator {extension}"),
             extension=extension,
             session_ttl_s=self.gateway.feeds.session_ttl_s,
             issued_by="callbridge run",
+            supervisor=supervisor,
         )
         code, _ = await self.services.sessions.issue_code(signin, self.gateway.feeds.signin_ttl_s)
         return f"{self.url}/ui/#code={code}"

@@ -18,6 +18,13 @@ Rules (docs/security.md has them as a table):
 * Feeds: an operator gets its extension's cards; a key limited to extensions gets only the
   events of calls that involve them (CRM events included); raw AMI only for admin keys without
   limits. Each principal holds at most ``feeds.max_per_principal`` feeds at once.
+* Missed calls not yet called back: an operator sees the mark on the calls it may read; the
+  mark is cleared by an answered call with the number on any PBX of its tenant, whoever made
+  it (only the flag crosses, never the clearing call).
+* The team view (``GET /v1/team``: live calls, callers waiting in queues, missed calls not
+  called back, per-operator counts): a supervisor session (an admin issued it with
+  ``supervisor``) or a key without extension limits, for its own tenant's PBXs only; an
+  ordinary operator session or a key limited to extensions gets 403.
 * Keys and sessions: an admin limited to extensions manages only keys and sessions within its
   extensions (never an unrestricted key).
 """
@@ -76,6 +83,7 @@ __all__ = [
     "redeem",
     "require",
     "signed_recording",
+    "team_view",
     "transfer_ends",
 ]
 
@@ -110,6 +118,10 @@ class Principal:
 
     def has(self, scope: Scope) -> bool:
         return scope in self.scopes or "admin" in self.scopes
+
+    @property
+    def supervisor(self) -> bool:
+        return self.session is not None and self.session.supervisor
 
     def allows_extension(self, ext: str) -> bool:
         return not self.extensions or ext in self.extensions
@@ -298,10 +310,30 @@ def readable_explanation(who: Principal, record: CallRecord | None) -> bool:
 
 
 def record_filter(
-    services: Services, who: Principal, pbx: str | None, direction: str | None
+    services: Services,
+    who: Principal,
+    pbx: str | None,
+    direction: str | None,
+    *,
+    missed_only: bool = False,
 ) -> RecordFilter:
+    """The call records the principal may read (``missed_only``: the missed inbound ones);
+    a missed call's mark is cleared by answered calls on any PBX of its tenant."""
     return RecordFilter(pbxs=frozenset(pbxs(services, who, pbx)),
-                        extensions=frozenset(who.extensions), direction=direction)  # fmt: skip
+                        extensions=frozenset(who.extensions), direction=direction,
+                        callback_pbxs=frozenset(services.settings.tenant_pbxs(who.tenant)),
+                        missed_only=missed_only)  # fmt: skip
+
+
+def team_view(services: Services, who: Principal) -> RecordFilter:
+    """The team (every extension of the tenant's PBXs): a supervisor session, or a key
+    without extension limits; 403 for an ordinary operator or a limited key."""
+    if who.session is not None and not who.supervisor:
+        raise forbidden("not-a-supervisor", "this operator session is not a supervisor's")
+    if who.session is None and who.restricted:
+        raise forbidden("extension-key", "the team view needs a key without extension limits")
+    owned = frozenset(services.settings.tenant_pbxs(who.tenant))
+    return RecordFilter(pbxs=owned, callback_pbxs=owned, missed_only=True)
 
 
 async def _record_with_recording(

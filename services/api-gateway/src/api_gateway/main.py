@@ -33,6 +33,7 @@ from .routers.originate import router as originate_router
 from .routers.presence import router as presence_router
 from .routers.recordings import router as recordings_router
 from .routers.route import router as route_router
+from .routers.team import router as team_router
 from .routers.webhooks import router as webhooks_router
 from .server import make_server
 from .settings import GatewaySettings
@@ -83,6 +84,7 @@ def create_app(settings: GatewaySettings, services: Services | None = None) -> F
         crm_pages,
         feeds_router,
         presence_router,
+        team_router,
         webhooks_router,
         health_router,
     ):

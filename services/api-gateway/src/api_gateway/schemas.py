@@ -109,6 +109,7 @@ class SessionCreate(BaseModel):
     user: str = Field(min_length=1, max_length=100)
     extension: str = Field(min_length=1, max_length=32)
     ttl_s: Annotated[int | None, Field(ge=60, le=7 * 86_400)] = None
+    supervisor: bool = Field(False, description="the session also sees the team (GET /v1/team)")
 
 
 class SessionOut(BaseModel):
@@ -117,11 +118,13 @@ class SessionOut(BaseModel):
     user: str
     extension: str
     expires_at: int
+    supervisor: bool = False
 
     @classmethod
     def of(cls, session: OperatorSession, token: str) -> SessionOut:
         return cls(token=token, session_id=session.id, user=session.user,
-                   extension=session.extension, expires_at=session.expires_at)  # fmt: skip
+                   extension=session.extension, expires_at=session.expires_at,
+                   supervisor=session.supervisor)  # fmt: skip
 
 
 class SessionView(BaseModel):
@@ -130,11 +133,13 @@ class SessionView(BaseModel):
     extension: str
     expires_at: int
     issued_by: str
+    supervisor: bool = False
 
     @classmethod
     def of(cls, session: OperatorSession) -> SessionView:
         return cls(session_id=session.id, user=session.user, extension=session.extension,
-                   expires_at=session.expires_at, issued_by=session.issued_by)  # fmt: skip
+                   expires_at=session.expires_at, issued_by=session.issued_by,
+                   supervisor=session.supervisor)  # fmt: skip
 
 
 class SignInLink(BaseModel):
@@ -155,3 +160,4 @@ class Operator(BaseModel):
     extension: str
     tenant: str
     expires_at: int
+    supervisor: bool = False

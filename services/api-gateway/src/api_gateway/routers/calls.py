@@ -33,15 +33,24 @@ async def list_calls(
     pbx: str | None = Query(None, max_length=64),
     limit: int = Query(50, ge=1, le=500),
     cursor: str | None = Query(None, max_length=200, pattern=r"^-?\d{1,20}:[^:]+:.+$"),
+    callback: Literal["needed"] | None = Query(
+        None, description="needed: only missed calls no one has called back yet"
+    ),
 ) -> CallList:
-    """Call records, newest first. Pass ``next_cursor`` back as ``cursor`` for the next page."""
-    keep = authz.record_filter(services, who, pbx, direction)
+    """Call records, newest first. Pass ``next_cursor`` back as ``cursor`` for the next page.
+    Each carries ``callback_needed``: a missed inbound call that no one of the tenant has
+    called back since (nor has the caller reached anyone since)."""
+    keep = authz.record_filter(services, who, pbx, direction, missed_only=callback == "needed")
     if not keep.pbxs:
         return CallList(calls=[], next_cursor=None)
     query = CdrQuery(since=since, until=until, number=number, extension=extension,
                      result=result, limit=limit, cursor=cursor)  # fmt: skip
     records, next_cursor = await services.records.page(query, keep)
-    return CallList(calls=[msgspec.to_builtins(r) for r in records], next_cursor=next_cursor)
+    marks = await services.records.callback_needed(records, keep)
+    calls = [
+        msgspec.to_builtins(r) | {"callback_needed": m} for r, m in zip(records, marks, strict=True)
+    ]
+    return CallList(calls=calls, next_cursor=next_cursor)
 
 
 @router.get("/{call_id}")

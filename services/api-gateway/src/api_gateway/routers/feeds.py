@@ -49,11 +49,12 @@ Feed = AsyncIterator[dict[str, Any] | None]
 
 @router.post("/v1/sessions", status_code=status.HTTP_201_CREATED)
 async def create_session(body: SessionCreate, admin: Admin, services: ServicesDep) -> SessionOut:
-    """An operator session bound to one user and one extension (for the browser's feed)."""
+    """An operator session bound to one user and one extension (for the browser's feed);
+    ``supervisor``: it also sees the team (``GET /v1/team``)."""
     authz.may_issue_for(admin, (body.extension,))
     ttl = body.ttl_s or services.settings.feeds.session_ttl_s
     session, token = await services.sessions.issue(
-        admin.tenant, body.user, body.extension, ttl, admin.id
+        admin.tenant, body.user, body.extension, ttl, admin.id, supervisor=body.supervisor
     )
     return SessionOut.of(session, token)
 

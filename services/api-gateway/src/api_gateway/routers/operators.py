@@ -39,6 +39,7 @@ async def create_signin_link(
         extension=body.extension,
         session_ttl_s=body.ttl_s or settings.feeds.session_ttl_s,
         issued_by=admin.id,
+        supervisor=body.supervisor,
     )
     code, expires_at = await services.sessions.issue_code(signin, settings.feeds.signin_ttl_s)
     return SignInLink(
@@ -84,7 +85,7 @@ async def me(request: Request) -> Operator:
     assert who.session is not None  # noqa: S101 - a session principal
     session = who.session
     return Operator(user=session.user, extension=session.extension, tenant=session.tenant,
-                    expires_at=session.expires_at)  # fmt: skip
+                    expires_at=session.expires_at, supervisor=session.supervisor)  # fmt: skip
 
 
 @router.delete("/v1/me", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)

@@ -11,9 +11,18 @@ from dataclasses import dataclass, replace
 import redis.asyncio as aioredis
 
 from cbcontracts import CallEvent, CallRecord
-from cbrecords import CdrQuery, CrmStreams, Explanation, LiveCall, RecordStore, explain_call
+from cbrecords import (
+    CdrQuery,
+    CrmStreams,
+    Explanation,
+    LiveCall,
+    RecordStore,
+    called_back,
+    explain_call,
+    may_need_callback,
+)
 
-__all__ = ["CallRecords", "RecordFilter"]
+__all__ = ["CallRecords", "OperatorDay", "RecordFilter"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -21,13 +30,29 @@ class RecordFilter:
     pbxs: frozenset[str]
     extensions: frozenset[str] = frozenset()  # a restricted key sees only these
     direction: str | None = None
+    #: Whose answered calls clear a missed call's mark: the tenant's PBXs, whoever called.
+    callback_pbxs: frozenset[str] = frozenset()
+    #: Only missed inbound calls (those not called back are kept by ``CallRecords.page``).
+    missed_only: bool = False
 
     def __call__(self, record: CallRecord) -> bool:
         return (
             record.pbx in self.pbxs
             and (self.direction is None or record.direction == self.direction)
             and (not self.extensions or bool(self.extensions & set(record.extensions)))
+            and (not self.missed_only or may_need_callback(record))
         )
+
+
+@dataclass
+class OperatorDay:
+    """One extension's calls in a window: answered (took part), missed (rang on an inbound
+    call no one answered), talk time of the answered ones (the whole call's)."""
+
+    extension: str
+    answered: int = 0
+    missed: int = 0
+    talk_seconds: int = 0
 
 
 class CallRecords:
@@ -61,7 +86,34 @@ class CallRecords:
             cursor = page.next_cursor
             if len(out) >= query.limit or cursor is None:
                 break
+        if keep.missed_only:
+            out = [r for r in out if not await self.called_back(r, keep)]
         return out[: query.limit], cursor
+
+    async def called_back(self, record: CallRecord, keep: RecordFilter) -> bool:
+        return await called_back(self.store, record, keep.callback_pbxs or keep.pbxs)
+
+    async def callback_needed(self, records: list[CallRecord], keep: RecordFilter) -> list[bool]:
+        """Per record: a missed call not yet called back (see ``cbrecords.callback``)."""
+        return [may_need_callback(r) and not await self.called_back(r, keep) for r in records]
+
+    async def operator_days(
+        self, pbxs: frozenset[str], since: int, until: int
+    ) -> list[OperatorDay]:
+        """Per extension, the counts of the calls of ``pbxs`` that started in [since, until]
+        (a day's records: the supervisor's "today")."""
+        days: dict[str, OperatorDay] = {}
+        for pbx in sorted(pbxs):
+            for record in await self.store.window(pbx, since, until):
+                if record.result == "answered":
+                    for ext in record.participants:
+                        day = days.setdefault(ext, OperatorDay(ext))
+                        day.answered += 1
+                        day.talk_seconds += record.talk_seconds
+                elif record.direction == "inbound":
+                    for ext in record.extensions:
+                        days.setdefault(ext, OperatorDay(ext)).missed += 1
+        return sorted(days.values(), key=lambda d: d.extension)
 
     async def get(self, pbx: str, call_id: str) -> CallRecord | None:
         return await self.store.get(pbx, call_id)

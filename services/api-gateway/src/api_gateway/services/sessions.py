@@ -1,6 +1,7 @@
 """Operator sessions: a random token bound server-side to one user and one extension of a
-tenant, stored hashed in Redis with a TTL (``{prefix}gw:session:<sha256>``). The feed of a
-session is filtered by that extension; nothing the browser sends can change it.
+tenant (a supervisor's also to the scope to see the team), stored hashed in Redis with a TTL
+(``{prefix}gw:session:<sha256>``). The feed of a session is filtered by that extension;
+nothing the browser sends can change it.
 
 Sign-in links: an admin issues a one-time code (``{prefix}gw:signin:<sha256>``, with its own
 TTL) naming the user and extension; the operator's page exchanges it for a session. The code
@@ -30,6 +31,7 @@ class OperatorSession(msgspec.Struct, frozen=True, kw_only=True):
     expires_at: int
     issued_by: str = ""  # the admin key's id
     id: str = ""
+    supervisor: bool = False  # sees the team (authz.team_view)
 
 
 class SignIn(msgspec.Struct, frozen=True, kw_only=True):
@@ -40,6 +42,7 @@ class SignIn(msgspec.Struct, frozen=True, kw_only=True):
     extension: str
     session_ttl_s: int
     issued_by: str = ""
+    supervisor: bool = False
 
 
 _enc = msgspec.json.Encoder()
@@ -62,7 +65,14 @@ class SessionStore:
         return f"{self._prefix}gw:sessions:{tenant}"
 
     async def issue(
-        self, tenant: str, user: str, extension: str, ttl_s: int, issued_by: str
+        self,
+        tenant: str,
+        user: str,
+        extension: str,
+        ttl_s: int,
+        issued_by: str,
+        *,
+        supervisor: bool = False,
     ) -> tuple[OperatorSession, str]:
         token = f"cbs_{secrets.token_urlsafe(32)}"
         session = OperatorSession(
@@ -72,6 +82,7 @@ class SessionStore:
             expires_at=int(time.time()) + ttl_s,
             issued_by=issued_by,
             id=hash_token(token),
+            supervisor=supervisor,
         )
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(self._key(token), _enc.encode(session), ex=ttl_s)
@@ -130,6 +141,6 @@ class SessionStore:
         signin = _signin_dec.decode(raw)
         if accept is not None and not await accept(signin):
             return None
-        return await self.issue(
-            signin.tenant, signin.user, signin.extension, signin.session_ttl_s, signin.issued_by
-        )
+        return await self.issue(signin.tenant, signin.user, signin.extension,
+                                signin.session_ttl_s, signin.issued_by,
+                                supervisor=signin.supervisor)  # fmt: skip

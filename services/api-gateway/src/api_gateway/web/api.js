@@ -93,6 +93,11 @@ export class Api {
     return this.request("GET", `/v1/calls?${query}`);
   }
 
+  /** The team (a supervisor session only; 403 otherwise). */
+  team() {
+    return this.request("GET", "/v1/team");
+  }
+
   /** Click-to-call: this operator's phone rings first, then the number is dialled. */
   call(extension, number) {
     return this.request("POST", "/v1/calls", { extension, number });

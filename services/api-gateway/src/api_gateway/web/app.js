@@ -5,6 +5,7 @@ import { Api, AuthError, formatNumber, h } from "./api.js";
 import { CardDeck } from "./card.js";
 import { Colleagues } from "./colleagues.js";
 import { History } from "./history.js";
+import { Team } from "./team.js";
 import { language, setLanguage, t, translatePage } from "./i18n.js";
 
 const api = new Api();
@@ -99,15 +100,13 @@ async function start() {
       return undefined;
     },
   });
-  api.feed((message) => colleagues.handle(message), () => {}, "/v1/feeds/presence");
   const history = new History($("#history"), api, call);
   api.feed(
     (message) => {
       deck.handle(message);
       empty.hidden = deck.cards.size > 0; // new cards are announced (aria-live), focus stays
       colleagues.draw(); // "Transfer" is offered while this operator talks
-      // its record is there now (after a reconnect: calls may have ended meanwhile)
-      if (message.type === "call.ended" || message.type === "snapshot") history.load();
+      history.handle(message); // a call shows as it starts; its record when it ends
     },
     (state) => {
       $("#feed-state").textContent = { live: t("feed.live"), reconnecting: t("feed.reconnecting"), "signed-out": t("feed.signed_out") }[state];
@@ -117,6 +116,15 @@ async function start() {
   );
   history.load();
 
+  const team = me.supervisor ? new Team($("#team"), api, call) : null;
+  if (team) team.load();
+  api.feed((message) => {
+    colleagues.handle(message);
+    if (message.type === "presence.state") {
+      history.colleagueChanged(message.state); // a colleague's call back may clear a mark
+      if (team) team.schedule();
+    }
+  }, () => {}, "/v1/feeds/presence");
 
   $("#dial").addEventListener("submit", (event) => {
     event.preventDefault();
