@@ -50,6 +50,8 @@ class Pbx:
         self.calls: set[Call] = set()
         #: The truth of every call played to its end (``PlayedCall``), in order of ending.
         self.played: list[PlayedCall] = []
+        #: Called after every emitted batch (the SIP presence server watches the lines).
+        self.watchers: list[Callable[[], None]] = []
 
     # Host protocol for Call ------------------------------------------------------------
     def emit(self, frames: list[bytes], owner: object | None = None) -> None:
@@ -57,6 +59,8 @@ class Pbx:
         for data in frames:
             self.table.observe(data, owner)
         self._broadcast(frames, b"".join(frames))
+        for watcher in self.watchers:
+            watcher()
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task[Any]:
         return self._spawn(coro, name)
