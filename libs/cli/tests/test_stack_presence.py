@@ -9,6 +9,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import cast
 
 import httpx
 import pytest
@@ -39,7 +40,8 @@ async def until(check: Callable[[], Awaitable[bool]], within: float = 20.0) -> N
 async def test_a_simulated_call_moves_the_line_on_the_stream_and_the_api(stack: Stack) -> None:
     redis = stack.services.redis
     keys = PbxKeys(PBX, stack.config.prefix)
-    view = {k.decode(): decode_presence(v) for k, v in (await redis.hgetall(keys.presence_view)).items()}  # fmt: skip
+    raw = cast(dict[bytes, bytes], await redis.hgetall(keys.presence_view))
+    view = {k.decode(): decode_presence(v) for k, v in raw.items()}
     assert {e: p.state for e, p in view.items()} == {"100": "idle", "101": "idle", "102": "idle"}
     start = (await redis.xinfo_stream(keys.presence))["last-generated-id"]
 
@@ -49,7 +51,10 @@ async def test_a_simulated_call_moves_the_line_on_the_stream_and_the_api(stack: 
     await call.paused.wait()
 
     async def seen() -> list[tuple[str, str, str]]:
-        entries = await redis.xrange(keys.presence, min=f"({start.decode()}")
+        entries = cast(
+            list[tuple[bytes, dict[bytes, bytes]]],
+            await redis.xrange(keys.presence, min=f"({start.decode()}"),
+        )
         got = [decode_presence(f[b"data"]) for _, f in entries]
         return [(p.extension, p.state, p.remote) for p in got]
 
