@@ -9,17 +9,23 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from amisim import Simulator
+from amisim.channels import ChannelTable
+from amisim.sipserver import PresenceServer
 from cbsip import (
     Credentials,
     Endpoint,
     Headers,
     Notification,
     Request,
+    Response,
     Subscription,
     SubscriptionRefused,
     UserAgent,
+    parse,
     parse_dialog_info,
     parse_pidf,
 )
@@ -169,3 +175,41 @@ async def test_subscriptions_are_bounded() -> None:
         got: list[Notification] = []
         async with subscribed(ua, "100", "dialog", got):
             assert (await raw_subscribe(ua, "101", "dialog", 600))[0] == 503
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.one_of(
+        st.binary(max_size=600),
+        st.builds(
+            lambda expires, event, to: (
+                f"SUBSCRIBE sip:101@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9\r\n"
+                f"From: <sip:w@127.0.0.1>;tag=a\r\nTo: {to}\r\nCall-ID: x\r\nCSeq: 1 SUBSCRIBE\r\n"
+                f"Event: {event}\r\nExpires: {expires}\r\nContent-Length: 0\r\n\r\n"
+            ).encode(),
+            st.text("0123456789-x ", max_size=12),
+            st.sampled_from(["dialog", "presence", "x", ""]),
+            st.sampled_from(["<sip:101@127.0.0.1>", "<sip:101@h>;tag=zz", "garbage<", ""]),
+        ),
+    )
+)
+def test_any_datagram_is_answered_or_dropped_never_raises(data: bytes) -> None:
+    server = Recording(ChannelTable(), ["101"])
+    server.datagram_received(data, ("127.0.0.1", 9))
+    assert len(server.subs) <= 1
+    for payload in server.sent:
+        message = parse(payload)  # what it sends parses back
+        assert isinstance(message, Response) or message.method == "NOTIFY"
+    if server.subs:
+        assert parse(server.sent[0]).start_line() == "SIP/2.0 200 OK"
+
+
+class Recording(PresenceServer):
+    """The server's logic without a socket: what it would send is kept."""
+
+    def __init__(self, table: ChannelTable, extensions: list[str]) -> None:
+        super().__init__(table, extensions)
+        self.sent: list[bytes] = []
+
+    def _send(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.sent.append(data)

@@ -124,7 +124,7 @@ class Simulator:
     @property
     def sip_port(self) -> int:
         """The UDP port of the SIP presence server (started with ``sip_port``)."""
-        if self.presence is None:
+        if self.presence is None or self.presence.transport is None:
             raise RuntimeError("simulator started without a SIP presence server")
         return self.presence.address[1]
 

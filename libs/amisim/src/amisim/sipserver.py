@@ -114,6 +114,7 @@ class PresenceServer(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
         self._nonces: set[str] = set()
         self.realm = "amisim"
+        self._address = ("127.0.0.1", 0)
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -126,13 +127,13 @@ class PresenceServer(asyncio.DatagramProtocol):
 
     @property
     def address(self) -> tuple[str, int]:
-        if self.transport is None:
-            raise RuntimeError("presence server not started")
-        host, port = self.transport.get_extra_info("sockname")[:2]
-        return str(host), int(port)
+        """Where the server listens (``127.0.0.1:0`` until started)."""
+        return self._address
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
+        host, port = self.transport.get_extra_info("sockname")[:2]
+        self._address = (str(host), int(port))
 
     # -- the PBX's side ---------------------------------------------------------------------
     def changed(self) -> None:
