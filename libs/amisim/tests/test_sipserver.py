@@ -213,3 +213,25 @@ class Recording(PresenceServer):
 
     def _send(self, data: bytes, addr: tuple[str, int]) -> None:
         self.sent.append(data)
+
+
+async def test_a_refresh_in_the_dialog_extends_it_and_gets_a_notify() -> None:
+    async with Simulator(speed=0, sip_port=0) as sim, agent(sim) as ua:
+        assert sim.presence is not None
+        status, headers = await raw_subscribe(ua, "101", "presence", 120)
+        assert status == 200
+        (sub,) = sim.presence.subs.values()
+        first_expiry, sent = sub.expires_at, sim.presence.notifies_sent
+        req = Request("SUBSCRIBE", "sip:101@127.0.0.1", Headers())
+        ua._base_headers(req.headers, sub.call_id, "t1", headers.get("To"), "SUBSCRIBE")
+        req.headers.add("Event", "presence")
+        req.headers.add("Expires", "600")
+        resp = await ua.send(req)
+        assert (resp.status, resp.headers.get("Expires")) == (200, "600")
+        assert list(sim.presence.subs.values()) == [sub]  # the same subscription
+        assert sub.expires_at > first_expiry
+        assert sim.presence.notifies_sent == sent + 1
+        assert sub.version == 2
+        # A refresh of a dialog the server does not know: 481.
+        req.headers.set("Call-ID", "no-such-dialog")
+        assert (await ua.send(req)).status == 481
