@@ -235,3 +235,19 @@ async def test_a_refresh_in_the_dialog_extends_it_and_gets_a_notify() -> None:
         # A refresh of a dialog the server does not know: 481.
         req.headers.set("Call-ID", "no-such-dialog")
         assert (await ua.send(req)).status == 481
+
+
+async def test_a_held_call_is_a_confirmed_dialog_with_the_local_target_not_rendering() -> None:
+    async with Simulator(speed=0, sip_port=0) as sim, agent(sim) as ua:
+        got: list[Notification] = []
+        async with subscribed(ua, "101", "dialog", got):
+            call = sim.pbx.start_call("hold", {"ext1": "101"}, pause_before="Unhold")
+            await call.paused.wait()
+            await until(lambda: parse_dialog_info(got[-1].body).dialogs[0].held)
+            assert parse_dialog_info(got[-1].body).dialogs[0].state == "confirmed"
+            call.resume()
+            await call.wait()
+            await until(lambda: states(got)[-1] == "terminated")
+            held = [parse_dialog_info(n.body).dialogs[0].held for n in got]
+            assert held.index(True) > 0  # talking first, then held
+            assert held[-2] is False  # back to talking (Unhold) before the hang-up

@@ -52,7 +52,8 @@ _RINGING, _DOWN = "5", "0"
 
 @dataclass(frozen=True, slots=True)
 class LineState:
-    """One extension's line: ``idle``, ``ringing`` (with the caller) or ``in_call``."""
+    """One extension's line: ``idle``, ``ringing`` (with the caller), ``in_call`` or
+    ``on_hold`` (every channel of it in a call is held)."""
 
     state: str = "idle"
     remote: str = ""
@@ -73,7 +74,8 @@ def line_states(table: ChannelTable, extensions: list[str]) -> dict[str, LineSta
         if state == _RINGING and out[ext].state == "idle":
             out[ext] = LineState("ringing", remote)
         elif state not in (_RINGING, _DOWN):
-            out[ext] = LineState("in_call", remote)
+            held = channel.held and out[ext].state in ("idle", "ringing", "on_hold")
+            out[ext] = LineState("on_hold" if held else "in_call", remote)
     return out
 
 
@@ -311,6 +313,13 @@ def dialog_info(ext: str, host: str, line: LineState, version: int) -> bytes:
             f"   <target uri={quoteattr(entity)} />\n  </local>\n"
             "  <state>early</state>\n </dialog>\n"
         )
+    elif line.state == "on_hold":
+        dialog = (
+            f' <dialog id="{escape(ext)}">\n  <state>confirmed</state>\n  <local>\n'
+            f"   <target uri={quoteattr(entity)}>\n"
+            '    <param pname="+sip.rendering" pvalue="no" />\n   </target>\n  </local>\n'
+            " </dialog>\n"
+        )
     else:
         dialog = f' <dialog id="{escape(ext)}">\n  <state>confirmed</state>\n </dialog>\n'
     return (head + dialog + "</dialog-info>\n").encode()
@@ -320,7 +329,9 @@ def pidf(ext: str, host: str, line: LineState, version: int) -> bytes:
     """PIDF as Asterisk 22 sends it (with the Digium presence tuple); always registered."""
     del version  # PIDF carries none
     entity = f"sip:{ext}@{host}"
-    note = {"idle": "Ready", "ringing": "Ringing"}.get(line.state, "On the phone")
+    note = {"idle": "Ready", "ringing": "Ringing", "on_hold": "On hold"}.get(
+        line.state, "On the phone"
+    )
     person = (
         " <dm:person>\n  <rpid:activities>\n   <rpid:on-the-phone />\n  </rpid:activities>\n"
         " </dm:person>\n"
