@@ -90,3 +90,21 @@ async def test_transfer_my_call_to_a_free_colleague(stack: Stack, operator_page:
         "+7 903 111-22-33", timeout=10_000
     )
     await call.interrupt()
+
+
+async def test_the_panel_follows_a_simulated_call_through_the_real_presence_service(
+    stack: Stack, operator_page: OpenPage
+) -> None:
+    """The embedded demo: the presence service's SIP subscriptions to the simulator drive
+    the panel — 102 rings, talks and is free again as the simulated call plays."""
+    page = await operator_page("100")
+    state = page.locator('#colleagues [data-extension="102"] .presence')
+    await expect(state).to_have_text("Free")
+    call = stack.sim.start_call(
+        "inbound_answered", phone="79031112233", ext1="102", pause_before="BridgeEnter"
+    )
+    await call.paused.wait()
+    await expect(state).to_have_text("On a call")  # answered: Newstate Up came before
+    call.resume()
+    await call.wait()
+    await expect(state).to_have_text("Free")

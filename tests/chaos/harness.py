@@ -498,7 +498,13 @@ async def _run(
             clients.append(FeedClient(f"operator-{ext}", f"{ws_base}&token={token}"))
         traffic = TrafficGenerator(
             sim.pbx,
-            TrafficConfig(rate=config.rate, concurrency=config.concurrency, max_calls=config.calls),
+            TrafficConfig(
+                rate=config.rate,
+                concurrency=config.concurrency,
+                max_calls=config.calls,
+                # overlapping calls on 3 operators: the load of a PBX with call waiting
+                call_waiting=True,
+            ),
         )
         watch = AmiWatch(sim)
         async with _tasks() as (tg, stop):

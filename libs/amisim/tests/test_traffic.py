@@ -117,3 +117,57 @@ def test_rendered_events_are_well_formed_and_ids_unique(n: int, seed: int, scena
     assert len(uids) == len(set(uids))
     assert b"{" not in data
     assert b"%(" not in data
+
+
+async def test_no_second_call_rings_an_operator_who_is_in_a_call(sim: Simulator) -> None:
+    """Without call waiting the generator never gives a call an extension that another call
+    holds (ringing or talking) — and the truth of every call stays its scenario's."""
+    overlaps: list[tuple[str, str]] = []
+    seen: dict[str, int] = {}
+
+    def check() -> None:
+        owners: dict[str, object] = {}
+        for call in sim.pbx.calls:
+            for key in call.template.extensions:
+                ext = call.values[key]
+                seen[ext] = seen.get(ext, 0) + 1
+                if owners.setdefault(ext, call) is not call:
+                    overlaps.append((ext, call.template.name))
+
+    sim.pbx.watchers.append(check)
+    config = TrafficConfig(rate=0, concurrency=6, max_calls=30, speed=50.0)
+    generator = TrafficGenerator(sim.pbx, config)
+    async with asyncio.timeout(40):
+        await generator.run()
+    assert not overlaps
+    assert generator.deferred > 0  # 3 extensions, 6 slots: calls had to wait
+    assert set(seen) == {"100", "101", "102"}
+    assert len(sim.pbx.played) == 30
+    assert all(not p.altered and p.result == OUTCOMES[p.scenario].result for p in sim.pbx.played)
+
+
+async def test_an_operator_on_a_call_is_not_offered_another(sim: Simulator) -> None:
+    held = sim.pbx.start_call("inbound_answered", {"ext1": "101"}, pause_before="HangupRequest")
+    await held.paused.wait()
+    assert sim.pbx.busy_extensions() == {"101"}
+    config = TrafficConfig(rate=0, concurrency=1, max_calls=6, speed=0,
+                           mix={"inbound_answered": 1})  # fmt: skip
+    async with asyncio.timeout(30):
+        await TrafficGenerator(sim.pbx, config).run()
+    assert {p.values["ext1"] for p in sim.pbx.played} <= {"100", "102"}
+    held.resume()
+    await held.wait()
+    assert not sim.pbx.busy_extensions()
+
+
+async def test_with_call_waiting_a_talking_operator_may_ring_again(sim: Simulator) -> None:
+    held = sim.pbx.start_call("inbound_answered", {"ext1": "101"}, pause_before="HangupRequest")
+    await held.paused.wait()
+    sim.pbx.extensions[:] = ["101"]
+    config = TrafficConfig(rate=0, concurrency=1, max_calls=2, speed=0, call_waiting=True,
+                           mix={"inbound_answered": 1})  # fmt: skip
+    async with asyncio.timeout(30):
+        await TrafficGenerator(sim.pbx, config).run()
+    assert [p.values["ext1"] for p in sim.pbx.played] == ["101", "101"]
+    held.resume()
+    await held.wait()

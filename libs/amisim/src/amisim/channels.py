@@ -34,7 +34,7 @@ CHANNEL_KEYS = (
 
 _WATCHED = frozenset(
     b"Newchannel Newstate Newexten NewCallerid NewConnectedLine BridgeEnter BridgeLeave "
-    b"DialBegin DialEnd Hangup Rename".split()
+    b"DialBegin DialEnd Hangup Rename Hold Unhold".split()
 )
 
 
@@ -48,6 +48,7 @@ class LiveChannel:
     bridge: str = ""
     application: str = ""
     app_data: str = ""
+    held: bool = False  # between a Hold and an Unhold event of this channel
 
     @property
     def name(self) -> str:
@@ -115,6 +116,8 @@ class ChannelTable:
             channel.bridge = hdr(msg, "BridgeUniqueid")
         elif name == "BridgeLeave":
             channel.bridge = ""
+        elif name in ("Hold", "Unhold"):
+            channel.held = name == "Hold"
         elif name == "Newexten":
             channel.application = hdr(msg, "Application")
             channel.app_data = hdr(msg, "AppData")

@@ -50,6 +50,8 @@ class Pbx:
         self.calls: set[Call] = set()
         #: The truth of every call played to its end (``PlayedCall``), in order of ending.
         self.played: list[PlayedCall] = []
+        #: Called after every emitted batch (the SIP presence server watches the lines).
+        self.watchers: list[Callable[[], None]] = []
 
     # Host protocol for Call ------------------------------------------------------------
     def emit(self, frames: list[bytes], owner: object | None = None) -> None:
@@ -57,6 +59,8 @@ class Pbx:
         for data in frames:
             self.table.observe(data, owner)
         self._broadcast(frames, b"".join(frames))
+        for watcher in self.watchers:
+            watcher()
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task[Any]:
         return self._spawn(coro, name)
@@ -69,23 +73,44 @@ class Pbx:
         *,
         speed: float | None = None,
         pause_before: str | None = None,
+        idle_only: bool = False,
     ) -> Call:
         """Start scenario ``scenario``; ``values`` fix placeholders (``phone``, ``did``,
-        ``ext1``, ``c1_uid``, ``action_id`` ...), the rest is fresh."""
+        ``ext1``, ``c1_uid``, ``action_id`` ...), the rest is fresh. ``idle_only``: the
+        extensions it picks are none that is in a call (:meth:`busy_extensions`), as a PBX
+        answers busy to a second call; `PbxError` when too few are idle."""
         template = load_template(scenario)
-        given = self._defaults(template, dict(values or {}))
+        given = self._defaults(template, dict(values or {}), idle_only=idle_only)
         values = bind(template, self.ids, time.time(), given)
         call = Call(self, template, values, speed=self._speed(speed), pause_before=pause_before)
         self._track(call)
         call.play(_fix_action_id(render(template.phases, values), values))
         return call
 
-    def _defaults(self, template: Template, params: dict[str, str]) -> dict[str, str]:
+    def busy_extensions(self) -> set[str]:
+        """Extensions in a call: given to a call still playing, or with a live channel."""
+        busy = {
+            call.values[key]
+            for call in self.calls
+            if not call.done
+            for key in call.template.extensions
+            if key in call.values
+        }
+        for channel in self.table:
+            tech, _, rest = channel.name.partition("/")
+            if tech:
+                busy.add(rest.rpartition("-")[0])
+        return busy & set(self.extensions)
+
+    def _defaults(
+        self, template: Template, params: dict[str, str], *, idle_only: bool = False
+    ) -> dict[str, str]:
         given = dict(params)
         wanted = [k for k in template.extensions if k not in given]
-        free = [e for e in self.extensions if e not in given.values()]
+        taken = set(given.values()) | (self.busy_extensions() if idle_only else set())
+        free = [e for e in self.extensions if e not in taken]
         if len(free) < len(wanted):
-            raise PbxError(f"{template.name} needs {len(template.extensions)} extensions")
+            raise PbxError(f"{template.name} needs {len(template.extensions)} idle extensions")
         given.update(zip(wanted, self.ids.rng.sample(free, len(wanted)), strict=True))
         return given
 

@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any
 
 from aioami import Message
+from cbsip import Credentials
 
 from . import actions
 from ._tasks import TaskSet
@@ -20,6 +21,7 @@ from .channels import LiveChannel
 from .pbx import Pbx
 from .replay import Capture
 from .session import Session
+from .sipserver import PresenceServer
 
 __all__ = ["Simulator"]
 
@@ -47,6 +49,8 @@ class Simulator:
         replay: Capture | None = None,
         replay_chunks: bool = True,
         replay_speed: float = 0.0,
+        sip_port: int | None = None,
+        sip_credentials: Credentials | None = None,
     ) -> None:
         self.username = username
         self.secret = secret if secret is not None else os.environ.get("CB_SIM_SECRET", "crmsecret")
@@ -61,6 +65,14 @@ class Simulator:
         self._ssl = ssl_context
         self._replay = (replay, replay_chunks, replay_speed) if replay is not None else None
         self._server: asyncio.Server | None = None
+        #: The SIP presence server (``sip_port``: None = none, 0 = any free port).
+        self.presence: PresenceServer | None = None
+        if sip_port is not None:
+            self.presence = PresenceServer(
+                self.pbx.table, self.pbx.extensions, credentials=sip_credentials
+            )
+            self.pbx.watchers.append(self.presence.changed)
+        self._sip_port = sip_port or 0
         self._started = time.monotonic()
 
     # Lifecycle -------------------------------------------------------------------------------
@@ -79,6 +91,8 @@ class Simulator:
     async def start(self) -> None:
         host, port = self._bind
         self._server = await asyncio.start_server(self._accept, host, port, ssl=self._ssl)
+        if self.presence is not None:
+            await self.presence.start(host, self._sip_port)
         self._started = time.monotonic()
 
     async def stop(self) -> None:
@@ -86,6 +100,8 @@ class Simulator:
         if self._server is not None:
             self._server.close()
         self.drop_connections()
+        if self.presence is not None:
+            self.presence.close()
         await self.tasks.close()
         if self._server is not None:
             await self._server.wait_closed()
@@ -104,6 +120,13 @@ class Simulator:
     @property
     def port(self) -> int:
         return int(self._sockname()[1])
+
+    @property
+    def sip_port(self) -> int:
+        """The UDP port of the SIP presence server (started with ``sip_port``)."""
+        if self.presence is None or self.presence.transport is None:
+            raise RuntimeError("simulator started without a SIP presence server")
+        return self.presence.address[1]
 
     @property
     def tls(self) -> bool:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from ._ids import IdSource, bind
 from ._template import Template, load_template
 from .calls import Call, render
+from .pbx import PbxError
 
 if TYPE_CHECKING:
     from .pbx import Pbx
@@ -60,6 +61,10 @@ class TrafficConfig:
     #: Outside numbers to draw each call's ``phone`` from (e.g. a demo CRM's contacts);
     #: empty: a fresh random number per call.
     phones: Sequence[str] = ()
+    #: False (a PBX without call waiting): no call rings, or is placed from, an extension
+    #: already in a call — the generator waits for enough idle extensions. True: a second
+    #: call may ring an operator who is talking.
+    call_waiting: bool = False
 
 
 class TrafficGenerator:
@@ -70,6 +75,8 @@ class TrafficGenerator:
         self.config = config
         self.started = 0
         self.completed = 0
+        #: Calls not started because too few extensions were idle (each retried later).
+        self.deferred = 0
         self._slots = asyncio.Semaphore(max(1, config.concurrency))
         self._names = list(config.mix)
         self._weights = [float(w) for w in config.mix.values()]
@@ -82,21 +89,47 @@ class TrafficGenerator:
         while self.config.max_calls is None or self.started < self.config.max_calls:
             await self._slots.acquire()
             calls = [c for c in calls if not c.done]
-            calls.append(self._start_one())
+            call = self._start_one()
+            if call is None:
+                self._slots.release()
+                await self._until_one_ends(calls)
+                continue
+            calls.append(call)
             if self.config.rate > 0:
                 next_at += 1.0 / self.config.rate
             await asyncio.sleep(max(0.0, next_at - loop.time()))
         await asyncio.gather(*(c.wait() for c in calls))
         return self.completed
 
-    def _start_one(self) -> Call:
+    def _start_one(self) -> Call | None:
+        """A call of the mix; None while too few extensions are idle for the one drawn."""
         rng = self.pbx.ids.rng
         name = rng.choices(self._names, self._weights)[0]
         values = {"phone": rng.choice(self.config.phones)} if self.config.phones else None
-        call = self.pbx.start_call(name, values, speed=self.config.speed)
+        try:
+            call = self.pbx.start_call(
+                name, values, speed=self.config.speed, idle_only=not self.config.call_waiting
+            )
+        except PbxError:
+            if self.config.call_waiting:
+                raise
+            self.deferred += 1
+            return None
         self.started += 1
         self.pbx.spawn(self._release_when_done(call), f"traffic-{call.id}")
         return call
+
+    async def _until_one_ends(self, calls: list[Call]) -> None:
+        """Wait for a call to end (the pause before trying again), at most a second."""
+        live = [asyncio.ensure_future(c.wait()) for c in calls if not c.done]
+        if not live:
+            await asyncio.sleep(0.05)  # channels of a call not ours (Originate) linger
+            return
+        try:
+            await asyncio.wait(live, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in live:
+                task.cancel()
 
     async def _release_when_done(self, call: Call) -> None:
         try:

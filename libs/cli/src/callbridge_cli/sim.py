@@ -50,9 +50,42 @@ def _mix(spec: str | None) -> dict[str, float]:
     for item in spec.split(","):
         name, _, weight = item.strip().partition("=")
         if name not in template_names():
-            raise click.BadParameter(f"unknown scenario {name!r}", param_hint="--scenarios")
-        mix[name] = float(weight or 1)
+            known = ", ".join(SCENARIOS)
+            raise click.BadParameter(
+                f"unknown scenario {name!r} (one of {known})", param_hint="--mix"
+            )
+        try:
+            mix[name] = float(weight or 1)
+        except ValueError:
+            raise click.BadParameter(
+                f"bad weight {weight!r} for {name}", param_hint="--mix"
+            ) from None
+        if not 0 <= mix[name] < float("inf"):
+            raise click.BadParameter(f"bad weight {weight!r} for {name}", param_hint="--mix")
+    if not any(mix.values()):
+        raise click.BadParameter("every weight is 0", param_hint="--mix")
     return mix
+
+
+def _callers(spec: str | None) -> tuple[str, ...]:
+    """``--callers``: numbers separated by commas, or a file of them (one a line, ``#``
+    comments); empty: a fresh random number per call."""
+    if not spec:
+        return ()
+    path = Path(spec)
+    if path.is_file():
+        lines = path.read_text(encoding="utf-8").splitlines()
+        items = [line.split("#", 1)[0].strip() for line in lines]
+    else:
+        items = [item.strip() for item in spec.split(",")]
+    numbers = tuple(item for item in items if item)
+    for number in numbers:
+        digits = number.removeprefix("+")
+        if not digits.isdigit() or not 3 <= len(digits) <= 20:
+            raise click.BadParameter(f"not a phone number: {number[:30]!r}", param_hint="--callers")
+    if not numbers:
+        raise click.BadParameter(f"no numbers in {spec[:60]!r}", param_hint="--callers")
+    return tuple(n.removeprefix("+") for n in numbers)
 
 
 def _listening(sim: Simulator, what: str) -> None:
@@ -87,14 +120,44 @@ def _with_common(func: Any) -> Any:
 @click.option("--concurrency", default=10, show_default=True)
 @click.option("--max-calls", type=int, help="Stop generating after this many calls.")
 @click.option("--speed", default=1.0, show_default=True, help="Timing factor; 0 = no waits.")
-@click.option("--scenarios", help="Mix, e.g. inbound_answered=3,outbound=1.")
+@click.option(
+    "--mix",
+    "--scenarios",
+    "mix",
+    metavar="NAME=WEIGHT,...",
+    help="The scenario mix, e.g. inbound_answered=3,inbound_group=1,outbound=1 "
+    "(a weight left out is 1; default: every scenario, amisim.SCENARIOS).",
+)
+@click.option(
+    "--callers",
+    metavar="FILE|LIST",
+    help="The outside numbers calls come from (and outbound calls go to): a comma list "
+    "(79161234567,79031112233) or a file with one number a line; default: random numbers.",
+)
 @click.option("--extensions", default="100,101,102", show_default=True)
+@click.option(
+    "--call-waiting/--no-call-waiting",
+    default=False,
+    show_default=True,
+    help="Whether a call may ring an operator already in a call (otherwise the traffic "
+    "waits for an idle one, as a PBX answers busy).",
+)
+@click.option(
+    "--sip-port",
+    default=5060,
+    show_default=True,
+    type=int,
+    help="UDP port of the SIP presence server (SUBSCRIBE dialog/presence for the "
+    "extensions, for the presence service); negative: none.",
+)
 def simulator_command(**opts: Any) -> None:
-    """Run a fake Asterisk (AMI) with generated call traffic until Ctrl-C."""
+    """Run a fake Asterisk (AMI, and SIP presence) with generated call traffic until
+    Ctrl-C."""
     _run(_simulate(opts))
 
 
 async def _simulate(opts: dict[str, Any]) -> None:
+    mix, callers = _mix(opts["mix"]), _callers(opts["callers"])
     sim = Simulator(
         host=opts["host"],
         port=opts["port"],
@@ -104,15 +167,20 @@ async def _simulate(opts: dict[str, Any]) -> None:
         extensions=tuple(opts["extensions"].split(",")),
         speed=opts["speed"],
         auth_fail_delay=1.0,
+        sip_port=opts["sip_port"] if opts["sip_port"] >= 0 else None,
     )
     async with sim:
         _listening(sim, "simulator")
+        if sim.presence is not None:
+            click.echo(f"SIP presence on udp://{sim.host}:{sim.sip_port}")
         if opts["rate"] > 0:
             config = TrafficConfig(
                 rate=opts["rate"],
                 concurrency=opts["concurrency"],
                 max_calls=opts["max_calls"],
-                mix=_mix(opts["scenarios"]),
+                mix=mix,
+                phones=callers,
+                call_waiting=opts["call_waiting"],
             )
             sim.tasks.spawn(TrafficGenerator(sim.pbx, config).run(), "traffic")
         await sim.serve_forever()

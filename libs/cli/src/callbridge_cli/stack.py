@@ -1,6 +1,8 @@
 """The embedded suite in one process: the AMI simulator making calls to extensions 100-102
-with the demo CRM's numbers, ami-ingest, the call-tracker, crm-sync on the built-in CRM and
-the api-gateway serving the operator's page — each service by its own class, on one Redis.
+with the demo CRM's numbers (and serving their presence over SIP), ami-ingest, the
+call-tracker, crm-sync on the built-in CRM, the presence service subscribed to the
+simulator, and the api-gateway serving the operator's page — each service by its own
+class, on one Redis.
 
 ``callbridge run`` and the browser tests both use :func:`embedded_stack`.
 """
@@ -43,6 +45,8 @@ from cbstreams import PbxKeys, RedisLink, TailReader
 from crm_sync.main import CrmSyncService
 from crm_sync.settings import BuiltinSettings, CrmSyncSettings
 from crm_sync.settings import RecordingSettings as CrmRecordings
+from presence.main import PresenceService
+from presence.settings import PbxPresence, PresenceSettings
 
 __all__ = [
     "DEMO_PHONES",
@@ -97,6 +101,7 @@ class Stack:
     gateway: GatewaySettings
     services: Services
     ingest: IngestService
+    presence: PresenceService
     traffic: TrafficGenerator | None
 
     async def signin_link(
@@ -183,7 +188,7 @@ async def embedded_stack(config: StackConfig) -> AsyncIterator[Stack]:
     gateway = _settings(config, url, port, link_secret)
     stop = asyncio.Event()
     async with (
-        Simulator(secret=config.sim_secret, speed=config.speed) as sim,
+        Simulator(secret=config.sim_secret, speed=config.speed, sip_port=0) as sim,
         open_services(gateway) as services,
     ):
         ingest = IngestService(_ingest_settings(config, sim))
@@ -198,6 +203,7 @@ async def embedded_stack(config: StackConfig) -> AsyncIterator[Stack]:
             )
         )
         crm = CrmSyncService(_crm_settings(config, url, link_secret))
+        presence = PresenceService(_presence_settings(config, sim))
         server = make_server(create_app(gateway, services), lifespan="off", grace_s=1)
         traffic = None
         if config.rate > 0:
@@ -211,10 +217,12 @@ async def embedded_stack(config: StackConfig) -> AsyncIterator[Stack]:
             tg.create_task(ingest.run(stop))
             tg.create_task(tracker.run(stop))
             tg.create_task(crm.run(stop))
+            tg.create_task(presence.run(stop))
             tg.create_task(_serve(server, sock, stop))
             extra: list[asyncio.Task[object]] = [tg.create_task(recorder.run())]
             await _until(lambda: server.started, "the api-gateway did not start")
             await _until_ingesting(services.redis, ami)
+            await _until_presence(services.redis, PbxKeys(PBX, config.prefix), sim)
             if traffic is not None:
                 extra.append(tg.create_task(traffic.run()))
             try:
@@ -225,6 +233,7 @@ async def embedded_stack(config: StackConfig) -> AsyncIterator[Stack]:
                     gateway=gateway,
                     services=services,
                     ingest=ingest,
+                    presence=presence,
                     traffic=traffic,
                 )
             finally:
@@ -232,6 +241,25 @@ async def embedded_stack(config: StackConfig) -> AsyncIterator[Stack]:
                     task.cancel()
                 stop.set()
     sock.close()
+
+
+def _presence_settings(config: StackConfig, sim: Simulator) -> PresenceSettings:
+    """The presence service subscribing to the simulator's SIP presence server (UDP)."""
+    return PresenceSettings(
+        redis_url=config.redis_url,
+        key_prefix=config.prefix,
+        instance="embedded",
+        log_json=False,
+        pbx={
+            PBX: PbxPresence(
+                host=sim.host,
+                port=sim.sip_port,
+                transport="udp",
+                extensions=list(sim.pbx.extensions),
+                local_host=sim.host,
+            )
+        },
+    )
 
 
 def _ingest_settings(config: StackConfig, sim: Simulator) -> IngestSettings:
@@ -267,6 +295,17 @@ async def _until_ingesting(redis: aioredis.Redis, ami: str, limit_s: float = 15.
     while not await redis.xlen(ami):
         if time.monotonic() > deadline:
             raise TimeoutError("ami-ingest did not log in to the simulator")
+        await asyncio.sleep(0.02)
+
+
+async def _until_presence(
+    redis: aioredis.Redis, keys: PbxKeys, sim: Simulator, limit_s: float = 15.0
+) -> None:
+    """The presence service has every extension's first state on the view."""
+    deadline = time.monotonic() + limit_s
+    while await redis.hlen(keys.presence_view) < len(sim.pbx.extensions):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the presence service did not hear the simulator's extensions")
         await asyncio.sleep(0.02)
 
 
