@@ -4,13 +4,17 @@ under the strict loader (an unknown key is an error naming the key and the file)
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ami_ingest.settings import load as load_ingest
+from api_gateway.settings import load as load_gateway
+from call_tracker.settings import load as load_tracker
 from callbridge_cli.suite import load_suite
 from cbruntime.exceptions import SettingsError
 from crm_sync.settings import load as load_crm_sync
+from presence.settings import load as load_presence
 from voice_bot.settings import load as load_voice_bot
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -40,10 +44,19 @@ def test_the_voice_bot_deployment_config_loads() -> None:
     assert load_voice_bot(path, {"CB_REDIS_URL": "redis://redis:6379/0"}).dialogs_dir
 
 
+@pytest.mark.parametrize(
+    ("name", "loader"),
+    [("tracker.toml", load_tracker), ("crm-sync.toml", load_crm_sync),
+     ("gateway.toml", load_gateway), ("presence.toml", load_presence)],
+)  # fmt: skip
+def test_the_kubernetes_service_configs_load(name: str, loader: Any) -> None:
+    assert loader(ROOT / "deploy" / "k8s" / "base" / name, {"CB_REDIS_URL": "redis://r:6379/0"})
+
+
 def test_every_config_file_in_deploy_is_covered() -> None:
     covered = (
         {"callbridge.example.toml", "ingest.example.toml", "ingest.toml"}
-        | {"voice-bot.toml"}
+        | {"voice-bot.toml", "tracker.toml", "crm-sync.toml", "gateway.toml", "presence.toml"}
         | {f"crm-sync.{c}.example.toml" for c in ("amocrm", "bitrix24", "megaplan", "webhook")}
     )
     assert {p.name for p in (ROOT / "deploy").rglob("*.toml")} == covered

@@ -251,7 +251,7 @@ async def test_extensions_discovered_from_the_pbxs_hints_through_ami_ingest(
     async with cbruntime.running(IngestService(ingest)), service(s) as svc:
         hinted = {"100", "101", "102"} | ({"200", "201"} if pbx.version == "20" else set())
         for ext in sorted(hinted):
-            await wait_state(r, pfx, ext, "unavailable", within=20)
+            await wait_state(r, pfx, ext, "unavailable", within=40)
         assert hinted <= svc.watchers[0].watched
         a = pbx.phones[0]
         await pbx.phone(a).register()

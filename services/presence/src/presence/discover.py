@@ -20,7 +20,7 @@ class DiscoveryFailed(Exception):
 
 
 async def hinted_extensions(
-    redis: aioredis.Redis, keys: PbxKeys, context: str, *, within_s: float = 10.0
+    redis: aioredis.Redis, keys: PbxKeys, context: str, *, within_s: float = 5.0
 ) -> list[str]:
     """The extensions with a hint in ``context`` (sorted, digits and names alike)."""
     try:

@@ -198,7 +198,7 @@ class PbxWatcher:
                 if not failing:
                     log.warning("PBX %s: cannot list its hints yet (%s); retrying", self.name, exc)
                 failing = True
-                await asyncio.sleep(min(10.0, self.settings.discover_every_s))
+                await asyncio.sleep(min(2.0, self.settings.discover_every_s))
                 continue
             if failing:
                 log.info("PBX %s: hints listed again", self.name)
