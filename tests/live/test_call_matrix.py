@@ -6,7 +6,8 @@ a private Redis; every call the tracker publishes is compared with the scenario'
 The whole matrix runs once per session in a background thread (two lab PBXs per version,
 all four at once; one callbridge — ingest + tracker — per lab, so a scenario's restart only
 touches its own lane). Each test waits for its scenario's result. Scenarios the tracker does
-not get right yet are strict xfails naming the pattern (``pbxlab.matrix``). The wall time of
+not get right yet are strict xfails naming the pattern (``pbxlab.matrix``; non-strict for a
+gap seen in some runs only, its reason starting "sometimes: "). The wall time of
 the whole matrix is printed at the end of the session.
 """
 
@@ -256,7 +257,8 @@ def _cases() -> list[Any]:
             if version not in scn.versions:
                 continue
             reason = scn.xfail_reason(version)
-            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+            strict = not (reason or "").startswith("sometimes: ")  # a gap seen in some runs
+            marks = [pytest.mark.xfail(strict=strict, reason=reason)] if reason else []
             cases.append(pytest.param(version, name, marks=marks, id=f"ast{version}-{name}"))
     return cases
 

@@ -131,6 +131,18 @@ async def wait_state(
     raise AssertionError(f"{ext} never became {state} (last: {last})")
 
 
+async def wait_view(
+    redis: aioredis.Redis, prefix: str, ext: str, within: float = 10.0
+) -> PresenceState:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        found = await view(redis, prefix, ext)
+        if found is not None:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{ext} never got a state")
+
+
 async def states(redis: aioredis.Redis, prefix: str, ext: str) -> list[str]:
     entries: list[tuple[bytes, dict[bytes, bytes]]] = await redis.xrange(  # type: ignore[assignment]
         PbxKeys("lab", prefix).presence
@@ -250,9 +262,14 @@ async def test_extensions_discovered_from_the_pbxs_hints_through_ami_ingest(
     s = settings(pbx, redis_url, pfx, extensions=[], discover_context="presence-hints", lists={})
     async with cbruntime.running(IngestService(ingest)), service(s) as svc:
         hinted = {"100", "101", "102"} | ({"200", "201"} if pbx.version == "20" else set())
-        for ext in sorted(hinted):
-            await wait_state(r, pfx, ext, "unavailable", within=40)
+        for ext in sorted(hinted):  # each discovered extension gets its first state
+            await wait_view(r, pfx, ext, within=40)
         assert hinted <= svc.watchers[0].watched
         a = pbx.phones[0]
         await pbx.phone(a).register()
         await wait_state(r, pfx, a, "idle")
+        async with pbx_ami(pbx) as ami:  # and follows its changes
+            await ami.setvar(f"PRESENCE_STATE(CustomPresence:{a})", "dnd")
+            await wait_state(r, pfx, a, "dnd")
+            await ami.setvar(f"PRESENCE_STATE(CustomPresence:{a})", "available")
+            await wait_state(r, pfx, a, "idle")

@@ -162,6 +162,12 @@ def inbound(
 # Known tracker gaps (issue #10), named once so the xfail reasons read the same everywhere.
 CHAN_SIP_DOWN = "chan_sip: a phone's inbound channel starts Down, taken for an Originate"
 LOCAL_ORIGINATE = "Originate through a Local channel: caller empty, operator leg = answer"
+#: A known gap that shows in some runs only ("sometimes: " makes the live xfail non-strict).
+LOCAL_REJECT_SIP = (
+    "sometimes: a chan_sip operator who rejects a Local click-to-call comes out answered in "
+    "some live runs and right in others (the recorded run replays wrong): event order, not "
+    "yet understood"
+)
 FORWARD = "forward to an external number: answered_by is the caller / unanswered = answered"
 REFER = "transfers from the phone (REFER/features): target unknown or the original callee"
 BUSY_RULE = "a BUSY leg makes an unanswered ring group busy"
@@ -534,7 +540,7 @@ async def click_to_call_local(ctx: Ctx) -> None:
 @scenario(
     "AMI Originate of Local/A@from-internal; the operator rejects (603): nobody is called.",
     Expect("outbound", "A", "$number", ("A",), "failed", extension="A"),
-    xfail={"20": LOCAL_ORIGINATE},
+    xfail={"20": LOCAL_REJECT_SIP},
 )
 async def click_to_call_local_rejected(ctx: Ctx) -> None:
     await registered(ctx, "A")
