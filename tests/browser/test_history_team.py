@@ -79,3 +79,23 @@ async def test_the_supervisor_sees_the_team_and_an_operator_does_not(
     await expect(waiting).to_have_count(0, timeout=10_000)
     await expect(anna.locator("#team")).to_be_hidden()
     await team.screenshot(path=artifacts / "team.png")
+
+
+async def test_a_supervisor_sees_why_a_call_went_as_it_did(
+    stack: Stack, operator_page: OpenPage
+) -> None:
+    """The supervisor's history offers "Why" on each call: the decisions each AMI frame
+    caused and what crm-sync did; an ordinary operator's history does not."""
+    await stack.sim.play("inbound_answered", phone="79857776655", ext1="102", speed=0)
+    await stack.sim.play("inbound_answered", phone="79857776644", ext1="100", speed=0)
+    boss = await operator_page("102", supervisor=True)
+    row = boss.locator("#history tbody tr", has_text="+7 985 777-66-55")
+    await expect(row).to_have_count(1, timeout=10_000)
+    await row.get_by_role("button", name="How the call with +7 985 777-66-55 was handled").click()
+    steps = boss.locator("#history [data-explain] li")
+    await expect(steps.first).to_be_visible(timeout=10_000)
+    await expect(boss.locator("#history [data-explain]")).to_contain_text("answered by 102")
+    anna = await operator_page("100")
+    mine = anna.locator("#history tbody tr", has_text="+7 985 777-66-44")
+    await expect(mine).to_have_count(1, timeout=10_000)
+    await expect(mine.locator("[data-why]")).to_have_count(0)

@@ -1,6 +1,7 @@
 """Explaining a call end to end: frames through the real tracker, crm-sync on the built-in
-CRM, then ``GET /v1/calls/{id}/explain`` (admin only) and the library with the reducer's
-per-frame decisions (what ``callbridge calls explain`` prints) name each decision."""
+CRM, then ``GET /v1/calls/{id}/explain`` (an admin key or a supervisor session) and the
+library with the reducer's per-frame decisions (what ``callbridge calls explain`` prints)
+name each decision."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from api_gateway.settings import GatewaySettings
+from api_gateway.state import Services
 from call_tracker.explain import frame_decider
 from call_tracker.fixtures import load_fixture
 from call_tracker.reducer.topology import Topology
@@ -77,9 +79,9 @@ async def handled_call(
     return record.call_id
 
 
-async def test_explain_of_a_transfer_names_each_decision_over_http_admin_only(
+async def test_explain_of_a_transfer_names_each_decision_over_http_admin_or_supervisor(
     redis_client: aioredis.Redis, redis_url: str, redis_prefix: str, crm: BuiltinCrm,
-    client: httpx.AsyncClient, make_key: MakeKey, settings: GatewaySettings,
+    client: httpx.AsyncClient, make_key: MakeKey, settings: GatewaySettings, services: Services,
 ) -> None:  # fmt: skip
     call_id = await handled_call(redis_client, redis_url, redis_prefix, crm,
                                  "blind_transfer_ami")  # fmt: skip
@@ -119,6 +121,22 @@ async def test_explain_of_a_transfer_names_each_decision_over_http_admin_only(
     missing = await client.get("/v1/calls/no.such/explain",
                                headers={"Authorization": f"Bearer {admin}"})  # fmt: skip
     assert missing.status_code == 404
+    # A supervisor session explains its tenant's calls (the page's history links to it); an
+    # ordinary operator may not, another tenant's supervisor sees nothing.
+    sessions = services.sessions
+    boss = (await sessions.issue("acme", "Boss", "105", 600, "", supervisor=True))[1]
+    seen = await client.get(f"/v1/calls/{call_id}/explain",
+                            headers={"Authorization": f"Bearer {boss}"})  # fmt: skip
+    assert seen.status_code == 200, seen.text
+    assert seen.json()["call_id"] == call_id
+    operator = (await sessions.issue("acme", "Anna", "100", 600, ""))[1]
+    refused = await client.get(f"/v1/calls/{call_id}/explain",
+                               headers={"Authorization": f"Bearer {operator}"})  # fmt: skip
+    assert refused.status_code == 403
+    stranger = (await sessions.issue("globex", "Gleb", "100", 600, "", supervisor=True))[1]
+    hidden = await client.get(f"/v1/calls/{call_id}/explain",
+                              headers={"Authorization": f"Bearer {stranger}"})  # fmt: skip
+    assert hidden.status_code == 404
 
 
 async def test_explain_with_the_reducer_names_the_state_changes_of_a_queue_call(

@@ -70,6 +70,7 @@ __all__ = [
     "manageable_key",
     "manageable_session",
     "may_call_from",
+    "may_explain",
     "may_issue_for",
     "may_route",
     "operator_session",
@@ -303,9 +304,21 @@ def readable_record(who: Principal, record: CallRecord) -> bool:
     return not who.restricted or bool(set(who.extensions) & set(record.extensions))
 
 
+def may_explain(who: Principal) -> None:
+    """How calls were handled (frames, decisions, crm-sync's trail): an ``admin`` key, or a
+    supervisor session (the team's support person, from the page's history)."""
+    if who.session is not None and who.supervisor:
+        return
+    if who.session is not None or "admin" not in who.scopes:
+        raise forbidden("insufficient-scope", "explanations need an admin key or a supervisor")
+
+
 def readable_explanation(who: Principal, record: CallRecord | None) -> bool:
-    """A call's explanation (``admin``): as its record; for an admin limited to extensions
-    never while the call is live (no record yet: its frames show every party)."""
+    """A call's explanation: any of the tenant's for a supervisor session or an unrestricted
+    admin; else as its record, and for an admin limited to extensions never while the call
+    is live (no record yet: its frames show every party)."""
+    if who.supervisor:
+        return True
     return not who.restricted or (record is not None and readable_record(who, record))
 
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from cbrecords import CdrQuery
 
 from .. import authz
-from ..deps import Admin, CallsReader, ServicesDep
+from ..deps import CallsReader, ServicesDep
 from ..errors import not_found
 from ..schemas import CallList, CallOut
 
@@ -91,16 +91,18 @@ class CallExplanation(BaseModel):
 
 @router.get("/{call_id}/explain")
 async def explain_call(
-    who: Admin,
+    who: CallsReader,
     services: ServicesDep,
     call_id: str = Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$"),
     pbx: str | None = Query(None, max_length=64),
 ) -> CallExplanation:
-    """How one call was built and handled (``admin``): the raw frames of its channels, per
+    """How one call was built and handled (``admin`` key, or a supervisor session — the
+    page's history links to it): the raw frames of its channels, per
     frame the decisions it caused (the call events: ringing, answered by, transfer, the
     result and why), then crm-sync's trail — lookup result and reason, commands, the CRM's
     responses, failures, dead letters. ``callbridge calls explain`` adds the tracker's state
     changes per frame."""
+    authz.may_explain(who)
     for name in authz.pbxs(services, who, pbx):
         exp = await services.records.explain(name, call_id)
         if exp is None:

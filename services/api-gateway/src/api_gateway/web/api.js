@@ -108,6 +108,11 @@ export class Api {
     return this.request("POST", `/v1/calls/${encodeURIComponent(callId)}/recording/link?pbx=${encodeURIComponent(pbx)}`);
   }
 
+  /** How a call was built and handled (frames, decisions, crm-sync's trail): supervisors. */
+  explain(record) {
+    return this.request("GET", `/v1/calls/${encodeURIComponent(record.call_id)}/explain?pbx=${encodeURIComponent(record.pbx)}`);
+  }
+
   /** Hand a live call to another extension (a blind transfer). */
   transfer(call, extension) {
     return this.request("POST", `/v1/calls/${encodeURIComponent(call.call_id)}/transfer`, {

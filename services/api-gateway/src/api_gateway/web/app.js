@@ -100,7 +100,7 @@ async function start() {
       return undefined;
     },
   });
-  const history = new History($("#history"), api, call);
+  const history = new History($("#history"), api, call, { explain: me.supervisor });
   api.feed(
     (message) => {
       deck.handle(message);

@@ -11,8 +11,11 @@ import { directionName, formatDateTime, formatDuration, formatRelative, resultNa
 const RECHECK_MS = 10000;
 
 export class History {
-  /** root: the history section; api: an Api; onCall(number): click-to-call. */
-  constructor(root, api, onCall) {
+  /** root: the history section; api: an Api; onCall(number): click-to-call; options.explain:
+   *  offer "Why" on each call (a supervisor: how the call was built and what the CRM got). */
+  constructor(root, api, onCall, options = {}) {
+    this.explainCalls = Boolean(options.explain);
+    this.explained = root.querySelector("[data-explain]");
     this.root = root;
     this.api = api;
     this.onCall = onCall;
@@ -146,6 +149,11 @@ export class History {
       ? h("button", { type: "button", class: "button", "aria-label": t("history.play_label", { number: formatNumber(number) }),
         onclick: () => this.play(record) }, t("history.play"))
       : h("span", { class: "muted" }, "—");
+    const why = this.explainCalls
+      ? h("button", { type: "button", class: "button link", "data-why": record.call_id,
+        "aria-label": t("history.explain_label", { number: formatNumber(number) }),
+        onclick: () => this.explain(record) }, t("history.explain"))
+      : null;
     const mark = record.callback_needed
       ? h("span", { class: "badge callback-mark", title: t("history.callback_title") }, t("history.callback"))
       : null;
@@ -155,7 +163,25 @@ export class History {
       h("td", {}, number ? numberWithCall(number, this.onCall) : "—"),
       h("td", { class: `result result-${record.result}` }, resultName(record.result), mark ? " " : null, mark),
       h("td", {}, talk),
-      h("td", {}, play));
+      h("td", {}, play, why ? " " : null, why));
+  }
+
+  /** A supervisor's "Why": each frame's decisions, then what crm-sync did, in order. */
+  async explain(record) {
+    const list = this.explained.querySelector("ol");
+    this.explained.hidden = false;
+    list.replaceChildren();
+    try {
+      const exp = await this.api.explain(record);
+      const lines = [
+        ...(exp.frames || []).flatMap((f) => (f.decisions || []).map((d) => `${f.event}: ${d}`)),
+        ...(exp.crm || []).map((c) => `CRM ${c.kind}: ${c.what}`),
+      ];
+      list.replaceChildren(...(lines.length ? lines : [t("explain.none")]).map((text) => h("li", {}, text)));
+    } catch (error) {
+      list.replaceChildren(h("li", {}, t("explain.failed", { error: error.message })));
+    }
+    this.explained.focus();
   }
 
   async play(record) {
