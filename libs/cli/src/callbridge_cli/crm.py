@@ -4,7 +4,6 @@ calls, look a number up."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -20,7 +19,7 @@ from cbcrm.effective import choose
 from cbcrm.exceptions import CrmError
 from cbcrm.phones import to_e164
 from cbrecords import RecordStore
-from cbruntime import RuntimeSetupError, Secret, run_until_signal, setup_logging
+from cbruntime import Secret
 from cbstreams import connect
 from cbstreams.deadletter import DeadLetters
 from crm_sync.adapters import open_adapter
@@ -29,24 +28,15 @@ from crm_sync.main import CrmSyncService, build_sync
 from crm_sync.redrive import Redriven, redrive_calls
 from crm_sync.settings import CrmSyncSettings, load
 
+from .common import config_option, load_or_fail, serve_until_signal
 from .debug import parse_time
 
 COMMANDS: list[click.Command] = []
 T = TypeVar("T")
 
-config_option = click.option(
-    "--config",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    envvar="CB_CONFIG",
-    help="TOML settings file (CB_* variables override it).",
-)
-
 
 def _settings(config: Path | None) -> CrmSyncSettings:
-    try:
-        return load(config)
-    except RuntimeSetupError as exc:
-        raise click.ClickException(str(exc)) from None
+    return load_or_fail(load, config)
 
 
 def _dead(settings: CrmSyncSettings, use: Callable[[DeadLetters], Awaitable[T]]) -> T:
@@ -70,9 +60,7 @@ def crm_sync() -> None:
 def run(config: Path | None) -> None:
     """Run the planner and an executor against the configured CRM adapter."""
     settings = _settings(config)
-    setup_logging(settings.log_level, json=settings.log_json)
-    with contextlib.suppress(KeyboardInterrupt):
-        run_until_signal(CrmSyncService(settings).run)
+    serve_until_signal(settings, CrmSyncService(settings).run)
 
 
 @crm_sync.group("dead")

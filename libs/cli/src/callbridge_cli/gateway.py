@@ -4,7 +4,6 @@ printed once, to stdout only; the store keeps their SHA-256)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar, cast
@@ -15,24 +14,17 @@ from api_gateway.main import serve
 from api_gateway.services.keystore import SCOPES, KeyStore, Scope
 from api_gateway.services.sessions import SessionStore, SignIn
 from api_gateway.settings import GatewaySettings, load
-from cbruntime import RuntimeSetupError, run_until_signal, setup_logging
 from cbstreams import connect
+
+from .common import config_option, load_or_fail, serve_until_signal
 
 COMMANDS: list[click.Command] = []
 T = TypeVar("T")
-_config = click.option(
-    "--config",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    envvar="CB_CONFIG",
-    help="TOML settings file (CB_* variables override it).",
-)
+_config = config_option
 
 
 def _settings(config: Path | None) -> GatewaySettings:
-    try:
-        return load(config)
-    except RuntimeSetupError as exc:
-        raise click.ClickException(str(exc)) from None
+    return load_or_fail(load, config)
 
 
 @click.command("gateway")
@@ -40,9 +32,7 @@ def _settings(config: Path | None) -> GatewaySettings:
 def gateway(config: Path | None) -> None:
     """Serve the api-gateway (REST, feeds, routing, webhooks)."""
     settings = _settings(config)
-    setup_logging(settings.log_level, json=settings.log_json)
-    with contextlib.suppress(KeyboardInterrupt):
-        run_until_signal(lambda stop: serve(settings, stop))
+    serve_until_signal(settings, lambda stop: serve(settings, stop))
 
 
 @click.group("keys")

@@ -18,6 +18,7 @@ from cbruntime import RuntimeSetupError, run_until_signal, setup_logging
 from cbstreams import RedisLink
 from cbstreams.localredis import LocalRedisError, local_redis_server, wait_for_ping
 
+from .common import config_option, load_or_fail, serve_until_signal
 from .stack import DEMO_USERS, Stack, StackConfig, embedded_stack
 from .suite import SuiteSettings, load_suite, running_suite
 
@@ -25,21 +26,11 @@ COMMANDS: list[click.Command] = []
 
 
 @click.command("ingest")
-@click.option(
-    "--config",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    envvar="CB_CONFIG",
-    help="TOML settings file (CB_* environment variables override it).",
-)
+@config_option
 def ingest(config: Path | None) -> None:
     """Run ami-ingest: AMI frames to Redis Streams, actions back to the PBX."""
-    try:
-        settings = load_ingest_settings(config)
-    except (RuntimeSetupError, IngestError) as exc:
-        raise click.ClickException(str(exc)) from None
-    setup_logging(settings.log_level, json=settings.log_json)
-    with contextlib.suppress(KeyboardInterrupt):
-        run_until_signal(IngestService(settings).run)
+    settings = load_or_fail(load_ingest_settings, config, (RuntimeSetupError, IngestError))
+    serve_until_signal(settings, IngestService(settings).run)
 
 
 @contextlib.contextmanager

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from pathlib import Path
 
 import click
@@ -14,8 +13,9 @@ from call_tracker.replay import capture_entries, replay
 from call_tracker.settings import load
 from cbcontracts import encode_event, encode_record
 from cbrecords import CdrQuery, query_records
-from cbruntime import RuntimeSetupError, run_until_signal, setup_logging
 from cbstreams import connect
+
+from .common import config_option, load_or_fail, serve_until_signal
 
 COMMANDS: list[click.Command] = []
 
@@ -26,21 +26,11 @@ def tracker() -> None:
 
 
 @tracker.command("run")
-@click.option(
-    "--config",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    envvar="CB_CONFIG",
-    help="TOML settings file (CB_* variables override it).",
-)
+@config_option
 def run(config: Path | None) -> None:
     """Run the tracker for every configured PBX (leased: one active per PBX)."""
-    try:
-        settings = load(config)
-    except RuntimeSetupError as exc:
-        raise click.ClickException(str(exc)) from None
-    setup_logging(settings.log_level, json=settings.log_json)
-    with contextlib.suppress(KeyboardInterrupt):
-        run_until_signal(TrackerService(settings).run)
+    settings = load_or_fail(load, config)
+    serve_until_signal(settings, TrackerService(settings).run)
 
 
 @tracker.command("replay")

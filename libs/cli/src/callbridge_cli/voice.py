@@ -2,32 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import click
 
-from cbruntime import RuntimeSetupError, run_until_signal, setup_logging
 from voice_bot.dialog import load_dialog
 from voice_bot.exceptions import DialogError
 from voice_bot.main import load_dialogs, serve
 from voice_bot.settings import VoiceBotSettings, load
 
+from .common import config_option, load_or_fail, serve_until_signal
+
 __all__ = ["COMMANDS"]
 
-_config = click.option(
-    "--config",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    envvar="CB_CONFIG",
-    help="TOML settings file (CB_* variables override it).",
-)
+_config = config_option
 
 
 def _settings(config: Path | None) -> VoiceBotSettings:
-    try:
-        return load(config)
-    except RuntimeSetupError as exc:
-        raise click.ClickException(str(exc)) from None
+    return load_or_fail(load, config)
 
 
 @click.group("voice-bot", invoke_without_command=True)
@@ -39,9 +31,7 @@ def voice_bot(ctx: click.Context, config: Path | None) -> None:
     if ctx.invoked_subcommand is not None:
         return
     settings = _settings(config)
-    setup_logging(settings.log_level, json=settings.log_json)
-    with contextlib.suppress(KeyboardInterrupt):
-        run_until_signal(lambda stop: serve(settings, stop))
+    serve_until_signal(settings, lambda stop: serve(settings, stop))
 
 
 @voice_bot.command("check")
